@@ -178,6 +178,16 @@ impl TaskManager {
         Ok(status)
     }
 
+    /// Requests cancellation of every queued and running task (e.g. before a shutdown, so a
+    /// long render does not hold the process); returns how many were asked.
+    pub fn cancel_all(&self) -> usize {
+        let count = self.inner.shared.registry.cancel_all();
+        if count > 0 {
+            log::info!("cancel requested for {count} active task(s)");
+        }
+        count
+    }
+
     /// A snapshot of `task_id`'s record, or `None` if unknown or pruned. Never waits for a
     /// running job.
     pub fn get_task_status(&self, task_id: &str) -> Option<TaskSnapshot> {
@@ -561,6 +571,31 @@ mod tests {
             tasks.cancel_task("long"),
             Err(TaskError::AlreadyFinished(_))
         ));
+        tasks.shutdown();
+    }
+
+    #[test]
+    fn cancel_all_reaches_running_and_queued_tasks() {
+        let tasks = manager();
+        let (started, has_started) = bounded(1);
+        tasks
+            .submit("running", move |ctx| {
+                started.send(()).unwrap();
+                while !ctx.is_cancelled() {
+                    std::thread::yield_now();
+                }
+                ctx.mark_cancelled();
+                Ok(())
+            })
+            .unwrap();
+        recv(&has_started);
+        tasks.submit("queued", |_| Ok(())).unwrap();
+
+        assert_eq!(tasks.cancel_all(), 2);
+        assert_eq!(status(&tasks, "queued").status, TaskStatus::Cancelled);
+        drain(&tasks);
+        assert_eq!(status(&tasks, "running").status, TaskStatus::Cancelled);
+        assert_eq!(tasks.cancel_all(), 0);
         tasks.shutdown();
     }
 

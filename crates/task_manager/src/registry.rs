@@ -303,6 +303,20 @@ impl Registry {
         Ok(record.status)
     }
 
+    /// Requests cancellation of every task not yet finished; returns how many were asked.
+    pub(crate) fn cancel_all(&self) -> usize {
+        let active: Vec<String> = {
+            let tasks = self.lock();
+            tasks
+                .records
+                .iter()
+                .filter(|(_, record)| !record.status.is_finished())
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        active.iter().filter(|id| self.cancel(id).is_ok()).count()
+    }
+
     /// A copy of the record of `task_id` (`generation`: only if it is that run).
     pub(crate) fn snapshot(&self, task_id: &str, generation: Option<u64>) -> Option<TaskSnapshot> {
         self.lock()
