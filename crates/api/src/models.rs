@@ -1,0 +1,304 @@
+//! Rows as diesel reads and writes them, plus the small value types around them.
+//!
+//! JSON shapes for the editor UI live with the handlers: they differ from the rows (media
+//! URLs, `segment_count`, ISO dates), and keeping them apart leaves these structs a plain
+//! mirror of the schema.
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::schema::{global_settings, logos, projects, segments};
+
+/// The current UTC time at microsecond precision, the precision the API reports, so a value
+/// read back from the database equals the one written.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// ISO-8601 UTC with microseconds and a `Z`, as DRF writes dates.
+pub fn iso8601(at: &NaiveDateTime) -> String {
+    format!("{}Z", at.format("%Y-%m-%dT%H:%M:%S%.6f"))
+}
+
+/// A project's lifecycle. Stored as text, checked by the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ProjectStatus {
+    Draft,
+    Processing,
+    Completed,
+    Failed,
+}
+
+impl ProjectStatus {
+    pub const ALL: [ProjectStatus; 4] = [
+        ProjectStatus::Draft,
+        ProjectStatus::Processing,
+        ProjectStatus::Completed,
+        ProjectStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "DRAFT",
+            Self::Processing => "PROCESSING",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for ProjectStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = projects, check_for_backend(diesel::sqlite::Sqlite))]
+pub struct Project {
+    pub id: String,
+    pub title: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    /// One of [`ProjectStatus`]'s texts; see [`Project::status`].
+    pub status: String,
+    pub resolution_width: i32,
+    pub resolution_height: i32,
+    pub framerate: i32,
+    /// `/media/projects/{id}/output/final.mp4` after a successful render.
+    pub output_path: Option<String>,
+}
+
+impl Project {
+    /// A new DRAFT project with the default 1080p30 format.
+    pub fn new(title: &str) -> Self {
+        let at = now();
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            title: title.to_owned(),
+            created_at: at,
+            updated_at: at,
+            status: ProjectStatus::Draft.as_str().to_owned(),
+            resolution_width: 1920,
+            resolution_height: 1080,
+            framerate: 30,
+            output_path: None,
+        }
+    }
+
+    /// The typed status; the schema's CHECK keeps the text valid.
+    pub fn status(&self) -> Option<ProjectStatus> {
+        ProjectStatus::parse(&self.status)
+    }
+}
+
+/// A partial update of a project; `None` leaves a column alone.
+#[derive(Debug, Clone, Default, PartialEq, AsChangeset)]
+#[diesel(table_name = projects)]
+pub struct ProjectUpdate {
+    pub title: Option<String>,
+    pub resolution_width: Option<i32>,
+    pub resolution_height: Option<i32>,
+    pub framerate: Option<i32>,
+}
+
+impl ProjectUpdate {
+    /// Whether the update changes what a render produces (refused while rendering).
+    pub fn touches_render_input(&self) -> bool {
+        self.resolution_width.is_some()
+            || self.resolution_height.is_some()
+            || self.framerate.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = segments, check_for_backend(diesel::sqlite::Sqlite))]
+pub struct Segment {
+    pub id: String,
+    pub project_id: String,
+    /// 0-based position; contiguous within a project.
+    pub sequence_index: i32,
+    pub text_content: String,
+    pub image_prompt: String,
+    /// Relative to the media root: `projects/{project_id}/images/{uuid}.{ext}`.
+    pub image_file: Option<String>,
+    /// Relative to the media root: `projects/{project_id}/audio/{uuid}.{ext}`.
+    pub audio_file: Option<String>,
+    /// Seconds, measured by decoding the stored file.
+    pub audio_duration: Option<f64>,
+    pub is_locked: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The text of a segment to create; files come later by upload.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentText {
+    pub text_content: String,
+    pub image_prompt: String,
+}
+
+/// A partial update of a segment's editable fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, AsChangeset)]
+#[diesel(table_name = segments)]
+pub struct SegmentUpdate {
+    pub text_content: Option<String>,
+    pub image_prompt: Option<String>,
+    pub is_locked: Option<bool>,
+}
+
+impl SegmentUpdate {
+    /// Whether anything besides the lock flag changes (refused on a locked segment).
+    pub fn edits_content(&self) -> bool {
+        self.text_content.is_some() || self.image_prompt.is_some()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.edits_content() && self.is_locked.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = logos, check_for_backend(diesel::sqlite::Sqlite))]
+pub struct Logo {
+    pub id: String,
+    /// The uploaded file's name without extension, for display only.
+    pub name: String,
+    /// Relative to the media root: `logos/{uuid}.{ext}`.
+    pub file: String,
+    pub uploaded_at: NaiveDateTime,
+}
+
+/// The single settings row (id 1).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable)]
+#[diesel(table_name = global_settings, check_for_backend(diesel::sqlite::Sqlite))]
+pub struct GlobalSettings {
+    pub id: i32,
+    pub default_voice_id: String,
+    pub tts_speed: f64,
+    pub subtitle_font_family: String,
+    pub subtitle_font_size: i32,
+    /// Same value as `subtitle_color`: the UI writes both names for one setting.
+    pub subtitle_font_color: String,
+    pub subtitle_color: String,
+    pub subtitle_position: String,
+    /// Legacy: names an uploaded custom font when set, else empty.
+    pub subtitle_font: String,
+    /// Relative to the media root: `fonts/{name}`.
+    pub custom_font_file: Option<String>,
+    pub subtitles_enabled: bool,
+    pub render_width: i32,
+    pub render_height: i32,
+    pub render_fps: i32,
+    /// Legacy, kept in the JSON; `zoom_intensity` drives the Ken Burns zoom.
+    pub ken_burns_zoom: f64,
+    pub zoom_intensity: f64,
+    pub transition_duration: f64,
+    pub inter_segment_silence: f64,
+    pub logo_enabled: bool,
+    pub active_logo: Option<String>,
+    pub logo_scale: f64,
+    pub logo_position: String,
+    pub logo_opacity: f64,
+    pub logo_margin: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl GlobalSettings {
+    /// The only id the table accepts.
+    pub const ID: i32 = 1;
+
+    /// The documented defaults (BRIEF §3, UI contract §5), written on first read.
+    pub fn defaults(at: NaiveDateTime) -> Self {
+        Self {
+            id: Self::ID,
+            default_voice_id: "af_bella".to_owned(),
+            tts_speed: 1.0,
+            subtitle_font_family: "Arial".to_owned(),
+            subtitle_font_size: 48,
+            subtitle_font_color: "#FFFFFF".to_owned(),
+            subtitle_color: "#FFFFFF".to_owned(),
+            subtitle_position: "bottom".to_owned(),
+            subtitle_font: String::new(),
+            custom_font_file: None,
+            subtitles_enabled: true,
+            render_width: 1920,
+            render_height: 1080,
+            render_fps: 30,
+            ken_burns_zoom: 1.2,
+            zoom_intensity: 1.3,
+            transition_duration: 0.5,
+            inter_segment_silence: 0.3,
+            logo_enabled: false,
+            active_logo: None,
+            logo_scale: 0.15,
+            logo_position: "bottom-right".to_owned(),
+            logo_opacity: 1.0,
+            logo_margin: 20,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
+/// A partial update of the settings; `None` leaves a column alone, and for nullable columns
+/// `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, AsChangeset)]
+#[diesel(table_name = global_settings)]
+pub struct SettingsUpdate {
+    pub default_voice_id: Option<String>,
+    pub tts_speed: Option<f64>,
+    pub subtitle_font_family: Option<String>,
+    pub subtitle_font_size: Option<i32>,
+    pub subtitle_font_color: Option<String>,
+    pub subtitle_color: Option<String>,
+    pub subtitle_position: Option<String>,
+    pub subtitle_font: Option<String>,
+    pub custom_font_file: Option<Option<String>>,
+    pub subtitles_enabled: Option<bool>,
+    pub render_width: Option<i32>,
+    pub render_height: Option<i32>,
+    pub render_fps: Option<i32>,
+    pub ken_burns_zoom: Option<f64>,
+    pub zoom_intensity: Option<f64>,
+    pub transition_duration: Option<f64>,
+    pub inter_segment_silence: Option<f64>,
+    pub logo_enabled: Option<bool>,
+    pub active_logo: Option<Option<String>>,
+    pub logo_scale: Option<f64>,
+    pub logo_position: Option<String>,
+    pub logo_opacity: Option<f64>,
+    pub logo_margin: Option<i32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_text_round_trips() {
+        for status in ProjectStatus::ALL {
+            assert_eq!(ProjectStatus::parse(status.as_str()), Some(status));
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+        assert_eq!(ProjectStatus::parse("draft"), None);
+        assert_eq!(ProjectStatus::parse("RENDERING"), None);
+    }
+
+    #[test]
+    fn dates_are_iso_utc_with_microseconds() {
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 2, 23)
+            .unwrap()
+            .and_hms_micro_opt(10, 51, 22, 123_456)
+            .unwrap();
+        assert_eq!(iso8601(&at), "2026-02-23T10:51:22.123456Z");
+        assert_eq!(now().and_utc().timestamp_subsec_nanos() % 1000, 0);
+    }
+}

@@ -1,0 +1,77 @@
+//! Diesel table definitions, kept by hand in step with `migrations/` (the column types are the
+//! ones `diesel print-schema` derives from the SQL).
+
+diesel::table! {
+    projects (id) {
+        id -> Text,
+        title -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        status -> Text,
+        resolution_width -> Integer,
+        resolution_height -> Integer,
+        framerate -> Integer,
+        output_path -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    segments (id) {
+        id -> Text,
+        project_id -> Text,
+        sequence_index -> Integer,
+        text_content -> Text,
+        image_prompt -> Text,
+        image_file -> Nullable<Text>,
+        audio_file -> Nullable<Text>,
+        audio_duration -> Nullable<Double>,
+        is_locked -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    logos (id) {
+        id -> Text,
+        name -> Text,
+        file -> Text,
+        uploaded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    global_settings (id) {
+        id -> Integer,
+        default_voice_id -> Text,
+        tts_speed -> Double,
+        subtitle_font_family -> Text,
+        subtitle_font_size -> Integer,
+        subtitle_font_color -> Text,
+        subtitle_color -> Text,
+        subtitle_position -> Text,
+        subtitle_font -> Text,
+        custom_font_file -> Nullable<Text>,
+        subtitles_enabled -> Bool,
+        render_width -> Integer,
+        render_height -> Integer,
+        render_fps -> Integer,
+        ken_burns_zoom -> Double,
+        zoom_intensity -> Double,
+        transition_duration -> Double,
+        inter_segment_silence -> Double,
+        logo_enabled -> Bool,
+        active_logo -> Nullable<Text>,
+        logo_scale -> Double,
+        logo_position -> Text,
+        logo_opacity -> Double,
+        logo_margin -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(segments -> projects (project_id));
+diesel::joinable!(global_settings -> logos (active_logo));
+
+diesel::allow_tables_to_appear_in_same_query!(projects, segments, logos, global_settings);
