@@ -1,1 +1,35 @@
-//! placeholder
+//! StoryFlow's video renderer: turns an ordered list of (image, narration) segments into one
+//! H.264/AAC MP4 with a sub-pixel smooth Ken Burns camera, picture and sound in sync.
+//!
+//! Table of contents:
+//! - [`spec`]: what to render ([`RenderSpec`], [`SegmentSpec`], [`EncoderSettings`]).
+//! - [`manifest`]: load a [`RenderSpec`] from a JSON project file.
+//! - [`render()`]: the whole job, with [`Progress`] events and a [`CancelToken`].
+//! - [`error`]: [`RenderError`], which says what the user has to fix.
+//! - Pure math, no I/O: [`ken_burns`] (camera motion) and [`timeline`] (frame/sample timing).
+//! - I/O stages: `image_source` (decode, orient, cover-fit), [`audio`] (decode, probe),
+//!   `compositor` (per-frame picture), `pipeline` (GStreamer graph), `verify` (check the file).
+//! - Housekeeping: [`init`], [`check_elements`], [`is_temporary_output`].
+
+pub mod audio;
+pub mod cancel;
+mod compositor;
+pub mod error;
+mod image_source;
+pub mod ken_burns;
+pub mod manifest;
+mod pipeline;
+pub mod progress;
+mod render;
+pub mod spec;
+pub mod timeline;
+mod verify;
+
+pub use audio::probe_audio_duration;
+pub use cancel::CancelToken;
+pub use error::RenderError;
+pub use image_source::validate_image;
+pub use pipeline::{check_elements, init};
+pub use progress::Progress;
+pub use render::{is_temporary_output, render, RenderOutput, TEMP_OUTPUT_MARKER};
+pub use spec::{EncoderSettings, RenderSpec, SegmentSpec};

@@ -1,0 +1,224 @@
+//! The GStreamer graph that encodes and muxes (building only; the bus is watched by
+//! `render`):
+//!
+//! ```text
+//! appsrc (I420 frames) ! x264enc ! h264parse ─┐
+//!                                             ├─ mp4mux faststart ! filesink
+//! appsrc (F32 48k) ! audioconvert ! AAC ! aacparse ─┘
+//! ```
+//!
+//! Frames arrive already in I420, so no `videoconvert` is needed.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+
+use crate::compositor::FrameLayout;
+use crate::error::package_for_element;
+use crate::{RenderError, RenderSpec};
+
+/// AAC encoders in order of preference.
+const AAC_ENCODERS: [&str; 3] = ["avenc_aac", "fdkaacenc", "voaacenc"];
+
+/// Every other element a render (and its verification) needs.
+const REQUIRED_ELEMENTS: [&str; 10] = [
+    "appsrc",
+    "appsink",
+    "uridecodebin",
+    "audioconvert",
+    "audioresample",
+    "x264enc",
+    "h264parse",
+    "aacparse",
+    "mp4mux",
+    "qtdemux",
+];
+
+/// Initialises GStreamer (idempotent) and returns its version string.
+pub fn init() -> Result<String, RenderError> {
+    gst::init().map_err(|e| RenderError::Init(e.to_string()))?;
+    Ok(gst::version_string().to_string())
+}
+
+/// Checks that every element a render needs is installed; the error names the element and
+/// the Debian package that provides it.
+pub fn check_elements() -> Result<(), RenderError> {
+    init()?;
+    for element in REQUIRED_ELEMENTS {
+        if gst::ElementFactory::find(element).is_none() {
+            return Err(missing(element));
+        }
+    }
+    aac_encoder().map(|_| ())
+}
+
+pub(crate) fn missing(element: &str) -> RenderError {
+    RenderError::MissingElement {
+        element: element.to_string(),
+        package: package_for_element(element).to_string(),
+    }
+}
+
+fn aac_encoder() -> Result<&'static str, RenderError> {
+    AAC_ENCODERS
+        .into_iter()
+        .find(|name| gst::ElementFactory::find(name).is_some())
+        .ok_or_else(|| missing(AAC_ENCODERS[0]))
+}
+
+fn make(factory: &str, name: &str) -> Result<gst::Element, RenderError> {
+    gst::ElementFactory::make(factory)
+        .name(name)
+        .build()
+        .map_err(|_| missing(factory))
+}
+
+/// A built encoding pipeline. Dropping it sets it to `Null`, on every exit path.
+pub(crate) struct EncodePipeline {
+    pub pipeline: gst::Pipeline,
+    pub video: gst_app::AppSrc,
+    pub audio: gst_app::AppSrc,
+    pub layout: FrameLayout,
+    pub video_caps: gst::Caps,
+    /// Frames that came out of the H.264 encoder so far.
+    pub encoded_frames: Arc<AtomicU64>,
+}
+
+impl Drop for EncodePipeline {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+impl EncodePipeline {
+    /// Builds the graph writing to `location`; mp4mux keeps its fast-start scratch data in
+    /// `faststart_file`.
+    pub fn build(
+        spec: &RenderSpec,
+        location: &Path,
+        faststart_file: &Path,
+    ) -> Result<EncodePipeline, RenderError> {
+        let info =
+            gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, spec.width, spec.height)
+                .fps(gst::Fraction::new(spec.fps as i32, 1))
+                .colorimetry(&gst_video::VideoColorimetry::new(
+                    gst_video::VideoColorRange::Range16_235,
+                    gst_video::VideoColorMatrix::Bt709,
+                    gst_video::VideoTransferFunction::Bt709,
+                    gst_video::VideoColorPrimaries::Bt709,
+                ))
+                .build()
+                .map_err(|e| RenderError::pipeline("video caps", e.to_string()))?;
+        let video_caps = info
+            .to_caps()
+            .map_err(|e| RenderError::pipeline("video caps", e.to_string()))?;
+        let layout = FrameLayout {
+            width: spec.width,
+            height: spec.height,
+            offsets: [info.offset()[0], info.offset()[1], info.offset()[2]],
+            strides: [
+                info.stride()[0] as usize,
+                info.stride()[1] as usize,
+                info.stride()[2] as usize,
+            ],
+            size: info.size(),
+        };
+
+        // Two frames of queue: enough to keep x264 busy, small enough to keep memory flat.
+        let video = gst_app::AppSrc::builder()
+            .name("frames")
+            .caps(&video_caps)
+            .format(gst::Format::Time)
+            .is_live(false)
+            .block(true)
+            .max_bytes(2 * info.size() as u64)
+            .build();
+        let audio_caps = crate::audio::audio_caps()?;
+        // A quarter of a second of sound queued ahead of the muxer.
+        let audio = gst_app::AppSrc::builder()
+            .name("narration")
+            .caps(&audio_caps)
+            .format(gst::Format::Time)
+            .is_live(false)
+            .block(true)
+            .max_bytes(48_000 * crate::audio::BYTES_PER_SAMPLE as u64 / 4)
+            .build();
+
+        let x264 = make("x264enc", "x264enc")?;
+        x264.set_property_from_str("speed-preset", &spec.encoder.preset);
+        // Constant quality (CRF-like): `quantizer` is the quality level.
+        x264.set_property_from_str("pass", "qual");
+        x264.set_property("quantizer", spec.encoder.quantizer);
+        x264.set_property("key-int-max", spec.keyframe_interval());
+        let h264parse = make("h264parse", "h264parse")?;
+
+        let audioconvert = make("audioconvert", "audioconvert")?;
+        let encoder_name = aac_encoder()?;
+        let aac = make(encoder_name, "aacenc")?;
+        let bitrate = i32::try_from(spec.encoder.audio_bitrate).unwrap_or(i32::MAX);
+        aac.set_property("bitrate", bitrate);
+        let aacparse = make("aacparse", "aacparse")?;
+
+        let mux = make("mp4mux", "mp4mux")?;
+        mux.set_property("faststart", true);
+        mux.set_property("faststart-file", faststart_file.to_string_lossy().as_ref());
+        let sink = make("filesink", "filesink")?;
+        sink.set_property("location", location.to_string_lossy().as_ref());
+
+        let pipeline = gst::Pipeline::with_name("storyflow-render");
+        let elements = [
+            video.upcast_ref(),
+            &x264,
+            &h264parse,
+            audio.upcast_ref(),
+            &audioconvert,
+            &aac,
+            &aacparse,
+            &mux,
+            &sink,
+        ];
+        let link_error = |e: gst::glib::BoolError| RenderError::pipeline("pipeline", e.to_string());
+        pipeline.add_many(elements).map_err(link_error)?;
+        gst::Element::link_many([video.upcast_ref(), &x264, &h264parse, &mux])
+            .map_err(link_error)?;
+        gst::Element::link_many([audio.upcast_ref(), &audioconvert, &aac, &aacparse, &mux])
+            .map_err(link_error)?;
+        mux.link(&sink).map_err(link_error)?;
+
+        // Progress counts what the encoder has produced, not what was pushed into it.
+        let encoded_frames = Arc::new(AtomicU64::new(0));
+        let counter = encoded_frames.clone();
+        x264.static_pad("src")
+            .ok_or_else(|| RenderError::pipeline("x264enc", "has no src pad"))?
+            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                gst::PadProbeReturn::Ok
+            });
+
+        Ok(EncodePipeline {
+            pipeline,
+            video,
+            audio,
+            layout,
+            video_caps,
+            encoded_frames,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_element_is_installed_here() {
+        assert!(!init().unwrap().is_empty());
+        check_elements().unwrap();
+        assert_eq!(missing("x264enc").to_string(), "GStreamer element `x264enc` is missing: install the Debian package gstreamer1.0-plugins-ugly");
+    }
+}
