@@ -83,10 +83,16 @@ pub struct ProjectSummary {
 /// Inserts a DRAFT project with the default format.
 pub fn create_project(conn: &mut SqliteConnection, title: &str) -> Result<Project> {
     let project = Project::new(title);
-    diesel::insert_into(projects::table)
-        .values(&project)
-        .execute(conn)?;
+    insert_project(conn, &project)?;
     Ok(project)
+}
+
+/// Inserts a project built by the caller (e.g. with a non-default format).
+pub fn insert_project(conn: &mut SqliteConnection, project: &Project) -> Result<()> {
+    diesel::insert_into(projects::table)
+        .values(project)
+        .execute(conn)?;
+    Ok(())
 }
 
 pub fn get_project(conn: &mut SqliteConnection, id: &str) -> Result<Project> {

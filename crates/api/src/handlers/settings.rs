@@ -1,0 +1,45 @@
+//! `GET/PATCH /api/settings/`: the single GlobalSettings record.
+
+use actix_web::{web, HttpResponse};
+use serde_json::Value;
+
+use crate::app::AppState;
+use crate::errors::ApiError;
+use crate::handlers::support::{resource, with_conn};
+use crate::repository::{self, RepoError};
+use crate::validation;
+use crate::views::SettingsJson;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/api/settings/")
+            .route(web::get().to(get_settings))
+            .route(web::patch().to(update_settings)),
+    );
+}
+
+async fn get_settings(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let settings = with_conn(&state, |conn| Ok(repository::get_settings(conn)?)).await?;
+    Ok(HttpResponse::Ok().json(SettingsJson::from(&settings)))
+}
+
+/// Validates every field (400 lists each bad one), then applies them together.
+async fn update_settings(
+    state: web::Data<AppState>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let settings = with_conn(&state, move |conn| {
+        let current = repository::get_settings(conn)?;
+        let changes = validation::settings_update(&body, &current)?;
+        repository::update_settings(conn, &changes).map_err(|err| match err {
+            RepoError::NotFound { entity: "Logo", id } => ApiError::field(
+                "active_logo",
+                format!("Invalid pk \"{id}\" - object does not exist."),
+            ),
+            other => other.into(),
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(SettingsJson::from(&settings)))
+}

@@ -1,0 +1,106 @@
+//! Helpers for the editor API tests: tiny real media made in memory and hand-built multipart
+//! bodies (so file names, content types and sizes are exactly what a test says).
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::io::Cursor;
+
+use reqwest::blocking::Response;
+use serde_json::Value;
+
+use super::common::TestApp;
+
+/// A small RGB PNG.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let picture = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 40 % 256) as u8, (y * 40 % 256) as u8, 128])
+    });
+    let mut bytes = Cursor::new(Vec::new());
+    picture
+        .write_to(&mut bytes, image::ImageFormat::Png)
+        .unwrap();
+    bytes.into_inner()
+}
+
+/// A 440 Hz tone as 8 kHz, 16-bit mono PCM WAV.
+pub fn wav(seconds: f64) -> Vec<u8> {
+    const RATE: u32 = 8000;
+    let samples = (f64::from(RATE) * seconds).round() as u32;
+    let data_len = samples * 2;
+    let mut out = Vec::with_capacity(44 + data_len as usize);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&RATE.to_le_bytes());
+    out.extend_from_slice(&(RATE * 2).to_le_bytes()); // bytes per second
+    out.extend_from_slice(&2u16.to_le_bytes()); // block align
+    out.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    for n in 0..samples {
+        let t = f64::from(n) / f64::from(RATE);
+        let sample = (f64::sin(2.0 * std::f64::consts::PI * 440.0 * t) * 8000.0) as i16;
+        out.extend_from_slice(&sample.to_le_bytes());
+    }
+    out
+}
+
+const BOUNDARY: &str = "----StoryFlowTestBoundary7MA4YWxkTrZu0gW";
+
+/// One file part (plus optional plain text parts before it), as a browser would send it.
+pub fn multipart_body(
+    extra_fields: &[(&str, &str)],
+    field: &str,
+    filename: &str,
+    content_type: &str,
+    data: &[u8],
+) -> (String, Vec<u8>) {
+    let mut body = Vec::new();
+    for (name, value) in extra_fields {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; \
+             filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
+}
+
+/// POSTs one file in field `field` to `path`.
+pub fn upload(
+    app: &TestApp,
+    path: &str,
+    field: &str,
+    filename: &str,
+    content_type: &str,
+    data: &[u8],
+) -> Response {
+    let (header, body) = multipart_body(&[], field, filename, content_type, data);
+    app.client
+        .post(app.url(path))
+        .header("Content-Type", header)
+        .body(body)
+        .send()
+        .unwrap()
+}
+
+/// Status and JSON body, asserting the body is JSON.
+pub fn status_json(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().unwrap();
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|err| panic!("status {status}: body is not JSON ({err}): {text:?}"));
+    (status, body)
+}
