@@ -496,6 +496,8 @@ fn uploads_are_checked_by_content_and_replace_files_safely() {
     ));
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "Invalid audio file");
+    let details = body["details"].as_str().unwrap();
+    assert!(!details.contains(".upload-"), "no server paths: {details}");
     let (status, _) = status_json(upload(
         &app,
         &audio_path,

@@ -241,8 +241,14 @@ pub fn check_image(path: &Path) -> Result<&'static str, ApiError> {
             "{width}x{height} is too large a picture (at most {MAX_IMAGE_PIXELS} pixels)."
         )));
     }
-    core_engine::validate_image(path).map_err(|err| invalid(err.to_string()))?;
+    core_engine::validate_image(path).map_err(|err| invalid(without_path(&err, path)))?;
     Ok(extension)
+}
+
+/// The error's message with the temporary file's path (server internals) left out.
+fn without_path(err: &dyn std::fmt::Display, path: &Path) -> String {
+    err.to_string()
+        .replace(&path.display().to_string(), "the uploaded file")
 }
 
 /// The audio container a file's first bytes announce, as an extension.
@@ -280,7 +286,7 @@ fn check_audio(path: &Path, client_name: Option<&str>) -> Result<(String, f64), 
             invalid("Unsupported audio format; use WAV, MP3, FLAC, OGG/Opus or M4A.".to_owned())
         })?;
     let duration =
-        core_engine::probe_audio_duration(path).map_err(|err| invalid(err.to_string()))?;
+        core_engine::probe_audio_duration(path).map_err(|err| invalid(without_path(&err, path)))?;
     if !duration.is_finite() || duration <= 0.0 {
         return Err(invalid("The narration has no sound.".to_owned()));
     }
