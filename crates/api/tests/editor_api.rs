@@ -1045,14 +1045,17 @@ fn a_project_goes_from_text_to_ready_to_render() {
         "{missing:?}"
     );
 
-    // The render endpoint agrees. (Whether the render then succeeds is the renderer's
-    // business, tested with it; the test only waits so no render outlives it.)
+    // The render endpoint agrees, and the video ends up in the gallery.
     let (status, body) = status_json(app.post_empty(&format!("/api/projects/{pid}/render/")));
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["total_segments"], 3);
-    app.poll_json(
+    let seen = app.poll_json(
         &format!("/api/projects/{pid}/status/"),
         Duration::from_secs(180),
         |body| matches!(body["status"].as_str(), Some("COMPLETED" | "FAILED")),
     );
+    let last = seen.last().unwrap();
+    assert_eq!(last["status"], "COMPLETED", "{last}");
+    let (_, gallery) = status_json(app.get("/api/gallery/"));
+    assert_eq!(gallery[0]["id"], json!(pid));
 }
