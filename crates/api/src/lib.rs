@@ -1,1 +1,21 @@
-//! placeholder
+//! StoryFlow's REST backend as a library: the SQLite data layer, the HTTP handlers the editor UI
+//! speaks to, and the background render task that ties the database, the renderer
+//! (`core_engine`) and the executor (`task_manager`) together through traits.
+
+pub mod app;
+pub mod db;
+pub mod errors;
+pub mod handlers;
+pub mod import;
+pub mod import_text;
+pub mod models;
+pub mod render_store;
+pub mod repository;
+pub mod schema;
+pub mod storage;
+pub mod tasks;
+pub mod validation;
+pub mod views;
+
+pub use app::{AppConfig, AppState, Application, StartupError};
+pub use errors::ApiError;

@@ -38,7 +38,8 @@ pub enum RenderError {
     },
     #[error("the rendered file failed verification: {0}")]
     Verification(String),
-    #[error("{}: {source}", .path.display())]
+    /// The cause (e.g. "Permission denied") is the error's `source()`.
+    #[error("cannot read or write {}", .path.display())]
     Io {
         path: PathBuf,
         #[source]

@@ -7,7 +7,12 @@ use std::path::Path;
 use fast_image_resize as fr;
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
+use crate::ken_burns::fit_rect;
+
 use crate::RenderError;
+
+/// Y, U and V planes, tightly packed.
+type Planes = [Vec<u8>; 3];
 
 /// A segment's picture, ready to be sampled: BT.709 limited-range I420 planes.
 #[derive(Debug)]
@@ -30,6 +35,36 @@ pub fn validate_image(path: &Path) -> Result<(u32, u32), RenderError> {
     let image = decode_rgb(path, None)?;
     Ok(image.dimensions())
 }
+
+/// Reads only the picture's header: a cheap early check, so a render does not fail on a
+/// file that is not a picture at all after encoding everything before it.
+pub(crate) fn check_header(path: &Path, segment: Option<usize>) -> Result<(), RenderError> {
+    if !path.is_file() {
+        return Err(RenderError::MissingFile {
+            segment,
+            path: path.to_path_buf(),
+        });
+    }
+    let image_error = |reason: String| RenderError::Image {
+        segment,
+        path: path.to_path_buf(),
+        reason,
+    };
+    let reader = ImageReader::open(path)
+        .and_then(ImageReader::with_guessed_format)
+        .map_err(|e| image_error(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(image_error(NOT_A_PICTURE.into()));
+    }
+    match reader.into_dimensions() {
+        Ok((0, _)) | Ok((_, 0)) => Err(image_error(EMPTY_PICTURE.into())),
+        Ok(_) => Ok(()),
+        Err(e) => Err(image_error(e.to_string())),
+    }
+}
+
+const NOT_A_PICTURE: &str = "not a picture this renderer reads (use JPEG, PNG or WebP)";
+const EMPTY_PICTURE: &str = "the picture is empty (0 pixels)";
 
 /// The size pictures are cover-fitted to: the output times the zoom headroom, rounded up to
 /// even numbers so the chroma planes have whole pixels.
@@ -55,12 +90,15 @@ pub(crate) fn load_source(
     let upscale = (f64::from(size.0) / f64::from(original.0))
         .max(f64::from(size.1) / f64::from(original.1))
         .max(1.0);
-    let fitted = cover_fit(rgb, size).map_err(|reason| RenderError::Image {
+    // Convert first and scale the planes: half the bytes of RGB go through the resampler,
+    // and the decoded picture is freed before the bigger cover-fitted planes exist.
+    let planes = rgb_to_i420(rgb.as_raw(), original.0, original.1);
+    drop(rgb);
+    let [y, u, v] = cover_fit(original, planes, size).map_err(|reason| RenderError::Image {
         segment,
         path: path.to_path_buf(),
         reason,
     })?;
-    let (y, u, v) = rgb_to_i420(fitted.as_raw(), size.0, size.1);
     Ok(SourceImage {
         width: size.0,
         height: size.1,
@@ -89,9 +127,7 @@ fn decode_rgb(path: &Path, segment: Option<usize>) -> Result<RgbImage, RenderErr
         .and_then(ImageReader::with_guessed_format)
         .map_err(|e| image_error(e.to_string()))?;
     if reader.format().is_none() {
-        return Err(image_error(
-            "not a picture this renderer reads (use JPEG, PNG or WebP)".into(),
-        ));
+        return Err(image_error(NOT_A_PICTURE.into()));
     }
     let mut decoder = reader
         .into_decoder()
@@ -105,7 +141,7 @@ fn decode_rgb(path: &Path, segment: Option<usize>) -> Result<RgbImage, RenderErr
     });
     let image = DynamicImage::from_decoder(decoder).map_err(|e| image_error(e.to_string()))?;
     if image.width() == 0 || image.height() == 0 {
-        return Err(image_error("the picture is empty (0 pixels)".into()));
+        return Err(image_error(EMPTY_PICTURE.into()));
     }
     // Flatten first: orientation then moves 3 bytes per pixel instead of 4 (or 8).
     let mut image = DynamicImage::ImageRgb8(flatten(image));
@@ -131,12 +167,17 @@ fn flatten(image: DynamicImage) -> RgbImage {
     RgbImage::from_raw(width, height, rgb).unwrap_or_else(|| RgbImage::new(width, height))
 }
 
-/// Scales to cover `size` exactly, cropping the excess evenly on both sides.
-fn cover_fit(rgb: RgbImage, size: (u32, u32)) -> Result<RgbImage, String> {
-    let (width, height) = rgb.dimensions();
+/// Scales I420 planes of a `width` x `height` picture to cover `size` exactly (even
+/// numbers), cropping the excess evenly on both sides.
+fn cover_fit(
+    (width, height): (u32, u32),
+    planes: Planes,
+    size: (u32, u32),
+) -> Result<Planes, String> {
     if (width, height) == size {
-        return Ok(rgb);
+        return Ok(planes);
     }
+    let [y, u, v] = planes;
     let enlarging = size.0 > width || size.1 > height;
     // Catmull-Rom enlarges without Lanczos' ringing; Lanczos keeps detail when shrinking.
     let filter = if enlarging {
@@ -144,22 +185,39 @@ fn cover_fit(rgb: RgbImage, size: (u32, u32)) -> Result<RgbImage, String> {
     } else {
         fr::FilterType::Lanczos3
     };
-    let src = fr::images::Image::from_vec_u8(width, height, rgb.into_raw(), fr::PixelType::U8x3)
-        .map_err(|e| e.to_string())?;
-    let mut dst = fr::images::Image::new(size.0, size.1, fr::PixelType::U8x3);
-    let options = fr::ResizeOptions::new()
-        .resize_alg(fr::ResizeAlg::Convolution(filter))
-        .fit_into_destination(Some((0.5, 0.5)));
-    fr::Resizer::new()
-        .resize(&src, &mut dst, &options)
-        .map_err(|e| e.to_string())?;
-    RgbImage::from_raw(size.0, size.1, dst.into_vec())
-        .ok_or_else(|| "resized picture has the wrong size".to_string())
+    let options = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(filter));
+    // The crop in luma pixels; chroma planes take the same region at their own scale.
+    let crop = fit_rect(
+        f64::from(width),
+        f64::from(height),
+        f64::from(size.0) / f64::from(size.1),
+    );
+    let chroma = (width.div_ceil(2), height.div_ceil(2));
+    let mut resizer = fr::Resizer::new();
+    let mut scale = |plane: &[u8], from: (u32, u32), to: (u32, u32)| {
+        let (sx, sy) = (
+            f64::from(from.0) / f64::from(width),
+            f64::from(from.1) / f64::from(height),
+        );
+        let src = fr::images::ImageRef::new(from.0, from.1, plane, fr::PixelType::U8)
+            .map_err(|e| e.to_string())?;
+        let mut dst = fr::images::Image::new(to.0, to.1, fr::PixelType::U8);
+        let options = options.crop(crop.x * sx, crop.y * sy, crop.w * sx, crop.h * sy);
+        resizer
+            .resize(&src, &mut dst, &options)
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(dst.into_vec())
+    };
+    let half = (size.0 / 2, size.1 / 2);
+    let y = scale(&y, (width, height), size)?;
+    let u = scale(&u, chroma, half)?;
+    let v = scale(&v, chroma, half)?;
+    Ok([y, u, v])
 }
 
-/// BT.709 limited-range RGB to I420 (chroma = average of each 2x2 block). `width` and
-/// `height` must be even.
-pub(crate) fn rgb_to_i420(rgb: &[u8], width: u32, height: u32) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+/// BT.709 limited-range RGB to I420 (chroma = average of each 2x2 block; odd edges repeat
+/// their last row or column). Chroma planes are `ceil(width / 2)` x `ceil(height / 2)`.
+pub(crate) fn rgb_to_i420(rgb: &[u8], width: u32, height: u32) -> Planes {
     // Coefficients scaled by 2^16, e.g. Y = 16 + 0.1826 R + 0.6142 G + 0.0620 B.
     const Y_R: i32 = 11_966;
     const Y_G: i32 = 40_254;
@@ -172,39 +230,42 @@ pub(crate) fn rgb_to_i420(rgb: &[u8], width: u32, height: u32) -> (Vec<u8>, Vec<
     const V_B: i32 = -2_640;
     const HALF: i32 = 1 << 15;
     let (w, h) = (width as usize, height as usize);
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
     let mut y = vec![0u8; w * h];
-    let mut u = vec![0u8; w / 2 * (h / 2)];
-    let mut v = vec![0u8; w / 2 * (h / 2)];
-    let luma = |r: i32, g: i32, b: i32| (((Y_R * r + Y_G * g + Y_B * b + HALF) >> 16) + 16) as u8;
-    for row in (0..h).step_by(2) {
-        let top = &rgb[row * w * 3..(row + 1) * w * 3];
-        let bottom = &rgb[(row + 1) * w * 3..(row + 2) * w * 3];
-        for col in (0..w).step_by(2) {
-            let (mut rs, mut gs, mut bs) = (0, 0, 0);
-            for (line, out_row) in [(top, row), (bottom, row + 1)] {
-                for dx in 0..2 {
-                    let i = (col + dx) * 3;
-                    let (r, g, b) = (
-                        i32::from(line[i]),
-                        i32::from(line[i + 1]),
-                        i32::from(line[i + 2]),
-                    );
-                    y[out_row * w + col + dx] = luma(r, g, b);
-                    rs += r;
-                    gs += g;
-                    bs += b;
+    let mut u = vec![0u8; cw * ch];
+    let mut v = vec![0u8; cw * ch];
+    for (row, (line, out)) in rgb
+        .chunks_exact(w * 3)
+        .zip(y.chunks_exact_mut(w))
+        .enumerate()
+    {
+        for (px, luma) in line.chunks_exact(3).zip(out.iter_mut()) {
+            let (r, g, b) = (i32::from(px[0]), i32::from(px[1]), i32::from(px[2]));
+            *luma = (((Y_R * r + Y_G * g + Y_B * b + HALF) >> 16) + 16) as u8;
+        }
+        if row % 2 == 1 || row + 1 == h {
+            let top = &rgb[(row & !1) * w * 3..][..w * 3];
+            let chroma_row = row / 2;
+            for col in 0..cw {
+                let (left, right) = (2 * col * 3, (2 * col + 1).min(w - 1) * 3);
+                let (mut rs, mut gs, mut bs) = (0, 0, 0);
+                for i in [left, right] {
+                    for source in [top, line] {
+                        rs += i32::from(source[i]);
+                        gs += i32::from(source[i + 1]);
+                        bs += i32::from(source[i + 2]);
+                    }
                 }
+                // Sums of four pixels: shift two more bits.
+                let chroma = |cr: i32, cg: i32, cb: i32| {
+                    (((cr * rs + cg * gs + cb * bs + (HALF << 2)) >> 18) + 128).clamp(0, 255) as u8
+                };
+                u[chroma_row * cw + col] = chroma(U_R, U_G, U_B);
+                v[chroma_row * cw + col] = chroma(V_R, V_G, V_B);
             }
-            // Sums of four pixels: shift two more bits.
-            let chroma = |cr: i32, cg: i32, cb: i32| {
-                (((cr * rs + cg * gs + cb * bs + (HALF << 2)) >> 18) + 128).clamp(0, 255) as u8
-            };
-            let c = row / 2 * (w / 2) + col / 2;
-            u[c] = chroma(U_R, U_G, U_B);
-            v[c] = chroma(V_R, V_G, V_B);
         }
     }
-    (y, u, v)
+    [y, u, v]
 }
 
 #[cfg(test)]
@@ -225,13 +286,22 @@ mod tests {
     fn bt709_limited_range_colours() {
         let px = |r: u8, g: u8, b: u8| {
             let rgb = [r, g, b].repeat(4);
-            let (y, u, v) = rgb_to_i420(&rgb, 2, 2);
+            let [y, u, v] = rgb_to_i420(&rgb, 2, 2);
             (y[0], u[0], v[0])
         };
         assert_eq!(px(0, 0, 0), (16, 128, 128));
         assert_eq!(px(255, 255, 255), (235, 128, 128));
         assert_eq!(px(255, 0, 0), (63, 102, 240));
         assert_eq!(px(0, 0, 255), (32, 240, 118));
+    }
+
+    #[test]
+    fn odd_sizes_repeat_their_last_row_and_column() {
+        // 3x1: a red pair and a lone blue pixel.
+        let rgb = [255, 0, 0, 255, 0, 0, 0, 0, 255];
+        let [y, u, v] = rgb_to_i420(&rgb, 3, 1);
+        assert_eq!(y, vec![63, 63, 32]);
+        assert_eq!((u, v), (vec![102, 240], vec![240, 118]));
     }
 
     #[test]
@@ -316,6 +386,13 @@ mod tests {
                 text.display()
             )
         );
+        assert!(matches!(
+            check_header(&text, Some(5)).unwrap_err(),
+            RenderError::Image {
+                segment: Some(5),
+                ..
+            }
+        ));
         let missing = dir.path().join("missing.png");
         assert!(matches!(
             validate_image(&missing).unwrap_err(),

@@ -9,19 +9,25 @@
 //! - Pure math, no I/O: [`ken_burns`] (camera motion) and [`timeline`] (frame/sample timing).
 //! - I/O stages: `image_source` (decode, orient, cover-fit), [`audio`] (decode, probe),
 //!   `compositor` (per-frame picture), `pipeline` (GStreamer graph), `verify` (check the file).
-//! - Housekeeping: [`init`], [`check_elements`], [`is_temporary_output`].
+//! - Housekeeping: [`init`], [`check_elements`], [`is_temporary_output`]; [`benchmark`] for
+//!   `storyflow bench`.
 
 pub mod audio;
+pub mod benchmark;
 pub mod cancel;
 mod compositor;
 pub mod error;
 mod image_source;
 pub mod ken_burns;
+pub mod logo;
 pub mod manifest;
+pub mod overlay;
 mod pipeline;
 pub mod progress;
 mod render;
 pub mod spec;
+pub mod subtitles;
+pub mod text_overlay;
 pub mod timeline;
 mod verify;
 

@@ -25,7 +25,7 @@ pub const TRANSITION_RANGE: RangeInclusive<f64> = 0.0..=2.0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error("cannot read manifest {}: {source}", .path.display())]
+    #[error("cannot read manifest {}", .path.display())]
     Read {
         path: PathBuf,
         #[source]
@@ -345,10 +345,12 @@ mod tests {
         let manifest = Manifest::load(&path).unwrap();
         assert_eq!(manifest.segments[0].audio, dir.path().join("audio/01.wav"));
         let missing = dir.path().join("nope.json");
-        assert!(Manifest::load(&missing)
-            .unwrap_err()
-            .to_string()
-            .starts_with(&format!("cannot read manifest {}: ", missing.display())));
+        let err = Manifest::load(&missing).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("cannot read manifest {}", missing.display())
+        );
+        assert!(std::error::Error::source(&err).is_some());
     }
 
     #[test]

@@ -69,9 +69,21 @@ pub fn render(
     spec.validate()?;
     crate::check_elements()?;
     let mut reporter = Reporter::new(on_progress);
+    let started = Instant::now();
     let timeline = analyse(spec, &mut reporter, cancel)?;
+    log::debug!(
+        "analysed {} narrations ({:.2} s of video) in {:.2?}",
+        spec.segments.len(),
+        timeline.duration_seconds(),
+        started.elapsed()
+    );
     let temp = TempOutput::new(output)?;
     let warnings = encode(spec, &timeline, &temp, &mut reporter, cancel)?;
+    log::debug!(
+        "encoded {} frames at {:.2?}",
+        timeline.total_frames(),
+        started.elapsed()
+    );
 
     let total = spec.segments.len() as u32;
     let frames = timeline.total_frames();
@@ -98,6 +110,12 @@ pub fn render(
     )?;
     reporter.update(status("Saving", share::VERIFIED), Instant::now());
     let file_size = temp.persist(output)?;
+    log::info!(
+        "rendered {} ({} frames, {duration:.2} s) in {:.2?}",
+        output.display(),
+        frames,
+        started.elapsed()
+    );
     reporter.finish(status("Done", 100.0));
     Ok(RenderOutput {
         output_path: output.to_path_buf(),
@@ -108,7 +126,8 @@ pub fn render(
     })
 }
 
-/// Decodes every narration once, without keeping it, to learn its exact length.
+/// Decodes every narration once, without keeping it, to learn its exact length, and checks
+/// that every picture at least has a readable header.
 fn analyse(
     spec: &RenderSpec,
     reporter: &mut Reporter<'_>,
@@ -128,12 +147,7 @@ fn analyse(
             },
             Instant::now(),
         );
-        if !segment.image.is_file() {
-            return Err(RenderError::MissingFile {
-                segment: Some(i + 1),
-                path: segment.image.clone(),
-            });
-        }
+        image_source::check_header(&segment.image, Some(i + 1))?;
         lengths.push(audio::count_samples(&segment.audio, Some(i + 1), &|| {
             cancel.is_cancelled()
         })?);
@@ -242,7 +256,7 @@ where
             let _ = done.send(work());
         })
         .map(|_| ())
-        .map_err(|e| RenderError::io(name, e))
+        .map_err(|e| RenderError::pipeline(name, format!("cannot start the thread: {e}")))
 }
 
 /// The bus loop: returns at end of stream, on the first error, or on cancel.
@@ -364,7 +378,7 @@ fn prepare_pictures(
                     i + 1,
                     source.upscale
                 );
-                log::warn!("{warning}");
+                log::debug!("{warning}");
                 if let Ok(mut list) = warnings.lock() {
                     list.push(warning);
                 }

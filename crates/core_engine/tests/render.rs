@@ -174,11 +174,10 @@ fn consecutive_frames_of_a_segment_differ_smoothly() {
 #[test]
 fn corrupt_image_names_its_segment_and_keeps_the_previous_video() {
     let (dir, spec) = demo_copy();
-    std::fs::write(
-        dir.path().join("images/03.webp"),
-        b"RIFF\x10\0\0\0WEBPVP8 garbage",
-    )
-    .unwrap();
+    // Truncated: the header reads fine (so analysis passes), the picture data does not.
+    let picture = dir.path().join("images/03.webp");
+    let bytes = std::fs::read(&picture).unwrap();
+    std::fs::write(&picture, &bytes[..bytes.len() / 3]).unwrap();
     let out_dir = tempfile::tempdir().unwrap();
     let output = out_dir.path().join("final.mp4");
     std::fs::write(&output, b"the last good video").unwrap();
@@ -196,6 +195,39 @@ fn corrupt_image_names_its_segment_and_keeps_the_previous_video() {
     );
     assert_eq!(std::fs::read(&output).unwrap(), b"the last good video");
     assert_eq!(files_in(out_dir.path()), vec!["final.mp4"]);
+}
+
+#[test]
+fn a_file_that_is_not_a_picture_fails_before_encoding() {
+    let (dir, spec) = demo_copy();
+    std::fs::write(
+        dir.path().join("images/04.jpg"),
+        b"<html>not a picture</html>",
+    )
+    .unwrap();
+    let output = dir.path().join("final.mp4");
+    let mut phases = Vec::new();
+    let err = render(
+        &spec,
+        &output,
+        &mut |p| phases.push(p.phase.clone()),
+        &CancelToken::new(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            RenderError::Image {
+                segment: Some(4),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        phases.iter().all(|p| p.starts_with("Analysing")),
+        "{phases:?}"
+    );
 }
 
 #[test]

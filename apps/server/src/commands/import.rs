@@ -1,0 +1,29 @@
+//! `storyflow import MANIFEST`: creates a project from a manifest and prints its id.
+
+use std::path::PathBuf;
+
+use api::AppConfig;
+use core_engine::manifest::Manifest;
+
+use super::CommandResult;
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The manifest JSON (paths in it are relative to its folder).
+    manifest: PathBuf,
+    /// Folder holding the SQLite database and media/ (as for `serve`).
+    #[arg(long, env = "STORYFLOW_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+}
+
+pub fn run(args: ImportArgs) -> CommandResult {
+    let manifest = Manifest::load(&args.manifest)?;
+    core_engine::init()?;
+    let config = AppConfig::new(args.data_dir);
+    std::fs::create_dir_all(config.media_root())?;
+    let pool = api::db::build_pool(&config.database_path())?;
+    api::db::run_migrations(&pool)?;
+    let project_id = api::import::import_manifest(&pool, &config.media_root(), &manifest)?;
+    println!("{project_id}");
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! One module per subcommand; each has its clap `Args` and a `run`.
+
+pub mod bench;
+pub mod import;
+pub mod render;
+pub mod serve;
+
+/// What a subcommand returns: any error, printed with its cause chain by `main`.
+pub type CommandResult = Result<(), Box<dyn std::error::Error + 'static>>;

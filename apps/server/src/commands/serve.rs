@@ -1,0 +1,95 @@
+//! `storyflow serve`.
+
+use std::path::PathBuf;
+
+use api::app::PreviewSize;
+use api::{AppConfig, Application};
+
+use super::CommandResult;
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (a local single-user app: loopback by default).
+    #[arg(long, env = "STORYFLOW_BIND", default_value = "127.0.0.1:8000")]
+    bind: String,
+    /// Folder holding the SQLite database and media/.
+    #[arg(long, env = "STORYFLOW_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Origins allowed by CORS (comma-separated).
+    #[arg(
+        long,
+        env = "STORYFLOW_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = "http://localhost:3000"
+    )]
+    cors_origin: Vec<String>,
+    /// Render every project at WIDTHxHEIGHT@FPS instead of the settings' size (quick previews).
+    #[arg(long, env = "STORYFLOW_PREVIEW", value_parser = parse_preview)]
+    preview: Option<PreviewSize>,
+}
+
+fn parse_preview(raw: &str) -> Result<PreviewSize, String> {
+    let invalid = || format!("'{raw}' is not WIDTHxHEIGHT@FPS, e.g. 640x360@15");
+    let (size, fps) = raw.split_once('@').ok_or_else(invalid)?;
+    let (width, height) = size.split_once('x').ok_or_else(invalid)?;
+    let number = |text: &str| text.parse::<u32>().ok().filter(|n| *n > 0);
+    match (number(width), number(height), number(fps)) {
+        (Some(width), Some(height), Some(fps)) if width % 2 == 0 && height % 2 == 0 => {
+            Ok(PreviewSize { width, height, fps })
+        }
+        _ => Err(invalid()),
+    }
+}
+
+pub fn run(args: ServeArgs) -> CommandResult {
+    let cors_origins = args.cors_origins();
+    let mut config = AppConfig::new(args.data_dir);
+    config.bind = args.bind;
+    config.cors_origins = cors_origins;
+    config.preview = args.preview;
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(config.clone())?;
+        let host = config
+            .bind
+            .rsplit_once(':')
+            .map_or("127.0.0.1", |(host, _)| host);
+        println!(
+            "StoryFlow listening on http://{host}:{} (data in {})",
+            app.port(),
+            config.data_dir.display()
+        );
+        app.run_until_stopped().await?;
+        log::info!("server stopped");
+        Ok(())
+    })
+}
+
+impl ServeArgs {
+    fn cors_origins(&self) -> Vec<String> {
+        self.cors_origin
+            .iter()
+            .map(|origin| origin.trim().to_owned())
+            .filter(|origin| !origin.is_empty())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preview_sizes_parse() {
+        assert_eq!(
+            parse_preview("640x360@15").unwrap(),
+            PreviewSize {
+                width: 640,
+                height: 360,
+                fps: 15
+            }
+        );
+        for bad in ["640x360", "640@15", "0x360@15", "641x360@15", "axb@c"] {
+            assert!(parse_preview(bad).is_err(), "{bad}");
+        }
+    }
+}

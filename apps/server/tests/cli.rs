@@ -1,0 +1,89 @@
+//! The `storyflow` binary end to end: `serve` on port 0 answers health, `import` prints an id.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn storyflow() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_storyflow"))
+}
+
+#[test]
+fn serve_binds_port_zero_and_answers_health() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = KillOnDrop(
+        storyflow()
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(data.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let body: serde_json::Value = reqwest::blocking::get(format!("{address}/api/health/"))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(body["status"], "ok");
+    assert!(data.path().join("storyflow.sqlite3").is_file());
+    assert!(data.path().join("media").is_dir());
+}
+
+#[test]
+fn import_prints_the_new_project_id() {
+    let data = tempfile::tempdir().unwrap();
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo/manifest.json");
+    let output = storyflow()
+        .arg("import")
+        .arg(&manifest)
+        .arg("--data-dir")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let id = String::from_utf8(output.stdout).unwrap();
+    let id = uuid_like(id.trim());
+    let audio = data.path().join(format!("media/projects/{id}/audio"));
+    assert_eq!(std::fs::read_dir(audio).unwrap().count(), 4);
+}
+
+#[test]
+fn import_of_a_missing_manifest_fails_with_a_message() {
+    let data = tempfile::tempdir().unwrap();
+    let output = storyflow()
+        .args(["import", "/nonexistent/manifest.json", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/manifest.json"), "{stderr}");
+}
+
+fn uuid_like(text: &str) -> &str {
+    assert_eq!(text.len(), 36, "{text:?}");
+    assert_eq!(text.matches('-').count(), 4, "{text:?}");
+    text
+}

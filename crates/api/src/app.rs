@@ -1,0 +1,325 @@
+//! Application start-up: configuration, the shared state handlers see, and an
+//! `Application::build` that prepares the data folder, database and worker, then binds (port 0
+//! in tests) so callers learn the real port before serving.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::{header, StatusCode};
+use actix_web::{error, middleware, web, HttpRequest, HttpResponse};
+use serde_json::json;
+use task_manager::{TaskManager, TaskManagerConfig};
+
+use crate::db::{self, DbPool};
+use crate::errors::ApiError;
+use crate::handlers;
+use crate::repository;
+use crate::tasks::{CoreEngineRenderer, Renderer};
+
+/// Upload size limits in bytes; larger uploads are refused with 413 while streaming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadLimits {
+    pub image_bytes: u64,
+    pub audio_bytes: u64,
+    pub logo_bytes: u64,
+    pub font_bytes: u64,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        const MB: u64 = 1024 * 1024;
+        Self {
+            image_bytes: 20 * MB,
+            audio_bytes: 200 * MB,
+            logo_bytes: 5 * MB,
+            font_bytes: 10 * MB,
+        }
+    }
+}
+
+/// Renders at this size instead of the settings' preset: quick previews, and tiny test renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreviewSize {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// `host:port`; port 0 picks a free one (tests).
+    pub bind: String,
+    /// Holds `storyflow.sqlite3` and `media/`.
+    pub data_dir: PathBuf,
+    /// Origins allowed by CORS; others get no CORS headers at all.
+    pub cors_origins: Vec<String>,
+    pub limits: UploadLimits,
+    pub preview: Option<PreviewSize>,
+    /// Finished task records are forgotten after this long.
+    pub task_retention: Duration,
+}
+
+impl AppConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            bind: "127.0.0.1:8000".to_owned(),
+            data_dir: data_dir.into(),
+            cors_origins: vec!["http://localhost:3000".to_owned()],
+            limits: UploadLimits::default(),
+            preview: None,
+            task_retention: Duration::from_secs(3600),
+        }
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("storyflow.sqlite3")
+    }
+
+    pub fn media_root(&self) -> PathBuf {
+        self.data_dir.join("media")
+    }
+}
+
+/// What every handler can reach, shared as `web::Data<AppState>`.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: DbPool,
+    pub media_root: PathBuf,
+    pub tasks: TaskManager,
+    pub limits: UploadLimits,
+    pub preview: Option<PreviewSize>,
+    pub renderer: Arc<dyn Renderer>,
+    /// GStreamer's version, or why the renderer cannot run (answered as 503 by `render`).
+    pub renderer_status: Result<String, String>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("media_root", &self.media_root)
+            .field("renderer_status", &self.renderer_status)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot create data folder {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database: {0}")]
+    Database(#[from] db::DbError),
+    #[error("recovering interrupted renders: {0}")]
+    Recovery(#[from] repository::RepoError),
+    #[error("task manager: {0}")]
+    Tasks(#[from] task_manager::TaskError),
+    #[error("cannot listen on {bind}: {source}")]
+    Bind {
+        bind: String,
+        source: std::io::Error,
+    },
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    tasks: TaskManager,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    pub fn build(config: AppConfig) -> Result<Self, StartupError> {
+        let media_root = config.media_root();
+        for dir in [&config.data_dir, &media_root] {
+            std::fs::create_dir_all(dir).map_err(|source| StartupError::DataDir {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        let pool = db::build_pool(&config.database_path())?;
+        db::run_migrations(&pool)?;
+        recover_interrupted(&pool, &media_root)?;
+
+        let renderer_status = core_engine::init()
+            .and_then(|version| core_engine::check_elements().map(|()| version))
+            .map_err(|err| err.to_string());
+        match &renderer_status {
+            Ok(version) => log::info!("renderer ready ({version})"),
+            Err(reason) => log::error!("renderer unavailable, renders will be refused: {reason}"),
+        }
+
+        let tasks = TaskManager::new(TaskManagerConfig {
+            prune_after: config.task_retention,
+        })?;
+        let state = AppState {
+            pool,
+            media_root,
+            tasks: tasks.clone(),
+            limits: config.limits,
+            preview: config.preview,
+            renderer: Arc::new(CoreEngineRenderer),
+            renderer_status,
+        };
+
+        let listener = TcpListener::bind(&config.bind).map_err(|source| StartupError::Bind {
+            bind: config.bind.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                bind: config.bind.clone(),
+                source,
+            })?
+            .port();
+        let server =
+            serve(listener, state, config.cors_origins).map_err(|source| StartupError::Bind {
+                bind: config.bind.clone(),
+                source,
+            })?;
+        Ok(Self {
+            port,
+            server,
+            tasks,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server from elsewhere (tests, signal handlers).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped (Ctrl-C included), then cancels whatever task is
+    /// running and joins the worker, so no render is left half-written.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        let tasks = self.tasks;
+        let joined = web::block(move || {
+            tasks.cancel_all();
+            tasks.shutdown();
+        })
+        .await;
+        if let Err(err) = joined {
+            log::error!("task manager shutdown failed: {err}");
+        }
+        result
+    }
+}
+
+fn serve(
+    listener: TcpListener,
+    state: AppState,
+    cors_origins: Vec<String>,
+) -> std::io::Result<Server> {
+    let state = web::Data::new(state);
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .wrap(cors(&cors_origins))
+            .wrap(middleware::Logger::new("%r %s %Dms"))
+            .app_data(state.clone())
+            .app_data(json_config())
+            .app_data(web::PathConfig::default().error_handler(|err, _| {
+                ApiError::BadRequest(format!("Invalid path: {err}")).into()
+            }))
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                ApiError::BadRequest(format!("Invalid query string: {err}")).into()
+            }))
+            .configure(handlers::configure)
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// The UI's origin is allowed everywhere, `/media/` included (it fetches the video
+/// cross-origin); the header list mirrors django-cors-headers so preflights match.
+fn cors(origins: &[String]) -> Cors {
+    let cors = origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin));
+    cors.allowed_methods(["DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT"])
+        .allowed_headers([
+            header::ACCEPT,
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::USER_AGENT,
+            header::HeaderName::from_static("x-csrftoken"),
+            header::HeaderName::from_static("x-requested-with"),
+        ])
+        .max_age(86_400)
+        // A foreign origin is served like any client, just without CORS headers.
+        .block_on_origin_mismatch(false)
+}
+
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(2 * 1024 * 1024)
+        .error_handler(|err, _req: &HttpRequest| {
+            let api_error = match &err {
+                error::JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
+                    "Expected Content-Type: application/json.".into(),
+                ),
+                error::JsonPayloadError::Overflow { .. }
+                | error::JsonPayloadError::OverflowKnownLength { .. } => {
+                    ApiError::PayloadTooLarge("Request body is too large.".into())
+                }
+                other => ApiError::BadRequest(format!("Malformed JSON: {other}")),
+            };
+            api_error.into()
+        })
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    HttpResponse::build(StatusCode::NOT_FOUND)
+        .json(json!({ "detail": "Not found.", "path": req.path() }))
+}
+
+/// A previous process that died mid-render leaves its project PROCESSING and maybe a
+/// temporary video; neither may outlive a restart.
+fn recover_interrupted(pool: &DbPool, media_root: &Path) -> Result<(), StartupError> {
+    let mut conn = pool.get().map_err(db::DbError::from)?;
+    for id in repository::recover_interrupted(&mut conn)? {
+        log::warn!("project {id} was left rendering by a previous run; marked FAILED");
+    }
+    remove_temporary_outputs(media_root);
+    Ok(())
+}
+
+fn remove_temporary_outputs(media_root: &Path) {
+    let Ok(projects) = std::fs::read_dir(media_root.join("projects")) else {
+        return;
+    };
+    for project in projects.flatten() {
+        let Ok(outputs) = std::fs::read_dir(project.path().join("output")) else {
+            continue;
+        };
+        for file in outputs.flatten() {
+            let path = file.path();
+            if core_engine::is_temporary_output(&path) {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => log::warn!("removed leftover temporary output {}", path.display()),
+                    Err(err) => log::error!("cannot remove {}: {err}", path.display()),
+                }
+            }
+        }
+    }
+}

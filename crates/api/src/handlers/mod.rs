@@ -1,0 +1,47 @@
+//! HTTP handlers, one module per resource. `configure` mounts them all.
+
+use actix_web::web;
+use diesel::SqliteConnection;
+
+use crate::app::AppState;
+use crate::errors::ApiError;
+use crate::repository::RepoError;
+
+pub mod gallery;
+pub mod health;
+pub mod logos;
+pub mod media;
+pub mod projects;
+pub mod render;
+pub mod segments;
+pub mod settings;
+pub mod support;
+pub mod uploads;
+
+/// Mounts every route of the API on an actix `App`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    health::configure(cfg);
+    render::configure(cfg);
+    media::configure(cfg);
+    projects::configure(cfg);
+    segments::configure(cfg);
+    uploads::configure(cfg);
+    settings::configure(cfg);
+    logos::configure(cfg);
+    gallery::configure(cfg);
+}
+
+/// Runs repository work on actix's blocking pool with one pooled connection, so handlers never
+/// block the async workers on SQLite.
+pub async fn with_db<T, F>(state: &AppState, work: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut SqliteConnection) -> Result<T, RepoError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = state.pool.clone();
+    web::block(move || {
+        let mut conn = pool.get().map_err(ApiError::internal)?;
+        work(&mut conn).map_err(ApiError::from)
+    })
+    .await?
+}

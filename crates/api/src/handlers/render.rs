@@ -1,0 +1,317 @@
+//! Rendering over REST: start a render, poll its status, cancel it, and read any task.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
+use serde_json::{json, Value};
+use task_manager::{TaskError, TaskSnapshot, TaskStatus};
+
+use crate::app::AppState;
+use crate::errors::{parse_uuid, ApiError};
+use crate::handlers::with_db;
+use crate::models::{Project, ProjectStatus, Segment};
+use crate::render_store::DieselProjectStore;
+use crate::repository;
+use crate::tasks::{render_task_function, render_task_id, RenderDeps};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/projects/{id}/render/", web::post().to(start_render))
+        .route("/api/projects/{id}/status/", web::get().to(render_status))
+        .route(
+            "/api/projects/{id}/cancel-render/",
+            web::post().to(cancel_render),
+        )
+        .route("/api/tasks/{task_id}/status/", web::get().to(task_status));
+}
+
+/// Segments whose image or narration is not set or no longer on disk.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct MissingMedia {
+    pub images: Vec<String>,
+    pub audio: Vec<String>,
+}
+
+/// One pass over the segments, collecting every problem rather than stopping at the first.
+pub fn find_missing_media(segments: &[Segment], media_root: &Path) -> MissingMedia {
+    let present = |file: &Option<String>| {
+        file.as_deref()
+            .is_some_and(|relative| media_root.join(relative).is_file())
+    };
+    let mut missing = MissingMedia::default();
+    for segment in segments {
+        if !present(&segment.image_file) {
+            missing.images.push(segment.id.clone());
+        }
+        if !present(&segment.audio_file) {
+            missing.audio.push(segment.id.clone());
+        }
+    }
+    missing
+}
+
+async fn start_render(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let project_id = parse_uuid(&id, "project")?.to_string();
+    let task_id = render_task_id(&project_id);
+
+    let lookup_id = project_id.clone();
+    let segments = with_db(&state, move |conn| {
+        repository::get_project(conn, &lookup_id)?;
+        repository::list_segments(conn, &lookup_id)
+    })
+    .await?;
+
+    if segments.is_empty() {
+        return Err(ApiError::Custom {
+            status: actix_web::http::StatusCode::BAD_REQUEST,
+            body: json!({
+                "missing_images": [], "missing_audio": [],
+                "message": "The project has no segments to render.",
+            }),
+        });
+    }
+    let missing = find_missing_media(&segments, &state.media_root);
+    if !missing.images.is_empty() || !missing.audio.is_empty() {
+        let message = format!(
+            "Cannot render: {} segment(s) without an image and {} without audio.",
+            missing.images.len(),
+            missing.audio.len()
+        );
+        return Err(ApiError::Custom {
+            status: actix_web::http::StatusCode::BAD_REQUEST,
+            body: json!({
+                "missing_images": missing.images, "missing_audio": missing.audio,
+                "message": message,
+            }),
+        });
+    }
+    if let Err(reason) = &state.renderer_status {
+        return Err(ApiError::ServiceUnavailable(format!(
+            "The renderer is unavailable: {reason}"
+        )));
+    }
+    if task_is_active(state.tasks.get_task_status(&task_id).as_ref()) {
+        return Err(already_rendering(&project_id));
+    }
+
+    let start_id = project_id.clone();
+    let won = with_db(&state, move |conn| {
+        repository::try_start_render(conn, &start_id)
+    })
+    .await?;
+    if !won {
+        return Err(already_rendering(&project_id));
+    }
+
+    let deps = RenderDeps {
+        store: Arc::new(DieselProjectStore::new(
+            state.pool.clone(),
+            state.media_root.clone(),
+            state.preview,
+        )),
+        renderer: state.renderer.clone(),
+        media_root: state.media_root.clone(),
+    };
+    let job_project = project_id.clone();
+    let submitted = state.tasks.submit(task_id.clone(), move |ctx| {
+        // The outcome is recorded in the database and the registry by the function itself.
+        let _ = render_task_function(&job_project, ctx.task_id(), &deps, ctx);
+        Ok(())
+    });
+    if let Err(err) = submitted {
+        // The previous task of this project is still winding down (e.g. a cancel in flight).
+        mark_failed(&state, &project_id).await?;
+        return Err(match err {
+            TaskError::AlreadyActive(_) => already_rendering(&project_id),
+            other => ApiError::ServiceUnavailable(format!("Cannot queue the render: {other}")),
+        });
+    }
+
+    Ok(HttpResponse::Accepted().json(json!({
+        "task_id": task_id,
+        "project_id": project_id,
+        "status": "PROCESSING",
+        "total_segments": segments.len(),
+        "message": format!("Render started for {} segment(s).", segments.len()),
+    })))
+}
+
+async fn mark_failed(state: &AppState, project_id: &str) -> Result<(), ApiError> {
+    let failed_id = project_id.to_owned();
+    with_db(state, move |conn| repository::mark_failed(conn, &failed_id)).await
+}
+
+fn task_is_active(snapshot: Option<&TaskSnapshot>) -> bool {
+    snapshot.is_some_and(|task| matches!(task.status, TaskStatus::Pending | TaskStatus::Processing))
+}
+
+fn already_rendering(project_id: &str) -> ApiError {
+    ApiError::Custom {
+        status: actix_web::http::StatusCode::CONFLICT,
+        body: json!({
+            "error": "Project is already being rendered.",
+            "project_id": project_id,
+            "status": "PROCESSING",
+        }),
+    }
+}
+
+async fn render_status(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let project_id = parse_uuid(&id, "project")?.to_string();
+    let lookup_id = project_id.clone();
+    let (project, total) = with_db(&state, move |conn| {
+        let project = repository::get_project(conn, &lookup_id)?;
+        let total = repository::count_segments(conn, &lookup_id)?;
+        Ok((project, total))
+    })
+    .await?;
+    let snapshot = state.tasks.get_task_status(&render_task_id(&project_id));
+    Ok(HttpResponse::Ok().json(status_body(&project, total, snapshot.as_ref())))
+}
+
+/// The status document: the database says where the project stands, the task registry adds
+/// live progress and the failure reason.
+pub fn status_body(project: &Project, total_segments: i64, task: Option<&TaskSnapshot>) -> Value {
+    let progress = |task: &TaskSnapshot| {
+        task.progress.as_ref().map(|p| {
+            json!({
+                "current_segment": p.current,
+                "total_segments": p.total,
+                "percentage": p.percentage,
+                "current_phase": p.phase,
+            })
+        })
+    };
+    let status = ProjectStatus::parse(&project.status);
+    let (status_text, progress, error) = match status {
+        Some(ProjectStatus::Processing) => match task {
+            Some(task) if task.cancel_requested => (
+                "FAILED",
+                Some(json!({
+                    "current_segment": task.progress.as_ref().map_or(0, |p| p.current),
+                    "total_segments": total_segments,
+                    "percentage": task.progress.as_ref().map_or(0, |p| p.percentage),
+                    "current_phase": "Cancelled by user",
+                })),
+                Some("Cancelled by user".to_owned()),
+            ),
+            Some(task) if task.status == TaskStatus::Pending => (
+                "PROCESSING",
+                Some(json!({
+                    "current_segment": 0,
+                    "total_segments": total_segments,
+                    "percentage": 0,
+                    "current_phase": "Queued: waiting for another task to finish",
+                })),
+                None,
+            ),
+            Some(task) => ("PROCESSING", progress(task), None),
+            None => ("PROCESSING", None, None),
+        },
+        Some(ProjectStatus::Completed) => (
+            "COMPLETED",
+            Some(json!({
+                "current_segment": total_segments,
+                "total_segments": total_segments,
+                "percentage": 100,
+                "current_phase": "Export complete",
+            })),
+            None,
+        ),
+        Some(ProjectStatus::Failed) => (
+            "FAILED",
+            task.and_then(progress),
+            Some(task.and_then(failure_reason).unwrap_or_else(|| {
+                "The last render did not finish (see the server log).".to_owned()
+            })),
+        ),
+        Some(ProjectStatus::Draft) | None => ("DRAFT", None, None),
+    };
+    let output_url = (status_text == "COMPLETED")
+        .then(|| project.output_path.clone())
+        .flatten()
+        .filter(|path| !path.is_empty());
+    let mut body = json!({
+        "project_id": project.id,
+        "status": status_text,
+        "progress": progress,
+        "output_url": output_url,
+    });
+    if let Some(error) = error {
+        body["error"] = json!(error);
+    }
+    body
+}
+
+fn failure_reason(task: &TaskSnapshot) -> Option<String> {
+    match task.status {
+        TaskStatus::Cancelled => Some("Cancelled by user".to_owned()),
+        _ => task.error.clone(),
+    }
+}
+
+async fn cancel_render(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let project_id = parse_uuid(&id, "project")?.to_string();
+    let lookup_id = project_id.clone();
+    let project = with_db(&state, move |conn| {
+        repository::get_project(conn, &lookup_id)
+    })
+    .await?;
+    let not_rendering = || ApiError::Custom {
+        status: actix_web::http::StatusCode::CONFLICT,
+        body: json!({
+            "error": "Project is not currently rendering.",
+            "project_id": project.id,
+            "status": project.status,
+        }),
+    };
+    if ProjectStatus::parse(&project.status) != Some(ProjectStatus::Processing) {
+        return Err(not_rendering());
+    }
+    let task_status = state
+        .tasks
+        .cancel_task(&render_task_id(&project_id))
+        .map_err(|_| not_rendering())?;
+    if task_status == TaskStatus::Cancelled {
+        // It was still queued: its job will never run to record the failure, so do it here.
+        mark_failed(&state, &project_id).await?;
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "project_id": project_id,
+        "status": "CANCELLING",
+        "message": "Cancelling the render; the project will be marked FAILED.",
+    })))
+}
+
+async fn task_status(
+    state: web::Data<AppState>,
+    task_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let snapshot = state
+        .tasks
+        .get_task_status(&task_id)
+        .ok_or_else(|| ApiError::NotFound {
+            entity: "Task",
+            id: task_id.to_string(),
+        })?;
+    let mut body = serde_json::to_value(&snapshot).map_err(ApiError::internal)?;
+    // The editor reads `progress` as an object and batch fields as arrays.
+    if body["progress"].is_null() {
+        body["progress"] = json!({});
+    }
+    body["completed_segments"] = json!([]);
+    body["errors"] = match &snapshot.error {
+        Some(message) => json!([{ "segment_id": null, "error": message }]),
+        None => json!([]),
+    };
+    Ok(HttpResponse::Ok().json(body))
+}

@@ -1,0 +1,645 @@
+//! Background tasks run on the `task_manager` worker thread.
+//!
+//! `render_task_function` is the seed task's Rust form. Where the Django original deferred its
+//! imports to dodge a circular import, this function reaches the database, the renderer and the
+//! task registry only through the traits below: `api` owns the traits, the real
+//! implementations (`DieselProjectStore`, `CoreEngineRenderer`, `TaskContext`) are plugged in by
+//! the render handler, and the unit tests plug in fakes.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use core_engine::{CancelToken, Progress, RenderError, RenderOutput, RenderSpec};
+use serde::Serialize;
+use task_manager::TaskContext;
+
+/// Errors crossing the store seam; the store decides what they are.
+pub type StoreError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The database as the render task sees it. Every call re-reads by id on the calling (worker)
+/// thread, so no model instance ever crosses from a request thread.
+pub trait ProjectStore: Send + Sync {
+    /// Loads the project, its segments in `sequence_index` order and the settings, as a spec.
+    fn load_render_spec(&self, project_id: &str) -> Result<RenderSpec, StoreError>;
+    /// Sets status COMPLETED and `output_path` (only those columns and `updated_at`).
+    fn mark_completed(&self, project_id: &str, output_path: &str) -> Result<(), StoreError>;
+    /// Sets status FAILED (only that column and `updated_at`).
+    fn mark_failed(&self, project_id: &str) -> Result<(), StoreError>;
+}
+
+/// Produces the video file.
+pub trait Renderer: Send + Sync {
+    fn render(
+        &self,
+        spec: &RenderSpec,
+        output: &Path,
+        on_progress: &mut dyn FnMut(&Progress),
+        cancel: &CancelToken,
+    ) -> Result<RenderOutput, RenderError>;
+}
+
+/// Where progress and the outcome are reported: the task registry.
+pub trait ProgressSink {
+    fn update_progress(&self, current: u32, total: u32, phase: &str, percentage: f64);
+    fn complete(&self, result: serde_json::Value);
+    fn fail(&self, message: &str);
+    fn mark_cancelled(&self);
+    fn cancel_flag(&self) -> Arc<AtomicBool>;
+}
+
+/// The real renderer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CoreEngineRenderer;
+
+impl Renderer for CoreEngineRenderer {
+    fn render(
+        &self,
+        spec: &RenderSpec,
+        output: &Path,
+        on_progress: &mut dyn FnMut(&Progress),
+        cancel: &CancelToken,
+    ) -> Result<RenderOutput, RenderError> {
+        core_engine::render(spec, output, on_progress, cancel)
+    }
+}
+
+impl ProgressSink for TaskContext {
+    fn update_progress(&self, current: u32, total: u32, phase: &str, percentage: f64) {
+        self.update_progress_with_percentage(current, total, phase, percentage);
+    }
+
+    fn complete(&self, result: serde_json::Value) {
+        TaskContext::complete(self, result);
+    }
+
+    fn fail(&self, message: &str) {
+        TaskContext::fail(self, message);
+    }
+
+    fn mark_cancelled(&self) {
+        TaskContext::mark_cancelled(self);
+    }
+
+    fn cancel_flag(&self) -> Arc<AtomicBool> {
+        TaskContext::cancel_flag(self)
+    }
+}
+
+/// What the render task needs besides ids.
+#[derive(Clone)]
+pub struct RenderDeps {
+    pub store: Arc<dyn ProjectStore>,
+    pub renderer: Arc<dyn Renderer>,
+    pub media_root: PathBuf,
+}
+
+impl std::fmt::Debug for RenderDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderDeps")
+            .field("media_root", &self.media_root)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The task result recorded in the registry on success.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RenderResult {
+    pub output_path: String,
+    pub duration: f64,
+    pub file_size: u64,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderTaskError {
+    #[error("could not load project {project_id} for rendering")]
+    Load {
+        project_id: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("could not create the output folder {path}")]
+    OutputDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("render failed")]
+    Render(#[from] RenderError),
+    #[error("the video was rendered but recording it in the database failed")]
+    Record(#[source] StoreError),
+}
+
+impl RenderTaskError {
+    fn is_cancelled(&self) -> bool {
+        matches!(self, Self::Render(RenderError::Cancelled))
+    }
+}
+
+/// The registry id of a project's render task: deterministic, so status lookups need no map.
+pub fn render_task_id(project_id: &str) -> String {
+    format!("render_{project_id}")
+}
+
+/// `media/projects/{id}/output/final.mp4` on disk.
+pub fn output_file(media_root: &Path, project_id: &str) -> PathBuf {
+    media_root
+        .join("projects")
+        .join(project_id)
+        .join("output")
+        .join("final.mp4")
+}
+
+/// The URL-relative path stored in `Project.output_path`.
+pub fn output_url(project_id: &str) -> String {
+    format!("/media/projects/{project_id}/output/final.mp4")
+}
+
+/// Renders one project on the worker thread and records the outcome in the database and the
+/// task registry. Never panics on a failed render and never propagates a failure to record a
+/// failure: both are logged.
+pub fn render_task_function(
+    project_id: &str,
+    task_id: &str,
+    deps: &RenderDeps,
+    sink: &dyn ProgressSink,
+) -> Result<RenderResult, RenderTaskError> {
+    log::info!("render task {task_id}: starting project {project_id}");
+    match run_render(project_id, deps, sink) {
+        Ok(result) => {
+            log::info!(
+                "render task {task_id}: done, {:.2} s, {} bytes",
+                result.duration,
+                result.file_size
+            );
+            match serde_json::to_value(&result) {
+                Ok(value) => sink.complete(value),
+                Err(err) => sink.fail(&format!("cannot encode the render result: {err}")),
+            }
+            Ok(result)
+        }
+        Err(err) => {
+            record_failure(project_id, deps);
+            remove_temporary_outputs(&output_dir(&deps.media_root, project_id));
+            if err.is_cancelled() {
+                log::warn!("render task {task_id}: cancelled by user");
+                sink.mark_cancelled();
+            } else {
+                let reason = cause_chain(&err);
+                log::error!("render task {task_id} for project {project_id} failed: {reason}");
+                sink.fail(&reason);
+            }
+            Err(err)
+        }
+    }
+}
+
+fn run_render(
+    project_id: &str,
+    deps: &RenderDeps,
+    sink: &dyn ProgressSink,
+) -> Result<RenderResult, RenderTaskError> {
+    let spec = deps
+        .store
+        .load_render_spec(project_id)
+        .map_err(|source| RenderTaskError::Load {
+            project_id: project_id.to_owned(),
+            source,
+        })?;
+    let output = output_file(&deps.media_root, project_id);
+    let dir = output_dir(&deps.media_root, project_id);
+    std::fs::create_dir_all(&dir)
+        .map_err(|source| RenderTaskError::OutputDir { path: dir, source })?;
+
+    let mut on_progress = |progress: &Progress| {
+        sink.update_progress(
+            progress.current_segment,
+            progress.total_segments,
+            &progress.phase,
+            progress.percentage,
+        );
+    };
+    let cancel = CancelToken::from_flag(sink.cancel_flag());
+    let rendered = deps
+        .renderer
+        .render(&spec, &output, &mut on_progress, &cancel)?;
+
+    let url = output_url(project_id);
+    deps.store
+        .mark_completed(project_id, &url)
+        .map_err(RenderTaskError::Record)?;
+    Ok(RenderResult {
+        output_path: url,
+        duration: rendered.duration,
+        file_size: rendered.file_size,
+        warnings: rendered.warnings,
+    })
+}
+
+/// Marks the project FAILED; if the database is down too, that is logged and swallowed so the
+/// original failure still reaches the task registry.
+fn record_failure(project_id: &str, deps: &RenderDeps) {
+    if let Err(err) = deps.store.mark_failed(project_id) {
+        log::error!(
+            "could not mark project {project_id} FAILED: {}",
+            cause_chain(err.as_ref())
+        );
+    }
+}
+
+fn output_dir(media_root: &Path, project_id: &str) -> PathBuf {
+    media_root.join("projects").join(project_id).join("output")
+}
+
+/// Deletes the renderer's temporary files in an output folder (after a failure, or left by a
+/// process that died mid-render).
+pub fn remove_temporary_outputs(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries.flatten().map(|entry| entry.path()) {
+        if core_engine::is_temporary_output(&path) {
+            match std::fs::remove_file(&path) {
+                Ok(()) => log::warn!("removed temporary output {}", path.display()),
+                Err(err) => log::error!("cannot remove {}: {err}", path.display()),
+            }
+        }
+    }
+}
+
+/// "outer: inner: innermost", so one log line carries the whole story.
+pub fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq)]
+    enum StoreCall {
+        Load(String),
+        Completed(String, String),
+        Failed(String),
+    }
+
+    #[derive(Default)]
+    struct FakeStore {
+        calls: Mutex<Vec<StoreCall>>,
+        fail_load: bool,
+        fail_writes: bool,
+    }
+
+    impl FakeStore {
+        fn calls(&self) -> Vec<StoreCall> {
+            self.calls.lock().unwrap().clone()
+        }
+
+        fn record(&self, call: StoreCall) -> Result<(), StoreError> {
+            self.calls.lock().unwrap().push(call);
+            Ok(())
+        }
+    }
+
+    impl ProjectStore for FakeStore {
+        fn load_render_spec(&self, project_id: &str) -> Result<RenderSpec, StoreError> {
+            self.record(StoreCall::Load(project_id.to_owned()))?;
+            if self.fail_load {
+                return Err("no such project".into());
+            }
+            Ok(RenderSpec::default())
+        }
+
+        fn mark_completed(&self, project_id: &str, output_path: &str) -> Result<(), StoreError> {
+            self.record(StoreCall::Completed(project_id.into(), output_path.into()))?;
+            if self.fail_writes {
+                return Err("database is locked".into());
+            }
+            Ok(())
+        }
+
+        fn mark_failed(&self, project_id: &str) -> Result<(), StoreError> {
+            self.record(StoreCall::Failed(project_id.into()))?;
+            if self.fail_writes {
+                return Err("database is unavailable".into());
+            }
+            Ok(())
+        }
+    }
+
+    enum Outcome {
+        Succeed,
+        Fail,
+        /// Spins until cancelled, the way the real renderer honours the token.
+        WaitForCancel,
+    }
+
+    struct FakeRenderer {
+        outcome: Outcome,
+        outputs: Mutex<Vec<PathBuf>>,
+    }
+
+    impl FakeRenderer {
+        fn new(outcome: Outcome) -> Self {
+            Self {
+                outcome,
+                outputs: Mutex::new(Vec::new()),
+            }
+        }
+    }
+
+    impl Renderer for FakeRenderer {
+        fn render(
+            &self,
+            _spec: &RenderSpec,
+            output: &Path,
+            on_progress: &mut dyn FnMut(&Progress),
+            cancel: &CancelToken,
+        ) -> Result<RenderOutput, RenderError> {
+            self.outputs.lock().unwrap().push(output.to_path_buf());
+            for (segment, percentage) in [(1, 25.0), (2, 60.0)] {
+                on_progress(&Progress {
+                    current_segment: segment,
+                    total_segments: 2,
+                    phase: format!("Rendering segment {segment}/2"),
+                    encoded_frames: 0,
+                    total_frames: 0,
+                    percentage,
+                });
+            }
+            match self.outcome {
+                Outcome::Succeed => Ok(RenderOutput {
+                    output_path: output.to_path_buf(),
+                    duration: 4.5,
+                    file_size: 1234,
+                    frames: 135,
+                    warnings: vec!["logo missing".into()],
+                }),
+                Outcome::Fail => Err(RenderError::Verification("no audio stream".into())),
+                Outcome::WaitForCancel => {
+                    while !cancel.is_cancelled() {
+                        std::thread::yield_now();
+                    }
+                    Err(RenderError::Cancelled)
+                }
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, PartialEq)]
+    enum SinkCall {
+        Progress(u32, u32, String, f64),
+        Complete(serde_json::Value),
+        Fail(String),
+        Cancelled,
+    }
+
+    #[derive(Default)]
+    struct FakeSink {
+        calls: Mutex<Vec<SinkCall>>,
+        flag: Arc<AtomicBool>,
+    }
+
+    impl FakeSink {
+        fn calls(&self) -> Vec<SinkCall> {
+            self.calls.lock().unwrap().clone()
+        }
+
+        fn outcome(&self) -> Vec<SinkCall> {
+            self.calls()
+                .into_iter()
+                .filter(|call| !matches!(call, SinkCall::Progress(..)))
+                .collect()
+        }
+    }
+
+    impl ProgressSink for FakeSink {
+        fn update_progress(&self, current: u32, total: u32, phase: &str, percentage: f64) {
+            let call = SinkCall::Progress(current, total, phase.into(), percentage);
+            self.calls.lock().unwrap().push(call);
+        }
+        fn complete(&self, result: serde_json::Value) {
+            self.calls.lock().unwrap().push(SinkCall::Complete(result));
+        }
+        fn fail(&self, message: &str) {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(SinkCall::Fail(message.into()));
+        }
+        fn mark_cancelled(&self) {
+            self.calls.lock().unwrap().push(SinkCall::Cancelled);
+        }
+        fn cancel_flag(&self) -> Arc<AtomicBool> {
+            self.flag.clone()
+        }
+    }
+
+    const PROJECT: &str = "8f0c3b5e-8a43-4bd5-9d6a-2f1f7a0c9e11";
+
+    fn deps(
+        store: FakeStore,
+        renderer: FakeRenderer,
+    ) -> (
+        RenderDeps,
+        Arc<FakeStore>,
+        Arc<FakeRenderer>,
+        tempfile::TempDir,
+    ) {
+        let media = tempfile::tempdir().unwrap();
+        let store = Arc::new(store);
+        let renderer = Arc::new(renderer);
+        let deps = RenderDeps {
+            store: store.clone(),
+            renderer: renderer.clone(),
+            media_root: media.path().to_path_buf(),
+        };
+        (deps, store, renderer, media)
+    }
+
+    #[test]
+    fn task_id_follows_the_render_convention() {
+        assert_eq!(render_task_id(PROJECT), format!("render_{PROJECT}"));
+    }
+
+    #[test]
+    fn success_records_exactly_the_completion_and_the_task_result() {
+        let (deps, store, renderer, media) =
+            deps(FakeStore::default(), FakeRenderer::new(Outcome::Succeed));
+        let sink = FakeSink::default();
+
+        let result = render_task_function(PROJECT, "render_x", &deps, &sink).unwrap();
+
+        let url = format!("/media/projects/{PROJECT}/output/final.mp4");
+        assert_eq!(
+            store.calls(),
+            vec![
+                StoreCall::Load(PROJECT.into()),
+                StoreCall::Completed(PROJECT.into(), url.clone()),
+            ]
+        );
+        assert_eq!(
+            *renderer.outputs.lock().unwrap(),
+            vec![media
+                .path()
+                .join(format!("projects/{PROJECT}/output/final.mp4"))]
+        );
+        assert!(media
+            .path()
+            .join(format!("projects/{PROJECT}/output"))
+            .is_dir());
+        let expected = serde_json::json!({
+            "output_path": url,
+            "duration": 4.5,
+            "file_size": 1234,
+            "warnings": ["logo missing"],
+        });
+        assert_eq!(sink.outcome(), vec![SinkCall::Complete(expected)]);
+        assert_eq!(result.output_path, url);
+    }
+
+    #[test]
+    fn progress_is_forwarded_with_segment_total_phase_and_percentage() {
+        let (deps, ..) = deps(FakeStore::default(), FakeRenderer::new(Outcome::Succeed));
+        let sink = FakeSink::default();
+        render_task_function(PROJECT, "render_x", &deps, &sink).unwrap();
+        let progress: Vec<_> = sink
+            .calls()
+            .into_iter()
+            .filter(|call| matches!(call, SinkCall::Progress(..)))
+            .collect();
+        assert_eq!(
+            progress,
+            vec![
+                SinkCall::Progress(1, 2, "Rendering segment 1/2".into(), 25.0),
+                SinkCall::Progress(2, 2, "Rendering segment 2/2".into(), 60.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn render_error_marks_project_failed_and_task_failed_with_reason() {
+        let (deps, store, ..) = deps(FakeStore::default(), FakeRenderer::new(Outcome::Fail));
+        let sink = FakeSink::default();
+
+        let err = render_task_function(PROJECT, "render_x", &deps, &sink).unwrap_err();
+
+        assert!(matches!(
+            err,
+            RenderTaskError::Render(RenderError::Verification(_))
+        ));
+        assert_eq!(
+            store.calls(),
+            vec![
+                StoreCall::Load(PROJECT.into()),
+                StoreCall::Failed(PROJECT.into())
+            ]
+        );
+        let outcome = sink.outcome();
+        assert_eq!(outcome.len(), 1);
+        let SinkCall::Fail(message) = &outcome[0] else {
+            panic!("expected a failure, got {outcome:?}");
+        };
+        assert!(message.starts_with("render failed: "), "{message}");
+        assert!(message.contains("no audio stream"), "{message}");
+    }
+
+    #[test]
+    fn database_down_during_the_failure_path_is_swallowed() {
+        let store = FakeStore {
+            fail_writes: true,
+            ..FakeStore::default()
+        };
+        let (deps, store, ..) = deps(store, FakeRenderer::new(Outcome::Fail));
+        let sink = FakeSink::default();
+
+        let err = render_task_function(PROJECT, "render_x", &deps, &sink).unwrap_err();
+
+        assert!(matches!(err, RenderTaskError::Render(_)));
+        assert_eq!(
+            store.calls().last(),
+            Some(&StoreCall::Failed(PROJECT.into()))
+        );
+        assert!(matches!(sink.outcome().as_slice(), [SinkCall::Fail(_)]));
+    }
+
+    #[test]
+    fn failure_to_record_success_fails_the_task() {
+        let store = FakeStore {
+            fail_writes: true,
+            ..FakeStore::default()
+        };
+        let (deps, store, ..) = deps(store, FakeRenderer::new(Outcome::Succeed));
+        let sink = FakeSink::default();
+
+        let err = render_task_function(PROJECT, "render_x", &deps, &sink).unwrap_err();
+
+        assert!(matches!(err, RenderTaskError::Record(_)));
+        assert_eq!(
+            store.calls().last(),
+            Some(&StoreCall::Failed(PROJECT.into()))
+        );
+        let outcome = sink.outcome();
+        assert!(
+            matches!(outcome.as_slice(), [SinkCall::Fail(m)] if m.contains("database is locked")),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_project_fails_without_rendering() {
+        let store = FakeStore {
+            fail_load: true,
+            ..FakeStore::default()
+        };
+        let (deps, _, renderer, _media) = deps(store, FakeRenderer::new(Outcome::Succeed));
+        let sink = FakeSink::default();
+        let err = render_task_function(PROJECT, "render_x", &deps, &sink).unwrap_err();
+        assert!(matches!(err, RenderTaskError::Load { .. }));
+        assert!(renderer.outputs.lock().unwrap().is_empty());
+        assert!(
+            matches!(sink.outcome().as_slice(), [SinkCall::Fail(m)] if m.contains("no such project"))
+        );
+    }
+
+    #[test]
+    fn cancel_flag_reaches_the_renderer_and_ends_cancelled() {
+        let (deps, store, ..) = deps(
+            FakeStore::default(),
+            FakeRenderer::new(Outcome::WaitForCancel),
+        );
+        let sink = Arc::new(FakeSink::default());
+        let flag = sink.cancel_flag();
+        let canceller = std::thread::spawn(move || flag.store(true, Ordering::SeqCst));
+
+        let err = render_task_function(PROJECT, "render_x", &deps, sink.as_ref()).unwrap_err();
+        canceller.join().unwrap();
+
+        assert!(err.is_cancelled());
+        assert_eq!(
+            store.calls().last(),
+            Some(&StoreCall::Failed(PROJECT.into()))
+        );
+        assert_eq!(sink.outcome(), vec![SinkCall::Cancelled]);
+    }
+
+    #[test]
+    fn cause_chain_joins_every_source() {
+        let err = RenderTaskError::Record("disk I/O error".into());
+        assert_eq!(
+            cause_chain(&err),
+            "the video was rendered but recording it in the database failed: disk I/O error"
+        );
+    }
+}

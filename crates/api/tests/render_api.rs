@@ -1,0 +1,341 @@
+//! The render REST API over real HTTP, with tiny real renders of the demo fixture.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use api::models::ProjectStatus;
+use api::repository;
+use common::{spawn_app, spawn_app_in, TestApp};
+use serde_json::{json, Value};
+
+const RENDER_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn demo_manifest() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo/manifest.json")
+}
+
+fn import_demo(app: &TestApp) -> String {
+    let manifest = core_engine::manifest::Manifest::load(&demo_manifest()).unwrap();
+    api::import::import_manifest(&app.pool(), &app.media_root(), &manifest).unwrap()
+}
+
+fn status_path(project: &str) -> String {
+    format!("/api/projects/{project}/status/")
+}
+
+fn wait_until_finished(app: &TestApp, project: &str) -> Vec<Value> {
+    app.poll_json(&status_path(project), RENDER_TIMEOUT, |body| {
+        matches!(body["status"].as_str(), Some("COMPLETED" | "FAILED"))
+    })
+}
+
+fn percentages(bodies: &[Value]) -> Vec<u64> {
+    bodies
+        .iter()
+        .filter_map(|body| body["progress"]["percentage"].as_u64())
+        .collect()
+}
+
+fn project_row(app: &TestApp, project: &str) -> api::models::Project {
+    repository::get_project(&mut app.pool().get().unwrap(), project).unwrap()
+}
+
+fn output_dir(app: &TestApp, project: &str) -> PathBuf {
+    app.media_root().join(format!("projects/{project}/output"))
+}
+
+fn hidden_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.path())
+                .filter(|path| core_engine::is_temporary_output(path))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn render_completes_and_serves_the_video() {
+    let app = spawn_app();
+    let project = import_demo(&app);
+
+    let started = app.post_empty(&format!("/api/projects/{project}/render/"));
+    assert_eq!(started.status(), 202);
+    let body: Value = started.json().unwrap();
+    assert_eq!(body["task_id"], format!("render_{project}"));
+    assert_eq!(body["project_id"], project.as_str());
+    assert_eq!(body["status"], "PROCESSING");
+    assert_eq!(body["total_segments"], 4);
+
+    let again = app.post_empty(&format!("/api/projects/{project}/render/"));
+    assert_eq!(again.status(), 409);
+
+    let bodies = wait_until_finished(&app, &project);
+    let last = bodies.last().unwrap();
+    assert_eq!(last["status"], "COMPLETED", "{last}");
+    let seen = percentages(&bodies);
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert_eq!(seen.last(), Some(&100));
+    let url = format!("/media/projects/{project}/output/final.mp4");
+    assert_eq!(last["output_url"], url.as_str());
+    assert_eq!(last["progress"]["current_phase"], "Export complete");
+
+    let row = project_row(&app, &project);
+    assert_eq!(row.status(), Some(ProjectStatus::Completed));
+    assert_eq!(row.output_path.as_deref(), Some(url.as_str()));
+
+    let video = app.get(&url);
+    assert_eq!(video.status(), 200);
+    assert_eq!(video.headers()["content-type"], "video/mp4");
+    let bytes = video.bytes().unwrap();
+    assert!(bytes.len() > 1000);
+    assert_eq!(&bytes[4..8], b"ftyp");
+
+    let ranged = app
+        .client
+        .get(app.url(&format!("{url}?t=123")))
+        .header("Range", "bytes=100-199")
+        .send()
+        .unwrap();
+    assert_eq!(ranged.status(), 206);
+    assert_eq!(
+        ranged.headers()["content-range"],
+        format!("bytes 100-199/{}", bytes.len()).as_str()
+    );
+    assert_eq!(ranged.bytes().unwrap(), bytes.slice(100..200));
+
+    let task: Value = app
+        .get(&format!("/api/tasks/render_{project}/status/"))
+        .json()
+        .unwrap();
+    assert_eq!(task["status"], "COMPLETED");
+    assert_eq!(task["result"]["output_path"], url.as_str());
+    assert!(task["result"]["file_size"].as_u64().unwrap() > 0);
+    assert!(hidden_files(&output_dir(&app, &project)).is_empty());
+}
+
+#[test]
+fn concurrent_render_clicks_start_exactly_one_render() {
+    let app = spawn_app();
+    let project = import_demo(&app);
+    let path = app.url(&format!("/api/projects/{project}/render/"));
+    let barrier = Arc::new(Barrier::new(20));
+    let statuses: Vec<u16> = (0..20)
+        .map(|_| {
+            let (barrier, path, client) = (barrier.clone(), path.clone(), app.client.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                client.post(&path).send().unwrap().status().as_u16()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|handle| handle.join().unwrap())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 202).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        19,
+        "{statuses:?}"
+    );
+    let last = wait_until_finished(&app, &project).pop().unwrap();
+    assert_eq!(last["status"], "COMPLETED", "{last}");
+}
+
+#[test]
+fn corrupt_image_fails_with_reason_and_the_next_render_still_completes() {
+    let app = spawn_app();
+    let broken = import_demo(&app);
+    let healthy = import_demo(&app);
+    let segments = repository::list_segments(&mut app.pool().get().unwrap(), &broken).unwrap();
+    let image = app
+        .media_root()
+        .join(segments[1].image_file.as_ref().unwrap());
+    std::fs::write(&image, b"this is not an image at all").unwrap();
+
+    assert_eq!(
+        app.post_empty(&format!("/api/projects/{broken}/render/"))
+            .status(),
+        202
+    );
+    assert_eq!(
+        app.post_empty(&format!("/api/projects/{healthy}/render/"))
+            .status(),
+        202
+    );
+
+    let failed = wait_until_finished(&app, &broken).pop().unwrap();
+    assert_eq!(failed["status"], "FAILED", "{failed}");
+    let reason = failed["error"].as_str().unwrap();
+    assert!(reason.contains("segment 2"), "{reason}");
+    assert_eq!(failed["output_url"], Value::Null);
+    assert_eq!(
+        project_row(&app, &broken).status(),
+        Some(ProjectStatus::Failed)
+    );
+    assert!(!output_dir(&app, &broken).join("final.mp4").exists());
+    assert!(hidden_files(&output_dir(&app, &broken)).is_empty());
+
+    let done = wait_until_finished(&app, &healthy).pop().unwrap();
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+}
+
+#[test]
+fn cancel_mid_render_fails_the_project_and_leaves_no_file() {
+    let app = spawn_app();
+    let project = import_demo(&app);
+    assert_eq!(
+        app.post_empty(&format!("/api/projects/{project}/render/"))
+            .status(),
+        202
+    );
+    app.poll_json(&status_path(&project), RENDER_TIMEOUT, |body| {
+        body["status"] == "PROCESSING" && !body["progress"].is_null()
+    });
+
+    let cancelled = app.post_empty(&format!("/api/projects/{project}/cancel-render/"));
+    assert_eq!(cancelled.status(), 200);
+    let body: Value = cancelled.json().unwrap();
+    assert_eq!(body["status"], "CANCELLING");
+    let status: Value = app.get(&status_path(&project)).json().unwrap();
+    assert_eq!(status["status"], "FAILED");
+
+    app.poll_json(
+        &format!("/api/tasks/render_{project}/status/"),
+        RENDER_TIMEOUT,
+        |task| task["status"] == "CANCELLED",
+    );
+    assert_eq!(
+        project_row(&app, &project).status(),
+        Some(ProjectStatus::Failed)
+    );
+    let status: Value = app.get(&status_path(&project)).json().unwrap();
+    assert_eq!(status["status"], "FAILED");
+    assert_eq!(status["error"], "Cancelled by user");
+    assert!(!output_dir(&app, &project).join("final.mp4").exists());
+    assert!(hidden_files(&output_dir(&app, &project)).is_empty());
+
+    let not_rendering = app.post_empty(&format!("/api/projects/{project}/cancel-render/"));
+    assert_eq!(not_rendering.status(), 409);
+}
+
+#[test]
+fn render_refuses_bad_ids_empty_projects_and_missing_media() {
+    let app = spawn_app();
+    assert_eq!(
+        app.post_empty("/api/projects/not-a-uuid/render/").status(),
+        400
+    );
+    let unknown = "/api/projects/00000000-0000-4000-8000-000000000000/render/";
+    assert_eq!(app.post_empty(unknown).status(), 404);
+    assert_eq!(
+        app.get("/api/projects/00000000-0000-4000-8000-000000000000/status/")
+            .status(),
+        404
+    );
+    assert_eq!(app.get("/api/tasks/render_nothing/status/").status(), 404);
+
+    let empty = repository::create_project(&mut app.pool().get().unwrap(), "Empty").unwrap();
+    let response = app.post_empty(&format!("/api/projects/{}/render/", empty.id));
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().unwrap();
+    assert!(body["message"].as_str().unwrap().contains("no segments"));
+
+    let project = import_demo(&app);
+    let mut conn = app.pool().get().unwrap();
+    let segments = repository::list_segments(&mut conn, &project).unwrap();
+    repository::set_segment_image(&mut conn, &segments[0].id, None).unwrap();
+    let audio = app
+        .media_root()
+        .join(segments[2].audio_file.as_ref().unwrap());
+    std::fs::remove_file(audio).unwrap();
+    let response = app.post_empty(&format!("/api/projects/{project}/render/"));
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["missing_images"], json!([segments[0].id]));
+    assert_eq!(body["missing_audio"], json!([segments[2].id]));
+    assert!(body["message"].is_string());
+    assert_eq!(
+        project_row(&app, &project).status(),
+        Some(ProjectStatus::Draft)
+    );
+
+    let status: Value = app.get(&status_path(&project)).json().unwrap();
+    assert_eq!(
+        status,
+        json!({"project_id": project, "status": "DRAFT", "progress": null, "output_url": null})
+    );
+}
+
+#[test]
+fn restart_recovers_interrupted_renders_and_removes_temporary_outputs() {
+    let data = tempfile::tempdir().unwrap();
+    let project = {
+        let app = spawn_app_in(data.path());
+        let project = import_demo(&app);
+        let mut conn = app.pool().get().unwrap();
+        assert!(repository::try_start_render(&mut conn, &project).unwrap());
+        project
+    };
+    let out = data.path().join(format!("media/projects/{project}/output"));
+    std::fs::create_dir_all(&out).unwrap();
+    let leftover = out.join(format!(
+        ".final.mp4{}12345",
+        core_engine::TEMP_OUTPUT_MARKER
+    ));
+    std::fs::write(&leftover, b"half a video").unwrap();
+    assert!(
+        core_engine::is_temporary_output(&leftover),
+        "{}",
+        leftover.display()
+    );
+
+    let app = spawn_app_in(data.path());
+    assert_eq!(
+        project_row(&app, &project).status(),
+        Some(ProjectStatus::Failed)
+    );
+    assert!(!leftover.exists());
+    let status: Value = app.get(&status_path(&project)).json().unwrap();
+    assert_eq!(status["status"], "FAILED");
+}
+
+#[test]
+fn media_never_serves_outside_the_media_root() {
+    let app = spawn_app();
+    import_demo(&app);
+    std::fs::write(app.data_dir.join("secret.txt"), b"secret").unwrap();
+    for path in [
+        "/media/../secret.txt",
+        "/media/%2e%2e/secret.txt",
+        "/media/%2E%2E/storyflow.sqlite3",
+        "/media/projects/%2e%2e/%2e%2e/secret.txt",
+        "/media/..%2fsecret.txt",
+        "/media/%2fetc%2fpasswd",
+        "/media/projects/..%5c..%5csecret.txt",
+    ] {
+        let response = app.get(path);
+        assert_eq!(response.status(), 404, "{path}");
+    }
+}
+
+#[test]
+fn health_reports_gstreamer() {
+    let app = spawn_app();
+    let body: Value = app.get("/api/health/").json().unwrap();
+    assert_eq!(body["status"], "ok");
+    assert!(
+        body["gstreamer"].as_str().unwrap().contains("GStreamer"),
+        "{body}"
+    );
+}

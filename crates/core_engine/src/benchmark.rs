@@ -1,0 +1,345 @@
+//! Support for `storyflow bench`: a deterministic synthetic project, and the encoder-only
+//! time that a render is compared with.
+
+use std::f64::consts::PI;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+
+use crate::pipeline::configure_x264;
+use crate::{RenderError, RenderSpec, SegmentSpec};
+
+/// Writes `segments` photo-like JPEG pictures of `picture_size` (with smooth structure,
+/// edges and grain, so the encoder works as hard as on real photos) and speech-like 24 kHz
+/// narrations of `seconds` each into `dir`; returns the default spec rendering them. The
+/// same arguments always produce the same files.
+pub fn write_synthetic_project(
+    dir: &Path,
+    segments: usize,
+    seconds: f64,
+    picture_size: (u32, u32),
+) -> Result<RenderSpec, RenderError> {
+    let mut specs = Vec::with_capacity(segments);
+    for i in 0..segments {
+        let image = dir.join(format!("{:03}.jpg", i + 1));
+        let audio = dir.join(format!("{:03}.wav", i + 1));
+        let mut rng = Rng::new(0x5EED_0000 + i as u64);
+        write_photo(&image, picture_size.0, picture_size.1, &mut rng)?;
+        write_speech(&audio, seconds, &mut rng)?;
+        specs.push(SegmentSpec::new(
+            i,
+            image,
+            audio,
+            format!("Segment {}", i + 1),
+        ));
+    }
+    Ok(RenderSpec::new(specs))
+}
+
+/// xorshift64*: tiny, seedable, good enough for pictures and noise.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn range(&mut self, low: f64, high: f64) -> f64 {
+        low + (high - low) * self.unit()
+    }
+}
+
+/// Value noise: random values on a lattice, smoothly interpolated.
+struct Lattice {
+    spacing: f64,
+    columns: usize,
+    values: Vec<f64>,
+}
+
+impl Lattice {
+    fn new(width: u32, height: u32, spacing: f64, rng: &mut Rng) -> Self {
+        let columns = (f64::from(width) / spacing) as usize + 2;
+        let rows = (f64::from(height) / spacing) as usize + 2;
+        let values = (0..columns * rows).map(|_| rng.unit()).collect();
+        Self {
+            spacing,
+            columns,
+            values,
+        }
+    }
+
+    fn at(&self, x: f64, y: f64) -> f64 {
+        let (gx, gy) = (x / self.spacing, y / self.spacing);
+        let (cx, cy) = (gx.floor(), gy.floor());
+        let smooth = |t: f64| t * t * (3.0 - 2.0 * t);
+        let (tx, ty) = (smooth(gx - cx), smooth(gy - cy));
+        let (i, j) = (cx as usize, cy as usize);
+        let v = |a: usize, b: usize| self.values[b * self.columns + a];
+        let top = v(i, j) + (v(i + 1, j) - v(i, j)) * tx;
+        let bottom = v(i, j + 1) + (v(i + 1, j + 1) - v(i, j + 1)) * tx;
+        top + (bottom - top) * ty
+    }
+}
+
+fn write_photo(path: &Path, width: u32, height: u32, rng: &mut Rng) -> Result<(), RenderError> {
+    let octaves: Vec<(Lattice, f64)> = [(240.0, 0.5), (60.0, 0.25), (15.0, 0.15), (4.0, 0.1)]
+        .into_iter()
+        .map(|(spacing, weight)| (Lattice::new(width, height, spacing, rng), weight))
+        .collect();
+    let mut colour = || {
+        [
+            rng.range(20.0, 235.0),
+            rng.range(20.0, 235.0),
+            rng.range(20.0, 235.0),
+        ]
+    };
+    let (sky, ground) = (colour(), colour());
+    let discs: Vec<(f64, f64, f64, [f64; 3])> = (0..14)
+        .map(|_| {
+            let c = [
+                rng.range(0.0, 255.0),
+                rng.range(0.0, 255.0),
+                rng.range(0.0, 255.0),
+            ];
+            let x = rng.range(0.0, f64::from(width));
+            let y = rng.range(0.0, f64::from(height));
+            (x, y, rng.range(30.0, 220.0), c)
+        })
+        .collect();
+    let horizon = rng.range(0.4, 0.7) * f64::from(height);
+    let mut pixels = Vec::with_capacity(width as usize * height as usize * 3);
+    for y in 0..height {
+        let fy = f64::from(y);
+        for x in 0..width {
+            let fx = f64::from(x);
+            let texture: f64 = octaves.iter().map(|(l, w)| l.at(fx, fy) * w).sum();
+            let ridge = horizon + 80.0 * octaves[0].0.at(fx, 0.0) - 40.0;
+            let base = if fy < ridge { sky } else { ground };
+            let mut px = base.map(|c| c * (0.55 + 0.9 * texture));
+            for (dx, dy, r, c) in &discs {
+                let d = ((fx - dx).powi(2) + (fy - dy).powi(2)).sqrt();
+                // Soft 2-pixel edge: real photos have no aliased outlines.
+                let cover = ((r - d) / 2.0).clamp(0.0, 1.0) * 0.8;
+                if cover > 0.0 {
+                    for k in 0..3 {
+                        px[k] += (c[k] * (0.7 + 0.6 * texture) - px[k]) * cover;
+                    }
+                }
+            }
+            let grain = rng.range(-6.0, 6.0);
+            pixels.extend(px.map(|c| (c + grain).clamp(0.0, 255.0) as u8));
+        }
+    }
+    let file = std::fs::File::create(path).map_err(|e| RenderError::io(path, e))?;
+    image::codecs::jpeg::JpegEncoder::new_with_quality(std::io::BufWriter::new(file), 90)
+        .encode(&pixels, width, height, image::ExtendedColorType::Rgb8)
+        .map_err(|e| RenderError::Image {
+            segment: None,
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+}
+
+/// Syllable-like voiced bursts (a few harmonics with a gliding pitch) and short noisy
+/// consonants, separated by pauses: 16-bit mono WAV at 24 kHz, like TTS output.
+fn write_speech(path: &Path, seconds: f64, rng: &mut Rng) -> Result<(), RenderError> {
+    const RATE: u32 = 24_000;
+    let total = (seconds * f64::from(RATE)).round() as usize;
+    let mut samples = Vec::with_capacity(total);
+    while samples.len() < total {
+        let voiced = (rng.range(0.12, 0.3) * f64::from(RATE)) as usize;
+        let (f0, glide) = (rng.range(95.0, 210.0), rng.range(-40.0, 40.0));
+        let mut phase = 0.0;
+        for n in 0..voiced {
+            let t = n as f64 / voiced as f64;
+            phase += 2.0 * PI * (f0 + glide * t) / f64::from(RATE);
+            let envelope = (PI * t).sin();
+            let tone: f64 = (1..=5)
+                .map(|h| (phase * f64::from(h)).sin() / f64::from(h))
+                .sum();
+            samples.push(0.35 * envelope * tone);
+        }
+        let consonant = (rng.range(0.02, 0.08) * f64::from(RATE)) as usize;
+        for n in 0..consonant {
+            let envelope = (PI * n as f64 / consonant as f64).sin();
+            samples.push(0.12 * envelope * rng.range(-1.0, 1.0));
+        }
+        let pause = (rng.range(0.04, 0.16) * f64::from(RATE)) as usize;
+        samples.extend(std::iter::repeat_n(0.0, pause));
+    }
+    samples.truncate(total);
+    let data_len = (total * 2) as u32;
+    let mut out = Vec::with_capacity(44 + total * 2);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&RATE.to_le_bytes());
+    out.extend_from_slice(&(RATE * 2).to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        out.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32_000.0) as i16).to_le_bytes());
+    }
+    std::fs::File::create(path)
+        .and_then(|mut f| f.write_all(&out))
+        .map_err(|e| RenderError::io(path, e))
+}
+
+/// How the encoder-only time was measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BaselineMethod {
+    /// The frames were decoded to a raw file first; only `raw file ! x264enc` was timed.
+    PreDecoded,
+    /// Too many frames for a scratch file: `decode ! x264enc` was timed, which includes the
+    /// H.264 decoding cost and so flatters the render a little.
+    DecodeIncluded,
+}
+
+/// Largest raw scratch file the pre-decoded baseline may write.
+const RAW_LIMIT_BYTES: u64 = 6 << 30;
+
+/// Seconds x264 alone needs to encode the frames of `video` (an MP4 from [`crate::render`])
+/// with `spec`'s encoder settings, into a `fakesink`. `scratch_dir` receives (and loses
+/// again) the raw frames.
+pub fn encoder_only_seconds(
+    video: &Path,
+    spec: &RenderSpec,
+    frames: u64,
+    scratch_dir: &Path,
+) -> Result<(f64, BaselineMethod), RenderError> {
+    crate::init()?;
+    let frame_bytes = u64::from(spec.width) * u64::from(spec.height) * 3 / 2;
+    if frames * frame_bytes > RAW_LIMIT_BYTES {
+        let pipeline = launch(
+            "filesrc name=src ! qtdemux ! h264parse ! avdec_h264 ! x264enc name=enc ! \
+             fakesink sync=false",
+        )?;
+        set(&pipeline, "src", "location", video)?;
+        configure_x264(&by_name(&pipeline, "enc")?, spec);
+        return Ok((run_timed(&pipeline)?, BaselineMethod::DecodeIncluded));
+    }
+    let raw = scratch_dir.join("frames.i420");
+    let decode = launch(
+        "filesrc name=src ! qtdemux ! h264parse ! avdec_h264 ! videoconvert ! \
+         video/x-raw,format=I420 ! filesink name=sink",
+    )?;
+    set(&decode, "src", "location", video)?;
+    set(&decode, "sink", "location", &raw)?;
+    run_timed(&decode)?;
+
+    let encode = launch(
+        "filesrc name=src ! rawvideoparse name=parse ! x264enc name=enc ! fakesink sync=false",
+    )?;
+    set(&encode, "src", "location", &raw)?;
+    let src = by_name(&encode, "src")?;
+    src.set_property("blocksize", frame_bytes as u32);
+    let parse = by_name(&encode, "parse")?;
+    parse.set_property("width", spec.width as i32);
+    parse.set_property("height", spec.height as i32);
+    parse.set_property_from_str("format", "i420");
+    parse.set_property("framerate", gst::Fraction::new(spec.fps as i32, 1));
+    configure_x264(&by_name(&encode, "enc")?, spec);
+    let seconds = run_timed(&encode);
+    let _ = std::fs::remove_file(&raw);
+    Ok((seconds?, BaselineMethod::PreDecoded))
+}
+
+fn launch(description: &str) -> Result<gst::Pipeline, RenderError> {
+    gst::parse::launch(description)
+        .map_err(|e| RenderError::pipeline("benchmark", e.to_string()))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| RenderError::pipeline("benchmark", "not a pipeline"))
+}
+
+fn by_name(pipeline: &gst::Pipeline, name: &str) -> Result<gst::Element, RenderError> {
+    pipeline
+        .by_name(name)
+        .ok_or_else(|| RenderError::pipeline("benchmark", format!("no element {name}")))
+}
+
+fn set(
+    pipeline: &gst::Pipeline,
+    name: &str,
+    property: &str,
+    path: &Path,
+) -> Result<(), RenderError> {
+    by_name(pipeline, name)?.set_property(property, path.to_string_lossy().as_ref());
+    Ok(())
+}
+
+/// Plays `pipeline` to its end; returns the wall time in seconds.
+fn run_timed(pipeline: &gst::Pipeline) -> Result<f64, RenderError> {
+    struct Stop<'a>(&'a gst::Pipeline);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.set_state(gst::State::Null);
+        }
+    }
+    let _stop = Stop(pipeline);
+    let bus = pipeline
+        .bus()
+        .ok_or_else(|| RenderError::pipeline("benchmark", "no bus"))?;
+    let started = Instant::now();
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| RenderError::pipeline("benchmark", e.to_string()))?;
+    for message in bus.iter_timed(gst::ClockTime::NONE) {
+        match message.view() {
+            gst::MessageView::Eos(_) => return Ok(started.elapsed().as_secs_f64()),
+            gst::MessageView::Error(err) => {
+                return Err(RenderError::Pipeline {
+                    element: err.src().map_or_else(String::new, |s| s.name().to_string()),
+                    message: err.error().to_string(),
+                    debug: err.debug().map(|d| d.to_string()),
+                })
+            }
+            _ => {}
+        }
+    }
+    Err(RenderError::pipeline(
+        "benchmark",
+        "the bus closed before the end",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_projects_are_deterministic() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let spec = write_synthetic_project(a.path(), 1, 0.5, (64, 36)).unwrap();
+        write_synthetic_project(b.path(), 1, 0.5, (64, 36)).unwrap();
+        for name in ["001.jpg", "001.wav"] {
+            let (x, y) = (a.path().join(name), b.path().join(name));
+            assert_eq!(std::fs::read(x).unwrap(), std::fs::read(y).unwrap());
+        }
+        assert_eq!(
+            crate::validate_image(&spec.segments[0].image).unwrap(),
+            (64, 36)
+        );
+        let seconds = crate::probe_audio_duration(&spec.segments[0].audio).unwrap();
+        assert!((seconds - 0.5).abs() < 1e-3, "{seconds}");
+    }
+}
