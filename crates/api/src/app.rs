@@ -309,17 +309,6 @@ fn remove_temporary_outputs(media_root: &Path) {
         return;
     };
     for project in projects.flatten() {
-        let Ok(outputs) = std::fs::read_dir(project.path().join("output")) else {
-            continue;
-        };
-        for file in outputs.flatten() {
-            let path = file.path();
-            if core_engine::is_temporary_output(&path) {
-                match std::fs::remove_file(&path) {
-                    Ok(()) => log::warn!("removed leftover temporary output {}", path.display()),
-                    Err(err) => log::error!("cannot remove {}: {err}", path.display()),
-                }
-            }
-        }
+        crate::tasks::remove_temporary_outputs(&project.path().join("output"));
     }
 }

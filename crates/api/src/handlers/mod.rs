@@ -31,17 +31,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     gallery::configure(cfg);
 }
 
-/// Runs repository work on actix's blocking pool with one pooled connection, so handlers never
+/// Runs repository work (typed `RepoError`) through `support::with_conn`, so handlers never
 /// block the async workers on SQLite.
 pub async fn with_db<T, F>(state: &AppState, work: F) -> Result<T, ApiError>
 where
     F: FnOnce(&mut SqliteConnection) -> Result<T, RepoError> + Send + 'static,
     T: Send + 'static,
 {
-    let pool = state.pool.clone();
-    web::block(move || {
-        let mut conn = pool.get().map_err(ApiError::internal)?;
-        work(&mut conn).map_err(ApiError::from)
-    })
-    .await?
+    support::with_conn(state, move |conn| work(conn).map_err(ApiError::from)).await
 }
