@@ -384,6 +384,7 @@ mod tests {
                     duration: 4.5,
                     file_size: 1234,
                     frames: 135,
+                    subtitles: None,
                     warnings: vec!["logo missing".into()],
                 }),
                 Outcome::Fail => Err(RenderError::Verification("no audio stream".into())),

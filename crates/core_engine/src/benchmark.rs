@@ -9,13 +9,16 @@ use std::time::Instant;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
+use crate::logo::{LogoPosition, LogoSpec};
 use crate::pipeline::configure_x264;
 use crate::{RenderError, RenderSpec, SegmentSpec};
 
 /// Writes `segments` photo-like JPEG pictures of `picture_size` (with smooth structure,
-/// edges and grain, so the encoder works as hard as on real photos) and speech-like 24 kHz
-/// narrations of `seconds` each into `dir`; returns the default spec rendering them. The
-/// same arguments always produce the same files.
+/// edges and grain, so the encoder works as hard as on real photos), speech-like 24 kHz
+/// narrations of `seconds` each and a semi-transparent `logo.png` into `dir`; returns the
+/// default spec rendering them (crossfades and subtitles on) with that logo. Each segment's
+/// text has sentences of about 2.5 words per second of narration, like real speech. The same
+/// arguments always produce the same files.
 pub fn write_synthetic_project(
     dir: &Path,
     segments: usize,
@@ -29,14 +32,92 @@ pub fn write_synthetic_project(
         let mut rng = Rng::new(0x5EED_0000 + i as u64);
         write_photo(&image, picture_size.0, picture_size.1, &mut rng)?;
         write_speech(&audio, seconds, &mut rng)?;
-        specs.push(SegmentSpec::new(
-            i,
-            image,
-            audio,
-            format!("Segment {}", i + 1),
-        ));
+        let text = narration_text(seconds, &mut rng);
+        specs.push(SegmentSpec::new(i, image, audio, text));
     }
-    Ok(RenderSpec::new(specs))
+    let logo = dir.join("logo.png");
+    write_logo(&logo)?;
+    Ok(RenderSpec {
+        logo: Some(LogoSpec {
+            path: logo,
+            scale: 0.15,
+            position: LogoPosition::BottomRight,
+            opacity: 0.8,
+            margin: 20,
+        }),
+        ..RenderSpec::new(specs)
+    })
+}
+
+/// Sentences of 3–11 words, some with a comma, about 2.5 words per second.
+fn narration_text(seconds: f64, rng: &mut Rng) -> String {
+    const WORDS: [&str; 24] = [
+        "the",
+        "river",
+        "carried",
+        "old",
+        "stories",
+        "through",
+        "quiet",
+        "valleys",
+        "where",
+        "lanterns",
+        "glowed",
+        "beside",
+        "forgotten",
+        "bridges",
+        "and",
+        "travellers",
+        "listened",
+        "closely",
+        "to",
+        "every",
+        "sound",
+        "of",
+        "distant",
+        "bells",
+    ];
+    let total = ((seconds * 2.5).round() as usize).max(1);
+    let mut words = Vec::with_capacity(total);
+    while words.len() < total {
+        let sentence = (rng.range(3.0, 12.0) as usize).min(total - words.len());
+        let comma = rng.range(0.0, 1.0) < 0.4;
+        for k in 0..sentence {
+            let mut word = WORDS[rng.range(0.0, WORDS.len() as f64) as usize].to_string();
+            if k == 0 {
+                word[..1].make_ascii_uppercase();
+            }
+            if k + 1 == sentence {
+                word.push('.');
+            } else if comma && k == sentence / 2 {
+                word.push(',');
+            }
+            words.push(word);
+        }
+    }
+    words.join(" ")
+}
+
+/// A 400x160 badge: an opaque rounded bar with a soft-edged disc, on transparency.
+fn write_logo(path: &Path) -> Result<(), RenderError> {
+    let (width, height) = (400u32, 160u32);
+    let logo = image::RgbaImage::from_fn(width, height, |x, y| {
+        let (fx, fy) = (f64::from(x), f64::from(y));
+        let disc = ((fx - 80.0).powi(2) + (fy - 80.0).powi(2)).sqrt();
+        let coverage = (70.0 - disc).clamp(0.0, 1.0);
+        if coverage > 0.0 {
+            return image::Rgba([240, 180, 40, (coverage * 255.0) as u8]);
+        }
+        if (150.0..390.0).contains(&fx) && (50.0..110.0).contains(&fy) {
+            return image::Rgba([250, 250, 250, 220]);
+        }
+        image::Rgba([0, 0, 0, 0])
+    });
+    logo.save(path).map_err(|e| RenderError::Image {
+        segment: None,
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 /// xorshift64*: tiny, seedable, good enough for pictures and noise.
@@ -330,8 +411,9 @@ mod tests {
     fn synthetic_projects_are_deterministic() {
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let spec = write_synthetic_project(a.path(), 1, 0.5, (64, 36)).unwrap();
-        write_synthetic_project(b.path(), 1, 0.5, (64, 36)).unwrap();
-        for name in ["001.jpg", "001.wav"] {
+        let again = write_synthetic_project(b.path(), 1, 0.5, (64, 36)).unwrap();
+        assert_eq!(spec.segments[0].text, again.segments[0].text);
+        for name in ["001.jpg", "001.wav", "logo.png"] {
             let (x, y) = (a.path().join(name), b.path().join(name));
             assert_eq!(std::fs::read(x).unwrap(), std::fs::read(y).unwrap());
         }
@@ -341,5 +423,18 @@ mod tests {
         );
         let seconds = crate::probe_audio_duration(&spec.segments[0].audio).unwrap();
         assert!((seconds - 0.5).abs() < 1e-3, "{seconds}");
+        assert_eq!(
+            crate::validate_image(&b.path().join("logo.png")).unwrap(),
+            (400, 160)
+        );
+    }
+
+    #[test]
+    fn narration_text_reads_like_speech() {
+        let text = narration_text(6.0, &mut Rng::new(7));
+        let words: Vec<&str> = text.split(' ').collect();
+        assert_eq!(words.len(), 15);
+        assert!(words[0].starts_with(|c: char| c.is_ascii_uppercase()));
+        assert!(text.ends_with('.'));
     }
 }

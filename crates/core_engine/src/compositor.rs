@@ -1,13 +1,15 @@
 //! Builds every output frame, straight into the encoder's I420 buffer.
 //!
-//! A frame is a stack of layers drawn in order. Today there is one: the Ken Burns [`Shot`]
-//! (the camera rectangle of a segment's picture, resampled with sub-pixel accuracy). The
-//! crossfade, subtitle and logo layers are drawn after it on the same planes.
+//! A frame is a stack of layers drawn in order: the Ken Burns [`Shot`] (the camera rectangle
+//! of a segment's picture, resampled with sub-pixel accuracy), or two shots mixed during a
+//! crossfade; then the subtitle and logo overlays ([`crate::overlay::YuvOverlay`]), blended
+//! on the same planes.
 
 use fast_image_resize as fr;
 
 use crate::image_source::SourceImage;
 use crate::ken_burns::Rect;
+use crate::overlay::div255;
 
 /// Where the three I420 planes live in an output buffer (GStreamer's default layout for the
 /// frame size; strides can be wider than the picture).
@@ -45,6 +47,8 @@ pub(crate) struct Compositor {
     options: fr::ResizeOptions,
     /// Used only when a plane's stride is wider than its width.
     scratch: Vec<u8>,
+    /// The incoming picture of a crossfade (a whole frame); allocated at the first blend.
+    incoming: Vec<u8>,
 }
 
 impl Compositor {
@@ -57,7 +61,35 @@ impl Compositor {
             options: fr::ResizeOptions::new()
                 .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)),
             scratch: Vec::new(),
+            incoming: Vec::new(),
         }
+    }
+
+    pub fn layout(&self) -> &FrameLayout {
+        &self.layout
+    }
+
+    /// Draws `from` crossfading into `to`: each sample is `weight` (0–1) of `to`'s and the
+    /// rest of `from`'s, rounded to nearest.
+    pub fn draw_blend(
+        &mut self,
+        from: &Shot<'_>,
+        to: &Shot<'_>,
+        weight: f64,
+        frame: &mut [u8],
+    ) -> Result<(), String> {
+        self.draw_shot(from, frame)?;
+        let mut incoming = std::mem::take(&mut self.incoming);
+        incoming.resize(self.layout.size, 0);
+        let drawn = self.draw_shot(to, &mut incoming);
+        if drawn.is_ok() {
+            let w = (weight.clamp(0.0, 1.0) * 255.0).round() as u32;
+            for (out, &new) in frame.iter_mut().zip(&incoming) {
+                *out = div255(u32::from(new) * w + u32::from(*out) * (255 - w)) as u8;
+            }
+        }
+        self.incoming = incoming;
+        drawn
     }
 
     /// Draws `shot` over the whole of `frame` (a buffer of `layout().size` bytes).
@@ -169,6 +201,41 @@ mod tests {
         assert_eq!(first_pixel(10.0), 40);
         assert_eq!(first_pixel(10.5), 41);
         assert_eq!(first_pixel(11.0), 42);
+    }
+
+    fn flat(width: u32, height: u32, luma: u8, chroma: u8) -> SourceImage {
+        SourceImage {
+            width,
+            height,
+            y: vec![luma; (width * height) as usize],
+            u: vec![chroma; (width / 2 * (height / 2)) as usize],
+            v: vec![255 - chroma; (width / 2 * (height / 2)) as usize],
+            original: (width, height),
+            upscale: 1.0,
+        }
+    }
+
+    #[test]
+    fn blends_mix_every_sample_by_the_weight() {
+        let (dark, light) = (flat(64, 36, 16, 100), flat(64, 36, 235, 200));
+        let shot = |source| Shot {
+            source,
+            camera: Rect::new(0.0, 0.0, 64.0, 36.0),
+        };
+        let mut compositor = Compositor::new(packed(32, 18));
+        let mut frame = vec![0u8; packed(32, 18).size];
+        let mut mixed = |weight: f64| {
+            compositor
+                .draw_blend(&shot(&dark), &shot(&light), weight, &mut frame)
+                .unwrap();
+            let (y, u, v) = (frame[0], frame[32 * 18], frame[32 * 18 + 16 * 9]);
+            assert!(frame[..32 * 18].iter().all(|&s| s == y));
+            (y, u, v)
+        };
+        // 16 + (235 - 16) * w, with w = round(255 * weight) / 255.
+        assert_eq!(mixed(0.25), (71, 125, 130)); // w = 64: 70.97, 125.10, 129.90
+        assert_eq!(mixed(0.5), (126, 150, 105)); // w = 128: 125.93, 150.20, 104.80
+        assert_eq!(mixed(1.0), (235, 200, 55));
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub enum RenderError {
     },
     #[error("invalid render settings: {0}")]
     InvalidSpec(String),
+    #[error("cannot draw subtitles: {0}")]
+    Subtitles(crate::overlay::OverlayError),
     #[error("render cancelled")]
     Cancelled,
     #[error("cannot initialise GStreamer: {0}")]

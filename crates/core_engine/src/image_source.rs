@@ -215,20 +215,26 @@ fn cover_fit(
     Ok([y, u, v])
 }
 
+/// BT.709 limited-range RGB to Y'CbCr coefficients, scaled by 2^16:
+/// Y = 16 + 0.1826 R + 0.6142 G + 0.0620 B, Cb and Cr centred on 128.
+pub(crate) mod bt709 {
+    pub const Y_R: i32 = 11_966;
+    pub const Y_G: i32 = 40_254;
+    pub const Y_B: i32 = 4_064;
+    pub const U_R: i32 = -6_596;
+    pub const U_G: i32 = -22_189;
+    pub const U_B: i32 = 28_785;
+    pub const V_R: i32 = 28_785;
+    pub const V_G: i32 = -26_145;
+    pub const V_B: i32 = -2_640;
+    /// One half, for rounding after the 16-bit shift.
+    pub const HALF: i32 = 1 << 15;
+}
+
 /// BT.709 limited-range RGB to I420 (chroma = average of each 2x2 block; odd edges repeat
 /// their last row or column). Chroma planes are `ceil(width / 2)` x `ceil(height / 2)`.
 pub(crate) fn rgb_to_i420(rgb: &[u8], width: u32, height: u32) -> Planes {
-    // Coefficients scaled by 2^16, e.g. Y = 16 + 0.1826 R + 0.6142 G + 0.0620 B.
-    const Y_R: i32 = 11_966;
-    const Y_G: i32 = 40_254;
-    const Y_B: i32 = 4_064;
-    const U_R: i32 = -6_596;
-    const U_G: i32 = -22_189;
-    const U_B: i32 = 28_785;
-    const V_R: i32 = 28_785;
-    const V_G: i32 = -26_145;
-    const V_B: i32 = -2_640;
-    const HALF: i32 = 1 << 15;
+    use bt709::*;
     let (w, h) = (width as usize, height as usize);
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
     let mut y = vec![0u8; w * h];

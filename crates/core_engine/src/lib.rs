@@ -25,10 +25,12 @@ pub mod overlay;
 mod pipeline;
 pub mod progress;
 mod render;
+pub mod sidecar;
 pub mod spec;
 pub mod subtitles;
 pub mod text_overlay;
 pub mod timeline;
+pub mod transition;
 mod verify;
 
 pub use audio::probe_audio_duration;
@@ -38,4 +40,5 @@ pub use image_source::validate_image;
 pub use pipeline::{check_elements, init};
 pub use progress::Progress;
 pub use render::{is_temporary_output, render, RenderOutput, TEMP_OUTPUT_MARKER};
+pub use sidecar::SubtitleFiles;
 pub use spec::{EncoderSettings, RenderSpec, SegmentSpec};

@@ -1,8 +1,12 @@
-//! Premultiplied RGBA overlays (subtitle cues, the logo) and their "over" compositing onto a
-//! frame. Overlays are prepared once (per cue, per render) and blended onto every frame, so the
-//! blend is the hot path: row slices, integer math, fast paths for clear and opaque pixels.
+//! Overlays (subtitle cues, the logo): drawn as premultiplied RGBA, converted once to the
+//! frame's own colour space ([`YuvOverlay`]) and composited "over" every frame they are on.
+//! The blend is the hot path: row slices, integer math, fast paths for clear and opaque
+//! pixels, exact per-pixel alpha.
 
 use std::path::PathBuf;
+
+use crate::compositor::FrameLayout;
+use crate::image_source::bt709::{HALF, U_B, U_G, U_R, V_B, V_G, V_R, Y_B, Y_G, Y_R};
 
 /// A premultiplied RGBA8 picture placed on the frame at (`x`, `y`), its top-left corner, in
 /// frame pixels. It may stick out of the frame: blending clips it. An empty overlay (zero
@@ -49,56 +53,142 @@ pub(crate) fn div255(x: u32) -> u32 {
     (x + (x >> 8)) >> 8
 }
 
-/// Composites `overlay` over an RGBA8 (or RGBx) frame of `frame_width` × `frame_height`
-/// pixels, rows packed without padding: `out = src + dst * (255 - src_alpha) / 255` per byte,
-/// rounded to nearest. The part of the overlay outside the frame is skipped. A frame buffer
-/// shorter than its stated size is blended only as far as it goes.
-pub fn blend_onto_rgba(frame: &mut [u8], frame_width: u32, frame_height: u32, overlay: &Overlay) {
-    if overlay.is_empty() {
-        return;
-    }
-    let fw = i64::from(frame_width);
-    let fh = i64::from(frame_height);
-    let (ox, oy) = (i64::from(overlay.x), i64::from(overlay.y));
-    let (ow, oh) = (i64::from(overlay.width), i64::from(overlay.height));
-    // The visible rectangle, in frame coordinates.
-    let x0 = ox.max(0);
-    let y0 = oy.max(0);
-    let x1 = (ox + ow).min(fw);
-    let y1 = (oy + oh).min(fh);
-    if x0 >= x1 || y0 >= y1 {
-        return;
-    }
-    let frame_stride = frame_width as usize * 4;
-    let overlay_stride = overlay.width as usize * 4;
-    let span = (x1 - x0) as usize * 4;
-    let src_col = (x0 - ox) as usize * 4;
-    let dst_col = x0 as usize * 4;
-    for y in y0..y1 {
-        let src_start = (y - oy) as usize * overlay_stride + src_col;
-        let dst_start = y as usize * frame_stride + dst_col;
-        let (Some(src), Some(dst)) = (
-            overlay.pixels.get(src_start..src_start + span),
-            frame.get_mut(dst_start..dst_start + span),
-        ) else {
-            return;
+/// An [`Overlay`] in the frame's colour space: premultiplied BT.709 limited-range Y'CbCr with
+/// alpha, luma at full and chroma at half resolution. Its origin and size are even so its
+/// chroma samples line up with the frame's; the padding is transparent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct YuvOverlay {
+    x: i64,
+    y: i64,
+    width: usize,
+    height: usize,
+    /// `width * height` premultiplied luma values and their alphas.
+    luma: Vec<u8>,
+    alpha: Vec<u8>,
+    /// `width / 2 * height / 2` premultiplied Cb, Cr and the mean alpha of each 2x2 block.
+    cb: Vec<u8>,
+    cr: Vec<u8>,
+    chroma_alpha: Vec<u8>,
+}
+
+impl YuvOverlay {
+    pub fn new(overlay: &Overlay) -> YuvOverlay {
+        let needed = overlay.width as usize * overlay.height as usize * 4;
+        if overlay.is_empty() || overlay.pixels.len() < needed {
+            return YuvOverlay::default();
+        }
+        let (ox, oy) = (i64::from(overlay.x), i64::from(overlay.y));
+        let (x, y) = (ox - ox.rem_euclid(2), oy - oy.rem_euclid(2));
+        let width = (ox + i64::from(overlay.width) - x + 1) as usize & !1;
+        let height = (oy + i64::from(overlay.height) - y + 1) as usize & !1;
+        // Premultiplied RGBA of padded pixel (col, row); clear outside the overlay.
+        let pixel = |col: usize, row: usize| -> [i32; 4] {
+            let (px, py) = (x + col as i64 - ox, y + row as i64 - oy);
+            if px < 0 || py < 0 || px >= i64::from(overlay.width) || py >= i64::from(overlay.height)
+            {
+                return [0; 4];
+            }
+            let i = (py as usize * overlay.width as usize + px as usize) * 4;
+            let p = &overlay.pixels[i..i + 4];
+            [p[0], p[1], p[2], p[3]].map(i32::from)
         };
-        blend_row(dst, src);
+        let mut out = YuvOverlay {
+            x,
+            y,
+            width,
+            height,
+            luma: vec![0; width * height],
+            alpha: vec![0; width * height],
+            cb: vec![0; width * height / 4],
+            cr: vec![0; width * height / 4],
+            chroma_alpha: vec![0; width * height / 4],
+        };
+        for row in 0..height {
+            for col in 0..width {
+                let [r, g, b, a] = pixel(col, row);
+                // The "+16" of limited range scales with alpha like the colour does.
+                let luma = ((Y_R * r + Y_G * g + Y_B * b + HALF) >> 16) + premultiplied(16, a);
+                out.luma[row * width + col] = luma.clamp(0, 255) as u8;
+                out.alpha[row * width + col] = a as u8;
+            }
+        }
+        for row in 0..height / 2 {
+            for col in 0..width / 2 {
+                let mut sum = [0i32; 4];
+                for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                    let p = pixel(2 * col + dx, 2 * row + dy);
+                    for (total, value) in sum.iter_mut().zip(p) {
+                        *total += value;
+                    }
+                }
+                let [r, g, b, a] = sum;
+                let a = (a + 2) >> 2;
+                // Sums of four pixels: shift two more bits.
+                let chroma = |cr: i32, cg: i32, cb: i32| {
+                    (((cr * r + cg * g + cb * b + (HALF << 2)) >> 18) + premultiplied(128, a))
+                        .clamp(0, 255) as u8
+                };
+                let i = row * (width / 2) + col;
+                out.cb[i] = chroma(U_R, U_G, U_B);
+                out.cr[i] = chroma(V_R, V_G, V_B);
+                out.chroma_alpha[i] = a as u8;
+            }
+        }
+        out
+    }
+
+    /// Composites the overlay over an I420 frame: `out = overlay + frame * (255 - alpha) / 255`
+    /// per plane sample, rounded to nearest. The part outside the frame is skipped.
+    pub fn blend_onto(&self, frame: &mut [u8], layout: &FrameLayout) {
+        if self.width == 0 || self.height == 0 {
+            return;
+        }
+        let (fw, fh) = (i64::from(layout.width), i64::from(layout.height));
+        let x0 = self.x.max(0);
+        let y0 = self.y.max(0);
+        let x1 = (self.x + self.width as i64).min(fw & !1);
+        let y1 = (self.y + self.height as i64).min(fh & !1);
+        if x0 >= x1 || y0 >= y1 {
+            return;
+        }
+        let planes = [
+            (&self.luma, &self.alpha, self.width, 1),
+            (&self.cb, &self.chroma_alpha, self.width / 2, 2),
+            (&self.cr, &self.chroma_alpha, self.width / 2, 2),
+        ];
+        for (plane, (values, alphas, stride, sub)) in planes.into_iter().enumerate() {
+            let (offset, frame_stride) = (layout.offsets[plane], layout.strides[plane]);
+            let span = ((x1 - x0) / sub) as usize;
+            let src_col = ((x0 - self.x) / sub) as usize;
+            let dst_col = (x0 / sub) as usize;
+            for y in (y0 / sub)..(y1 / sub) {
+                let src = (y - self.y / sub) as usize * stride + src_col;
+                let dst = offset + y as usize * frame_stride + dst_col;
+                let (Some(values), Some(alphas), Some(out)) = (
+                    values.get(src..src + span),
+                    alphas.get(src..src + span),
+                    frame.get_mut(dst..dst + span),
+                ) else {
+                    return;
+                };
+                blend_row(out, values, alphas);
+            }
+        }
     }
 }
 
-fn blend_row(dst: &mut [u8], src: &[u8]) {
-    for (d, s) in dst.chunks_exact_mut(4).zip(src.chunks_exact(4)) {
-        match s[3] {
+/// `value` at opacity `alpha`, rounded.
+fn premultiplied(value: i32, alpha: i32) -> i32 {
+    div255((value * alpha) as u32) as i32
+}
+
+fn blend_row(out: &mut [u8], values: &[u8], alphas: &[u8]) {
+    for ((o, &v), &a) in out.iter_mut().zip(values).zip(alphas) {
+        match a {
             0 => {}
-            255 => d.copy_from_slice(s),
-            a => {
-                let keep = 255 - u32::from(a);
-                for (dc, &sc) in d.iter_mut().zip(s) {
-                    // Saturating: a malformed overlay (colour > alpha) must not wrap around.
-                    *dc = sc.saturating_add(div255(u32::from(*dc) * keep) as u8);
-                }
-            }
+            255 => *o = v,
+            // Saturating: rounding in the conversion must not wrap around.
+            a => *o = v.saturating_add(div255(u32::from(*o) * (255 - u32::from(a))) as u8),
         }
     }
 }
@@ -107,8 +197,20 @@ fn blend_row(dst: &mut [u8], src: &[u8]) {
 mod tests {
     use super::*;
 
-    fn frame(width: u32, height: u32, px: [u8; 4]) -> Vec<u8> {
-        px.repeat((width * height) as usize)
+    /// A packed `width` x `height` I420 frame of one colour.
+    fn frame(width: u32, height: u32, [y, u, v]: [u8; 3]) -> (Vec<u8>, FrameLayout) {
+        let (w, h) = (width as usize, height as usize);
+        let layout = FrameLayout {
+            width,
+            height,
+            offsets: [0, w * h, w * h + w * h / 4],
+            strides: [w, w / 2, w / 2],
+            size: w * h * 3 / 2,
+        };
+        let mut data = vec![y; w * h];
+        data.extend(std::iter::repeat_n(u, w * h / 4));
+        data.extend(std::iter::repeat_n(v, w * h / 4));
+        (data, layout)
     }
 
     fn overlay(x: i32, y: i32, width: u32, height: u32, px: [u8; 4]) -> Overlay {
@@ -121,9 +223,14 @@ mod tests {
         }
     }
 
-    fn at(frame: &[u8], width: u32, x: u32, y: u32) -> [u8; 4] {
-        let i = ((y * width + x) * 4) as usize;
-        [frame[i], frame[i + 1], frame[i + 2], frame[i + 3]]
+    /// (Y, Cb, Cr) of frame pixel (x, y).
+    fn at(frame: &[u8], layout: &FrameLayout, x: usize, y: usize) -> [u8; 3] {
+        let c = (y / 2) * layout.strides[1] + x / 2;
+        [
+            frame[layout.offsets[0] + y * layout.strides[0] + x],
+            frame[layout.offsets[1] + c],
+            frame[layout.offsets[2] + c],
+        ]
     }
 
     #[test]
@@ -135,89 +242,68 @@ mod tests {
     }
 
     #[test]
-    fn opaque_overlay_replaces_pixels() {
-        let mut f = frame(4, 3, [10, 20, 30, 255]);
-        blend_onto_rgba(&mut f, 4, 3, &overlay(1, 1, 2, 1, [200, 100, 50, 255]));
-        assert_eq!(at(&f, 4, 0, 1), [10, 20, 30, 255]);
-        assert_eq!(at(&f, 4, 1, 1), [200, 100, 50, 255]);
-        assert_eq!(at(&f, 4, 2, 1), [200, 100, 50, 255]);
-        assert_eq!(at(&f, 4, 3, 1), [10, 20, 30, 255]);
-        assert_eq!(at(&f, 4, 1, 0), [10, 20, 30, 255]);
-        assert_eq!(at(&f, 4, 1, 2), [10, 20, 30, 255]);
+    fn opaque_colours_land_at_their_bt709_values() {
+        let (mut f, layout) = frame(4, 4, [16, 128, 128]);
+        YuvOverlay::new(&overlay(0, 0, 2, 2, [255, 255, 255, 255])).blend_onto(&mut f, &layout);
+        YuvOverlay::new(&overlay(2, 2, 2, 2, [255, 0, 0, 255])).blend_onto(&mut f, &layout);
+        assert_eq!(at(&f, &layout, 0, 0), [235, 128, 128]);
+        assert_eq!(at(&f, &layout, 1, 1), [235, 128, 128]);
+        // BT.709 red: Y 63, Cb 102, Cr 240.
+        assert_eq!(at(&f, &layout, 3, 3), [63, 102, 240]);
+        assert_eq!(at(&f, &layout, 2, 0), [16, 128, 128]);
     }
 
     #[test]
-    fn half_transparent_overlay_blends_with_rounding() {
-        // White at alpha 128, premultiplied: 128. dst 100 → 128 + round(100 * 127 / 255) =
-        // 128 + round(49.80) = 178; alpha 128 + round(255 * 127 / 255) = 255.
-        let mut f = frame(2, 2, [100, 0, 255, 255]);
-        blend_onto_rgba(&mut f, 2, 2, &overlay(0, 0, 1, 1, [128, 128, 128, 128]));
-        assert_eq!(at(&f, 2, 0, 0), [178, 128, 255, 255]);
-        assert_eq!(at(&f, 2, 1, 0), [100, 0, 255, 255]);
-        // Black at alpha 64: dst 200 → 0 + round(200 * 191 / 255) = round(149.80) = 150.
-        let mut f = frame(1, 1, [200, 201, 3, 255]);
-        blend_onto_rgba(&mut f, 1, 1, &overlay(0, 0, 1, 1, [0, 0, 0, 64]));
-        assert_eq!(at(&f, 1, 0, 0), [150, 151, 2, 255]);
-    }
-
-    #[test]
-    fn transparent_overlay_changes_nothing() {
-        let mut f = frame(3, 3, [1, 2, 3, 4]);
+    fn partial_alpha_blends_exactly() {
+        // White at alpha 128 over black (Y 16): 16 + (235 - 16) * 128 / 255 = 125.9 → the
+        // premultiplied 118 (219 * 128 / 255 + 16 * 128 / 255 = 109.9 + 8.0) plus
+        // 16 * 127 / 255 = 8.0, i.e. 126.
+        let (mut f, layout) = frame(2, 2, [16, 128, 128]);
+        YuvOverlay::new(&overlay(0, 0, 2, 2, [128, 128, 128, 128])).blend_onto(&mut f, &layout);
+        assert_eq!(at(&f, &layout, 0, 0), [126, 128, 128]);
+        // Fully transparent changes nothing.
+        let (mut f, layout) = frame(4, 2, [50, 60, 70]);
         let before = f.clone();
-        blend_onto_rgba(&mut f, 3, 3, &overlay(0, 0, 3, 3, [0, 0, 0, 0]));
+        YuvOverlay::new(&overlay(0, 0, 4, 2, [0, 0, 0, 0])).blend_onto(&mut f, &layout);
         assert_eq!(f, before);
     }
 
     #[test]
-    fn overlay_is_clipped_at_every_edge() {
-        // A 3×3 opaque overlay at (-1, -1) covers only the frame's 2×2 top-left corner.
-        let mut f = frame(4, 4, [0, 0, 0, 255]);
-        let mut o = overlay(-1, -1, 3, 3, [0, 0, 0, 255]);
-        // Number the overlay's pixels so the test sees which ones land where.
-        for (i, px) in o.pixels.chunks_exact_mut(4).enumerate() {
-            px[0] = i as u8;
-        }
-        blend_onto_rgba(&mut f, 4, 4, &o);
-        assert_eq!(at(&f, 4, 0, 0), [4, 0, 0, 255]);
-        assert_eq!(at(&f, 4, 1, 0), [5, 0, 0, 255]);
-        assert_eq!(at(&f, 4, 0, 1), [7, 0, 0, 255]);
-        assert_eq!(at(&f, 4, 1, 1), [8, 0, 0, 255]);
-        assert_eq!(at(&f, 4, 2, 0), [0, 0, 0, 255]);
-        assert_eq!(at(&f, 4, 0, 2), [0, 0, 0, 255]);
-
-        // Bottom-right: (3, 3) is the only frame pixel covered, by overlay pixel 0.
-        let mut f = frame(4, 4, [0, 0, 0, 255]);
-        o.x = 3;
-        o.y = 3;
-        blend_onto_rgba(&mut f, 4, 4, &o);
-        assert_eq!(at(&f, 4, 3, 3), [0, 0, 0, 255]);
-        assert_eq!(f.iter().filter(|&&b| b != 0 && b != 255).count(), 0);
-        o.x = 2;
-        o.y = 2;
-        blend_onto_rgba(&mut f, 4, 4, &o);
-        assert_eq!(at(&f, 4, 2, 2), [0, 0, 0, 255]);
-        assert_eq!(at(&f, 4, 3, 2), [1, 0, 0, 255]);
-        assert_eq!(at(&f, 4, 2, 3), [3, 0, 0, 255]);
-        assert_eq!(at(&f, 4, 3, 3), [4, 0, 0, 255]);
+    fn odd_positions_are_padded_not_shifted() {
+        // A 1x1 opaque white pixel at (1, 1): luma only there, chroma averaged over its block.
+        let (mut f, layout) = frame(4, 4, [16, 128, 128]);
+        let o = YuvOverlay::new(&overlay(1, 1, 1, 1, [255, 255, 255, 255]));
+        assert_eq!((o.x, o.y, o.width, o.height), (0, 0, 2, 2));
+        o.blend_onto(&mut f, &layout);
+        assert_eq!(at(&f, &layout, 1, 1)[0], 235);
+        assert_eq!(at(&f, &layout, 0, 0)[0], 16);
+        assert_eq!(at(&f, &layout, 2, 1)[0], 16);
+        assert_eq!(&at(&f, &layout, 0, 0)[1..], [128, 128]);
     }
 
     #[test]
-    fn overlay_entirely_outside_or_empty_is_a_no_op() {
-        let mut f = frame(2, 2, [9, 9, 9, 255]);
-        let before = f.clone();
-        for (x, y) in [(2, 0), (0, 2), (-3, 0), (0, -3), (i32::MAX, i32::MAX)] {
-            blend_onto_rgba(&mut f, 2, 2, &overlay(x, y, 3, 3, [255, 255, 255, 255]));
+    fn overlays_are_clipped_at_every_edge() {
+        let (mut f, layout) = frame(4, 4, [16, 128, 128]);
+        for (x, y) in [(-1, -1), (3, 3), (-3, 1), (2, -3)] {
+            YuvOverlay::new(&overlay(x, y, 3, 3, [255, 255, 255, 255])).blend_onto(&mut f, &layout);
         }
-        blend_onto_rgba(&mut f, 2, 2, &Overlay::default());
-        assert_eq!(f, before);
+        assert_eq!(at(&f, &layout, 0, 0)[0], 235); // from (-1, -1)
+        assert_eq!(at(&f, &layout, 1, 1)[0], 235);
+        assert_eq!(at(&f, &layout, 2, 2)[0], 16);
+        assert_eq!(at(&f, &layout, 3, 3)[0], 235); // from (3, 3)
+        for (x, y) in [(4, 0), (0, 4), (-5, 0), (i32::MAX - 2, 0)] {
+            let before = f.clone();
+            YuvOverlay::new(&overlay(x, y, 3, 3, [255, 255, 255, 255])).blend_onto(&mut f, &layout);
+            assert_eq!(f, before);
+        }
+        YuvOverlay::new(&Overlay::default()).blend_onto(&mut f, &layout);
     }
 
     #[test]
     fn short_buffers_do_not_panic() {
-        // The frame claims 4×4 but holds 2 rows; the overlay claims 2×2 but holds 1 pixel.
-        let mut f = vec![0u8; 4 * 4 * 2];
-        blend_onto_rgba(&mut f, 4, 4, &overlay(0, 0, 4, 4, [255, 255, 255, 255]));
-        assert!(f.iter().all(|&b| b == 255));
+        let (mut f, layout) = frame(4, 4, [16, 128, 128]);
+        f.truncate(10);
+        YuvOverlay::new(&overlay(0, 0, 4, 4, [255, 255, 255, 255])).blend_onto(&mut f, &layout);
         let bad = Overlay {
             x: 0,
             y: 0,
@@ -225,6 +311,6 @@ mod tests {
             height: 2,
             pixels: vec![1, 1, 1, 255],
         };
-        blend_onto_rgba(&mut f, 4, 4, &bad);
+        assert_eq!(YuvOverlay::new(&bad), YuvOverlay::default());
     }
 }

@@ -4,11 +4,13 @@
 //! Threads (all scoped to one render):
 //! - the caller's thread runs the bus loop, reports progress and checks for cancellation;
 //! - `pictures` decodes and prepares the next segment's picture while the current one plays;
-//! - `frames` draws every frame and pushes it into the video `appsrc`;
+//! - `frames` draws every frame (Ken Burns shots, crossfades, subtitles, logo) and pushes it
+//!   into the video `appsrc`;
 //! - `narration` decodes each narration in turn and pushes it, then its silence.
 //!
 //! GStreamer's own threads (x264's among them) run the encoder on the remaining cores.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -22,9 +24,15 @@ use crate::audio::{self, Decoder, BYTES_PER_SAMPLE};
 use crate::compositor::{Compositor, Shot};
 use crate::image_source::{self, SourceImage};
 use crate::ken_burns::{Camera, Pattern};
+use crate::logo::prepare_logo;
+use crate::overlay::YuvOverlay;
 use crate::pipeline::EncodePipeline;
 use crate::progress::{share, Reporter};
+use crate::sidecar::{self, SubtitleFiles};
+use crate::subtitles::{cues_for_segment, Cue};
+use crate::text_overlay::{SubtitleStyle, TextRenderer};
 use crate::timeline::{Timeline, SAMPLE_RATE};
+use crate::transition::{FrameContent, Transitions};
 use crate::verify::{self, Expected};
 use crate::{CancelToken, Progress, RenderError, RenderSpec};
 
@@ -50,6 +58,8 @@ pub struct RenderOutput {
     pub file_size: u64,
     /// Video frames.
     pub frames: u64,
+    /// The `.srt` / `.vtt` sidecars, when the segments have text.
+    pub subtitles: Option<SubtitleFiles>,
     /// Things the user may want to improve (e.g. a small picture enlarged a lot).
     pub warnings: Vec<String>,
 }
@@ -77,8 +87,25 @@ pub fn render(
         timeline.duration_seconds(),
         started.elapsed()
     );
+    let (transitions, mut warnings) = Transitions::plan(&timeline, spec.transition_duration);
+    let cues = timeline_cues(spec, &timeline);
+    let layers = Layers {
+        transitions,
+        cues: &cues,
+        logo: logo_overlay(spec, &mut warnings),
+    };
     let temp = TempOutput::new(output)?;
-    let warnings = encode(spec, &timeline, &temp, &mut reporter, cancel)?;
+    warnings.extend(encode(
+        spec,
+        &timeline,
+        &layers,
+        &temp,
+        &mut reporter,
+        cancel,
+    )?);
+    for warning in &warnings {
+        log::warn!("{}: {warning}", output.display());
+    }
     log::debug!(
         "encoded {} frames at {:.2?}",
         timeline.total_frames(),
@@ -109,7 +136,18 @@ pub fn render(
         },
     )?;
     reporter.update(status("Saving", share::VERIFIED), Instant::now());
+    let staged = match cues.is_empty() {
+        true => None,
+        false => Some(sidecar::Staged::write(output, &cues)?),
+    };
     let file_size = temp.persist(output)?;
+    let subtitles = match staged {
+        Some(staged) => Some(staged.publish()?),
+        None => {
+            sidecar::remove_stale(output)?;
+            None
+        }
+    };
     log::info!(
         "rendered {} ({} frames, {duration:.2} s) in {:.2?}",
         output.display(),
@@ -122,6 +160,7 @@ pub fn render(
         duration,
         file_size,
         frames,
+        subtitles,
         warnings,
     })
 }
@@ -158,6 +197,42 @@ fn analyse(
         spec.inter_segment_silence,
         &lengths,
     ))
+}
+
+/// Every segment's subtitle cues, in order, over its narration (not its silence gap).
+fn timeline_cues(spec: &RenderSpec, timeline: &Timeline) -> Vec<Cue> {
+    let rate = f64::from(timeline.sample_rate());
+    spec.segments
+        .iter()
+        .zip(timeline.segments())
+        .flat_map(|(segment, timing)| {
+            cues_for_segment(
+                &segment.text,
+                timing.start_sample as f64 / rate,
+                timing.narration_samples as f64 / rate,
+            )
+        })
+        .collect()
+}
+
+/// The logo, ready to blend; a logo that cannot be used is a warning, not a failed render.
+fn logo_overlay(spec: &RenderSpec, warnings: &mut Vec<String>) -> Option<YuvOverlay> {
+    let logo = spec.logo.as_ref()?;
+    match prepare_logo(logo, spec.width, spec.height) {
+        Ok(overlay) => Some(YuvOverlay::new(&overlay)),
+        Err(err) => {
+            warnings.push(format!("the logo was left out: {err}"));
+            None
+        }
+    }
+}
+
+/// What is drawn over and between the segments' pictures.
+struct Layers<'a> {
+    transitions: Transitions,
+    /// Burned in when the spec has a subtitle style.
+    cues: &'a [Cue],
+    logo: Option<YuvOverlay>,
 }
 
 /// How a worker thread ended badly.
@@ -202,6 +277,7 @@ impl Drop for Teardown<'_> {
 fn encode(
     spec: &RenderSpec,
     timeline: &Timeline,
+    layers: &Layers<'_>,
     temp: &TempOutput,
     reporter: &mut Reporter<'_>,
     cancel: &CancelToken,
@@ -230,7 +306,15 @@ fn encode(
             prepare_pictures(spec, timeline, &pictures_tx, &warnings, &stopping)
         })?;
         spawn_worker(scope, "frames", &done_tx, || {
-            draw_frames(spec, timeline, &encoder, &pictures_rx, &stopping)
+            draw_frames(
+                spec,
+                timeline,
+                layers,
+                &encoder,
+                &pictures_rx,
+                &warnings,
+                &stopping,
+            )
         })?;
         spawn_worker(scope, "narration", &done_tx, || {
             push_narration(spec, timeline, &encoder, &stopping)
@@ -400,12 +484,14 @@ fn prepare_pictures(
     Ok(())
 }
 
-/// Draws every frame of every segment and pushes it, with exact timestamps, to the encoder.
+/// Draws every frame and pushes it, with exact timestamps, to the encoder.
 fn draw_frames(
     spec: &RenderSpec,
     timeline: &Timeline,
+    layers: &Layers<'_>,
     encoder: &EncodePipeline,
     pictures: &Receiver<Picture>,
+    warnings: &Mutex<Vec<String>>,
     stopping: &dyn Fn() -> bool,
 ) -> WorkerResult {
     let pool = gst::BufferPool::new();
@@ -415,68 +501,62 @@ fn draw_frames(
         .and_then(|()| pool.set_active(true))
         .map_err(|e| RenderError::pipeline("frame pool", e.to_string()))?;
     let mut compositor = Compositor::new(encoder.layout.clone());
-    let aspect = f64::from(spec.width) / f64::from(spec.height);
-    let segments_with_frames = timeline
-        .segments()
-        .iter()
-        .filter(|t| t.frames() > 0)
-        .count();
-    for _ in 0..segments_with_frames {
-        let (i, source) = loop {
-            match pictures.recv_timeout(Duration::from_millis(100)) {
-                Ok(picture) => break picture?,
-                Err(RecvTimeoutError::Timeout) if !stopping() => {}
-                Err(_) => return Err(WorkerError::Stopped),
-            }
-        };
-        let timing = timeline.segments()[i];
-        let camera = Camera::new(
-            Pattern::for_segment(spec.segments[i].index),
-            f64::from(source.width),
-            f64::from(source.height),
-            aspect,
-            spec.zoom_intensity,
-        );
-        for k in 0..timing.frames() {
-            if stopping() {
-                return Err(WorkerError::Stopped);
-            }
-            let mut buffer = pool
-                .acquire_buffer(None)
-                .map_err(|flow| WorkerError::Refused {
-                    element: "frame pool",
-                    flow,
-                })?;
-            let frame = timing.start_frame + k;
-            {
-                let buffer = buffer
-                    .get_mut()
-                    .ok_or_else(|| RenderError::pipeline("frame pool", "frame is shared"))?;
-                let pts = timeline.frame_time_ns(frame);
-                buffer.set_pts(gst::ClockTime::from_nseconds(pts));
-                buffer.set_duration(gst::ClockTime::from_nseconds(
-                    timeline.frame_time_ns(frame + 1) - pts,
-                ));
-                buffer.set_offset(frame);
-                let mut map = buffer
-                    .map_writable()
-                    .map_err(|e| RenderError::pipeline("frame pool", e.to_string()))?;
-                let shot = Shot {
-                    source: &source,
-                    camera: camera.at(Camera::progress(k, timing.frames())),
-                };
-                compositor
-                    .draw_shot(&shot, &mut map)
-                    .map_err(|e| RenderError::pipeline("compositor", e))?;
-            }
-            encoder
-                .video
-                .push_buffer(buffer)
-                .map_err(|flow| WorkerError::Refused {
-                    element: "frames",
-                    flow,
-                })?;
+    let mut shown = OnScreen::new(spec, &layers.transitions, pictures, stopping);
+    let mut captions = match &spec.subtitles {
+        Some(style) => Captions::new(style, layers.cues, spec, warnings)?,
+        None => Captions::default(),
+    };
+    for frame in 0..timeline.total_frames() {
+        if stopping() {
+            return Err(WorkerError::Stopped);
         }
+        let segment = timeline.segment_of_frame(frame);
+        let content = layers.transitions.content(frame, segment);
+        let mut buffer = pool
+            .acquire_buffer(None)
+            .map_err(|flow| WorkerError::Refused {
+                element: "frame pool",
+                flow,
+            })?;
+        {
+            let buffer = buffer
+                .get_mut()
+                .ok_or_else(|| RenderError::pipeline("frame pool", "frame is shared"))?;
+            let pts = timeline.frame_time_ns(frame);
+            buffer.set_pts(gst::ClockTime::from_nseconds(pts));
+            buffer.set_duration(gst::ClockTime::from_nseconds(
+                timeline.frame_time_ns(frame + 1) - pts,
+            ));
+            buffer.set_offset(frame);
+            let mut map = buffer
+                .map_writable()
+                .map_err(|e| RenderError::pipeline("frame pool", e.to_string()))?;
+            let drawn = match content {
+                FrameContent::Single(i) => {
+                    shown.load(i, i)?;
+                    compositor.draw_shot(&shown.shot(i, frame)?, &mut map)
+                }
+                FrameContent::Blend { from, weight } => {
+                    shown.load(from, from + 1)?;
+                    let (out, into) = (shown.shot(from, frame)?, shown.shot(from + 1, frame)?);
+                    compositor.draw_blend(&out, &into, weight, &mut map)
+                }
+            };
+            drawn.map_err(|e| RenderError::pipeline("compositor", e))?;
+            if let Some(text) = captions.at(frame) {
+                text.blend_onto(&mut map, compositor.layout());
+            }
+            if let Some(logo) = &layers.logo {
+                logo.blend_onto(&mut map, compositor.layout());
+            }
+        }
+        encoder
+            .video
+            .push_buffer(buffer)
+            .map_err(|flow| WorkerError::Refused {
+                element: "frames",
+                flow,
+            })?;
     }
     let _ = pool.set_active(false);
     encoder
@@ -487,6 +567,153 @@ fn draw_frames(
             element: "frames",
             flow,
         })
+}
+
+/// The pictures on screen (one, or two during a crossfade) with their Ken Burns cameras,
+/// taken in order from the `pictures` thread and dropped once no later frame shows them.
+struct OnScreen<'a> {
+    spec: &'a RenderSpec,
+    transitions: &'a Transitions,
+    pictures: &'a Receiver<Picture>,
+    stopping: &'a dyn Fn() -> bool,
+    loaded: VecDeque<(usize, SourceImage, Camera)>,
+}
+
+impl<'a> OnScreen<'a> {
+    fn new(
+        spec: &'a RenderSpec,
+        transitions: &'a Transitions,
+        pictures: &'a Receiver<Picture>,
+        stopping: &'a dyn Fn() -> bool,
+    ) -> Self {
+        Self {
+            spec,
+            transitions,
+            pictures,
+            stopping,
+            loaded: VecDeque::with_capacity(2),
+        }
+    }
+
+    /// Makes segments `first..=last` (those with frames) the loaded ones: drops the pictures
+    /// before `first` and receives those up to `last`.
+    fn load(&mut self, first: usize, last: usize) -> Result<(), WorkerError> {
+        while self.loaded.front().is_some_and(|(i, ..)| *i < first) {
+            self.loaded.pop_front();
+        }
+        while self.loaded.back().is_none_or(|(i, ..)| *i < last) {
+            let (i, source) = loop {
+                match self.pictures.recv_timeout(Duration::from_millis(100)) {
+                    Ok(picture) => break picture?,
+                    Err(RecvTimeoutError::Timeout) if !(self.stopping)() => {}
+                    Err(_) => return Err(WorkerError::Stopped),
+                }
+            };
+            let camera = Camera::new(
+                Pattern::for_segment(self.spec.segments[i].index),
+                f64::from(source.width),
+                f64::from(source.height),
+                f64::from(self.spec.width) / f64::from(self.spec.height),
+                self.spec.zoom_intensity,
+            );
+            self.loaded.push_back((i, source, camera));
+        }
+        Ok(())
+    }
+
+    /// Segment `segment`'s shot at `frame`; its picture must be loaded.
+    fn shot(&self, segment: usize, frame: u64) -> Result<Shot<'_>, WorkerError> {
+        let (_, source, camera) = self
+            .loaded
+            .iter()
+            .find(|(i, ..)| *i == segment)
+            .ok_or_else(|| {
+                RenderError::pipeline("frames", format!("segment {} has no picture", segment + 1))
+            })?;
+        // The camera moves over all the frames the picture is seen on, blends included.
+        let visible = self.transitions.visible(segment);
+        Ok(Shot {
+            source,
+            camera: camera.at(Camera::progress(
+                frame.saturating_sub(visible.start),
+                visible.end - visible.start,
+            )),
+        })
+    }
+}
+
+/// Burned-in subtitles: each cue drawn once, when its first frame comes, and blended onto
+/// the frames it covers.
+#[derive(Default)]
+struct Captions {
+    renderer: Option<TextRenderer>,
+    /// Every cue with the frames that show it, in order.
+    cues: Vec<(std::ops::Range<u64>, String)>,
+    /// Index in `cues` of the next cue to show, and the drawn current one.
+    next: usize,
+    current: Option<(std::ops::Range<u64>, YuvOverlay)>,
+}
+
+impl Captions {
+    fn new(
+        style: &SubtitleStyle,
+        cues: &[Cue],
+        spec: &RenderSpec,
+        warnings: &Mutex<Vec<String>>,
+    ) -> Result<Self, RenderError> {
+        if cues.is_empty() {
+            return Ok(Self::default());
+        }
+        let renderer = match TextRenderer::new(style, spec.width, spec.height) {
+            Ok(renderer) => renderer,
+            // A configured font file that cannot be used falls back to the font family.
+            Err(err) if style.font_file.is_some() => {
+                if let Ok(mut list) = warnings.lock() {
+                    list.push(format!("subtitles use the default font: {err}"));
+                }
+                let fallback = SubtitleStyle {
+                    font_file: None,
+                    ..style.clone()
+                };
+                TextRenderer::new(&fallback, spec.width, spec.height)
+                    .map_err(RenderError::Subtitles)?
+            }
+            Err(err) => return Err(RenderError::Subtitles(err)),
+        };
+        Ok(Self {
+            renderer: Some(renderer),
+            cues: cues
+                .iter()
+                .map(|cue| (cue.frames(spec.fps), cue.text.clone()))
+                .filter(|(frames, _)| !frames.is_empty())
+                .collect(),
+            next: 0,
+            current: None,
+        })
+    }
+
+    /// The subtitle to draw on `frame` (frames come in increasing order).
+    fn at(&mut self, frame: u64) -> Option<&YuvOverlay> {
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|(frames, _)| frames.end <= frame)
+        {
+            self.current = None;
+        }
+        while let Some((frames, text)) = self.cues.get(self.next) {
+            if frames.start > frame {
+                break;
+            }
+            self.next += 1;
+            if frames.end > frame {
+                let renderer = self.renderer.as_mut()?;
+                let overlay = YuvOverlay::new(&renderer.render_cue(text));
+                self.current = Some((frames.clone(), overlay));
+            }
+        }
+        self.current.as_ref().map(|(_, overlay)| overlay)
+    }
 }
 
 /// Samples of silence pushed per buffer (0.1 s).
@@ -569,6 +796,29 @@ fn push_narration(
         })
 }
 
+/// A fresh temporary name for `path` in its folder (created if missing):
+/// `.<name>.tmp-<pid>-<n>`, recognised by [`is_temporary_output`].
+pub(crate) fn temporary_path(path: &Path) -> Result<PathBuf, RenderError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path
+        .file_name()
+        .ok_or_else(|| {
+            RenderError::InvalidSpec(format!("output {} has no file name", path.display()))
+        })?
+        .to_string_lossy()
+        .into_owned();
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&folder).map_err(|e| RenderError::io(&folder, e))?;
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    Ok(folder.join(format!(
+        ".{name}{TEMP_OUTPUT_MARKER}{}-{n}",
+        std::process::id()
+    )))
+}
+
 /// The temporary output and the muxer's scratch file; both are removed on drop unless the
 /// output was moved into place.
 struct TempOutput {
@@ -578,24 +828,7 @@ struct TempOutput {
 
 impl TempOutput {
     fn new(output: &Path) -> Result<TempOutput, RenderError> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let name = output
-            .file_name()
-            .ok_or_else(|| {
-                RenderError::InvalidSpec(format!("output {} has no file name", output.display()))
-            })?
-            .to_string_lossy()
-            .into_owned();
-        let folder = match output.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&folder).map_err(|e| RenderError::io(&folder, e))?;
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let file = folder.join(format!(
-            ".{name}{TEMP_OUTPUT_MARKER}{}-{n}",
-            std::process::id()
-        ));
+        let file = temporary_path(output)?;
         let mut faststart = file.clone().into_os_string();
         faststart.push(".faststart");
         Ok(TempOutput {

@@ -4,6 +4,8 @@
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
+use crate::logo::LogoSpec;
+use crate::text_overlay::SubtitleStyle;
 use crate::RenderError;
 
 /// Accepted output widths and heights. Even, because 4:2:0 video needs whole chroma pixels.
@@ -13,6 +15,15 @@ pub const FPS_RANGE: RangeInclusive<u32> = 1..=120;
 pub const ZOOM_RANGE: RangeInclusive<f64> = 1.0..=2.0;
 /// Silence after each narration, in seconds.
 pub const SILENCE_RANGE: RangeInclusive<f64> = 0.0..=5.0;
+/// Crossfade length at each segment boundary, in seconds (0 = hard cuts).
+pub const TRANSITION_RANGE: RangeInclusive<f64> = 0.0..=2.0;
+/// Subtitle font size, in pixels of a 1080-line frame (see [`SubtitleStyle::font_size`]).
+pub const SUBTITLE_SIZE_RANGE: RangeInclusive<f32> = 12.0..=120.0;
+/// Logo width as a fraction of the frame width.
+pub const LOGO_SCALE_RANGE: RangeInclusive<f64> = 0.05..=0.5;
+pub const LOGO_OPACITY_RANGE: RangeInclusive<f64> = 0.0..=1.0;
+/// Logo distance from the frame edges, in pixels.
+pub const LOGO_MARGIN_RANGE: RangeInclusive<u32> = 0..=200;
 /// x264's speed presets, fastest first.
 pub const X264_PRESETS: [&str; 10] = [
     "ultrafast",
@@ -78,8 +89,9 @@ impl SegmentSpec {
     }
 }
 
-/// Everything a render needs. `Default` gives 1920x1080 at 30 fps, zoom 1.3, 0.3 s of silence
-/// after every narration and the default encoder settings, with no segments.
+/// Everything a render needs. `Default` gives the product defaults: 1920x1080 at 30 fps, zoom
+/// 1.3, 0.3 s of silence after every narration, 0.5 s crossfades, burned-in subtitles in the
+/// default style, no logo and the default encoder settings, with no segments.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderSpec {
     pub width: u32,
@@ -89,6 +101,14 @@ pub struct RenderSpec {
     pub zoom_intensity: f64,
     /// Seconds of silence after every narration, the last one included.
     pub inter_segment_silence: f64,
+    /// Seconds of crossfade at each segment boundary, placed around the boundary inside the
+    /// two segments' picture time (the sound is never overlapped); 0 = hard cuts.
+    pub transition_duration: f64,
+    /// Burns the narration text in as subtitles in this style; `None` = no burned-in text.
+    /// The `.srt` / `.vtt` sidecars are written either way when there is text.
+    pub subtitles: Option<SubtitleStyle>,
+    /// A watermark on every frame. A missing or unreadable file is a warning, not a failure.
+    pub logo: Option<LogoSpec>,
     pub encoder: EncoderSettings,
     /// In playing order.
     pub segments: Vec<SegmentSpec>,
@@ -102,6 +122,9 @@ impl Default for RenderSpec {
             fps: 30,
             zoom_intensity: 1.3,
             inter_segment_silence: 0.3,
+            transition_duration: 0.5,
+            subtitles: Some(SubtitleStyle::default()),
+            logo: None,
             encoder: EncoderSettings::default(),
             segments: Vec::new(),
         }
@@ -152,6 +175,49 @@ impl RenderSpec {
                 SILENCE_RANGE.start(),
                 SILENCE_RANGE.end()
             ));
+        }
+        if !TRANSITION_RANGE.contains(&self.transition_duration) {
+            return invalid(format!(
+                "transition_duration {} must be from {} to {} seconds",
+                self.transition_duration,
+                TRANSITION_RANGE.start(),
+                TRANSITION_RANGE.end()
+            ));
+        }
+        if let Some(size) = self.subtitles.as_ref().and_then(|s| s.font_size) {
+            if !SUBTITLE_SIZE_RANGE.contains(&size) {
+                return invalid(format!(
+                    "subtitle font size {size} must be from {} to {}",
+                    SUBTITLE_SIZE_RANGE.start(),
+                    SUBTITLE_SIZE_RANGE.end()
+                ));
+            }
+        }
+        if let Some(logo) = &self.logo {
+            if !LOGO_SCALE_RANGE.contains(&logo.scale) {
+                return invalid(format!(
+                    "logo scale {} must be from {} to {}",
+                    logo.scale,
+                    LOGO_SCALE_RANGE.start(),
+                    LOGO_SCALE_RANGE.end()
+                ));
+            }
+            if !LOGO_OPACITY_RANGE.contains(&logo.opacity) {
+                return invalid(format!(
+                    "logo opacity {} must be from {} to {}",
+                    logo.opacity,
+                    LOGO_OPACITY_RANGE.start(),
+                    LOGO_OPACITY_RANGE.end()
+                ));
+            }
+            if !LOGO_MARGIN_RANGE.contains(&logo.margin) {
+                return invalid(format!(
+                    "logo margin {} must be from {} to {} pixels",
+                    logo.margin,
+                    LOGO_MARGIN_RANGE.start(),
+                    LOGO_MARGIN_RANGE.end()
+                ));
+            }
         }
         if !X264_PRESETS.contains(&self.encoder.preset.as_str()) {
             return invalid(format!(
@@ -204,6 +270,9 @@ mod tests {
         assert_eq!((spec.width, spec.height, spec.fps), (1920, 1080, 30));
         assert_eq!(spec.zoom_intensity, 1.3);
         assert_eq!(spec.inter_segment_silence, 0.3);
+        assert_eq!(spec.transition_duration, 0.5);
+        assert_eq!(spec.subtitles, Some(SubtitleStyle::default()));
+        assert_eq!(spec.logo, None);
         assert_eq!(spec.encoder.preset, "veryfast");
         assert_eq!(spec.keyframe_interval(), 60);
         assert!(spec.validate().is_ok());
@@ -222,6 +291,33 @@ mod tests {
         assert_eq!(
             spec.validate().unwrap_err().to_string(),
             "invalid render settings: zoom_intensity 2.5 must be from 1 to 2"
+        );
+        let mut spec = one_segment();
+        spec.transition_duration = 2.5;
+        assert_eq!(
+            spec.validate().unwrap_err().to_string(),
+            "invalid render settings: transition_duration 2.5 must be from 0 to 2 seconds"
+        );
+        let mut spec = one_segment();
+        spec.subtitles = Some(SubtitleStyle {
+            font_size: Some(8.0),
+            ..SubtitleStyle::default()
+        });
+        assert_eq!(
+            spec.validate().unwrap_err().to_string(),
+            "invalid render settings: subtitle font size 8 must be from 12 to 120"
+        );
+        let mut spec = one_segment();
+        spec.logo = Some(LogoSpec {
+            path: "logo.png".into(),
+            scale: 0.15,
+            position: crate::logo::LogoPosition::BottomRight,
+            opacity: 1.5,
+            margin: 20,
+        });
+        assert_eq!(
+            spec.validate().unwrap_err().to_string(),
+            "invalid render settings: logo opacity 1.5 must be from 0 to 1"
         );
         let mut spec = one_segment();
         spec.encoder.preset = "warp".into();

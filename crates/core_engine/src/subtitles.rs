@@ -18,6 +18,16 @@ pub struct Cue {
     pub text: String,
 }
 
+impl Cue {
+    /// The video frames that show this cue at `fps`: those whose presentation time
+    /// `frame / fps` is in `[start, end)`. Contiguous cues give contiguous, disjoint ranges.
+    pub fn frames(&self, fps: u32) -> std::ops::Range<u64> {
+        // A cue starting 2.0 s in at 15 fps starts at frame 30, not 31 because of float error.
+        let first = |seconds: f64| (seconds * f64::from(fps) - 1e-6).ceil().max(0.0) as u64;
+        first(self.start)..first(self.end)
+    }
+}
+
 /// Why an SRT or WebVTT text could not be read. `line` is 1-based.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]
@@ -358,6 +368,22 @@ fn number(digits: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cues_cover_the_frames_whose_time_falls_inside() {
+        let cue = |start: f64, end: f64| Cue {
+            start,
+            end,
+            text: String::new(),
+        };
+        assert_eq!(cue(0.0, 1.0).frames(15), 0..15);
+        assert_eq!(cue(2.0, 2.1).frames(15), 30..32); // 2.0 * 15 is 30, whatever the rounding
+        assert_eq!(cue(0.1, 0.15).frames(30), 3..5); // frame 3 is at 0.1 s, frame 5 at 0.1667
+        assert_eq!(cue(1.01, 1.02).frames(30), 31..31); // between two frames: never shown
+                                                        // Contiguous cues: each frame in exactly one.
+        let (a, b) = (cue(0.0, 1.234_567), cue(1.234_567, 2.0));
+        assert_eq!(a.frames(24).end, b.frames(24).start);
+    }
 
     fn chunks(text: &str) -> Vec<String> {
         chunk_text(text, MAX_WORDS_PER_LINE, MIN_WORDS_BEFORE_PUNCTUATION)

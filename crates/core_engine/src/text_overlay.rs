@@ -22,8 +22,10 @@ pub const DEFAULT_FONT_FAMILY: &str = "DejaVu Sans";
 const MAX_WIDTH_FRACTION: f32 = 0.9;
 /// Distance from the frame's top or bottom edge to the text block, as a fraction of height.
 const MARGIN_FRACTION: f32 = 0.06;
-/// Automatic font size: frame height divided by this (49 px at 1080p).
+/// Automatic font size: the frame's shorter side divided by this (49 px at 1080p).
 const AUTO_SIZE_DIVISOR: f32 = 22.0;
+/// Font sizes are given for a frame whose shorter side has this many pixels.
+const REFERENCE_LINES: f32 = 1080.0;
 /// Line height as a multiple of the font size.
 const LINE_SPACING: f32 = 1.2;
 
@@ -71,7 +73,9 @@ pub struct SubtitleStyle {
     pub font_family: Option<String>,
     /// A TrueType/OpenType file to use instead of an installed family.
     pub font_file: Option<PathBuf>,
-    /// Font size in output pixels; `None` scales it to the output (height / 22).
+    /// Font size in pixels of a 1080-line frame, scaled with the output's shorter side (48 is
+    /// 48 px at 1080p and 1080x1920, 16 px at 360p), so a project looks alike at every size
+    /// and in preview renders; `None` picks shorter side / 22.
     pub font_size: Option<f32>,
     pub color: [u8; 3],
     pub outline_color: [u8; 3],
@@ -121,14 +125,15 @@ impl TextRenderer {
                 "frame size {frame_width}x{frame_height} is empty"
             )));
         }
+        let short_side = frame_width.min(frame_height) as f32;
         let font_size = match style.font_size {
-            Some(size) if size.is_finite() && size > 0.0 => size,
+            Some(size) if size.is_finite() && size > 0.0 => size * short_side / REFERENCE_LINES,
             Some(size) => {
                 return Err(OverlayError::Invalid(format!(
                     "subtitle font size {size} is not a positive number"
                 )))
             }
-            None => (frame_height as f32 / AUTO_SIZE_DIVISOR).max(1.0),
+            None => (short_side / AUTO_SIZE_DIVISOR).max(1.0),
         };
         let mut font_system = FontSystem::new();
         let (family, weight, style_, stretch) = match &style.font_file {
@@ -635,7 +640,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.family(), DEFAULT_FONT_FAMILY);
-        assert_eq!(r.font_size(), 60.0);
+        assert_eq!(r.font_size(), 40.0); // 60 at 1080 lines is 40 at 720
 
         let bold = PathBuf::from("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf");
         let mut r = renderer(SubtitleStyle {

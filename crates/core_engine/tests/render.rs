@@ -1,26 +1,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! End-to-end renders of the demo fixture at a tiny size (320x180, 15 fps).
 
+mod common;
+
 use std::cell::RefCell;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::{decode_luma, demo_dir, files_in, tiny};
 use core_engine::manifest::Manifest;
+use core_engine::subtitles::parse_vtt;
 use core_engine::{render, CancelToken, Progress, RenderError, RenderSpec};
-use gstreamer as gst;
-use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
-
-fn demo_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo")
-}
-
-fn tiny(mut spec: RenderSpec) -> RenderSpec {
-    spec.width = 320;
-    spec.height = 180;
-    spec.fps = 15;
-    spec
-}
 
 fn demo_spec() -> RenderSpec {
     tiny(
@@ -53,41 +42,6 @@ fn demo_copy() -> (tempfile::TempDir, RenderSpec) {
     (dir, spec)
 }
 
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-/// Every frame of `path`'s video as 8-bit luma.
-fn decode_luma(path: &Path) -> Vec<Vec<u8>> {
-    core_engine::init().unwrap();
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=GRAY8 ! \
-         appsink name=sink sync=false",
-        path.display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let mut frames = Vec::new();
-    while let Ok(sample) = sink.pull_sample() {
-        let buffer = sample.buffer().unwrap();
-        frames.push(buffer.map_readable().unwrap().to_vec());
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
-    frames
-}
-
 #[test]
 fn demo_renders_verifies_and_reports_progress() {
     let spec = demo_spec();
@@ -118,7 +72,18 @@ fn demo_renders_verifies_and_reports_progress() {
     assert_eq!(result.frames, (expected * 15.0).round() as u64);
     assert_eq!(result.output_path, output);
     assert_eq!(result.file_size, std::fs::metadata(&output).unwrap().len());
-    assert_eq!(files_in(dir.path()), vec!["final.mp4"]);
+    assert_eq!(
+        files_in(dir.path()),
+        vec!["final.mp4", "final.srt", "final.vtt"]
+    );
+    // One cue list for the whole video: the last cue ends with the last narration, before
+    // its silence gap.
+    let subtitles = result.subtitles.clone().unwrap();
+    let cues = parse_vtt(&std::fs::read_to_string(&subtitles.vtt).unwrap()).unwrap();
+    assert!(cues.windows(2).all(|w| w[0].end <= w[1].start));
+    let last = cues.last().unwrap();
+    assert_eq!(last.text, "Thanks for watching.");
+    assert!((last.end - (expected - 0.3)).abs() < 0.002, "{last:?}");
     // The 160x120 picture is enlarged a lot even at this size.
     assert!(
         result.warnings.iter().any(|w| w.starts_with("segment 4:")),

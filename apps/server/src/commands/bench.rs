@@ -2,7 +2,9 @@
 //! much memory it needs.
 //!
 //! It writes a deterministic synthetic project (photo-like 1920x1080 JPEGs with structure
-//! and grain, speech-like 24 kHz narrations) to a temporary folder, renders it, then times
+//! and grain, speech-like 24 kHz narrations with subtitle text, a logo) to a temporary
+//! folder, renders it with every layer on (0.5 s crossfades, burned-in subtitles, the logo;
+//! flags turn them off), then times
 //! x264 alone on the same frames with the same settings: the render's frames are decoded to
 //! a raw I420 scratch file first (untimed), and only `raw file ! x264enc ! fakesink` is
 //! timed, so the ceiling excludes decoding. For very long benches (raw file above 6 GiB)
@@ -34,6 +36,15 @@ pub struct BenchArgs {
     /// x264 speed preset for both the render and the encoder-only run.
     #[arg(long, default_value = "veryfast")]
     pub preset: String,
+    /// Crossfade seconds at each segment boundary (0 = hard cuts).
+    #[arg(long, default_value_t = 0.5)]
+    pub transition: f64,
+    /// Render without burned-in subtitles.
+    #[arg(long)]
+    pub no_subtitles: bool,
+    /// Render without the logo watermark.
+    #[arg(long)]
+    pub no_logo: bool,
 }
 
 pub fn run(args: BenchArgs) -> CommandResult {
@@ -52,11 +63,23 @@ pub fn run(args: BenchArgs) -> CommandResult {
     spec.height = args.height;
     spec.fps = args.fps;
     spec.encoder.preset = args.preset;
+    spec.transition_duration = args.transition;
+    if args.no_subtitles {
+        spec.subtitles = None;
+    }
+    if args.no_logo {
+        spec.logo = None;
+    }
     let output = dir.path().join("bench.mp4");
 
     eprintln!(
-        "rendering {}x{} at {} fps",
-        spec.width, spec.height, spec.fps
+        "rendering {}x{} at {} fps, {} s crossfades, subtitles {}, logo {}",
+        spec.width,
+        spec.height,
+        spec.fps,
+        spec.transition_duration,
+        on_off(spec.subtitles.is_some()),
+        on_off(spec.logo.is_some()),
     );
     let started = Instant::now();
     let rendered = core_engine::render(&spec, &output, &mut |_| {}, &CancelToken::new())?;
@@ -82,6 +105,9 @@ pub fn run(args: BenchArgs) -> CommandResult {
         "{}",
         serde_json::json!({
             "segments": args.segments,
+            "transition_seconds": spec.transition_duration,
+            "subtitles": spec.subtitles.is_some(),
+            "logo": spec.logo.is_some(),
             "frames": rendered.frames,
             "video_seconds": rendered.duration,
             "render_wall_seconds": render_seconds,
@@ -93,6 +119,14 @@ pub fn run(args: BenchArgs) -> CommandResult {
         })
     );
     Ok(())
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
+    }
 }
 
 /// The process's peak resident set size (VmHWM) in KiB.
