@@ -54,16 +54,28 @@ impl FromStr for SubtitlePosition {
     }
 }
 
-/// Parses a `#RRGGBB` colour (the `#` is optional).
+/// Parses a `#RRGGBB` or CSS-style short `#RGB` colour (`#F80` is `#FF8800`), in any case;
+/// the `#` is optional.
 pub fn parse_hex_color(s: &str) -> Result<[u8; 3], OverlayError> {
     let hex = s.trim();
     let hex = hex.strip_prefix('#').unwrap_or(hex);
-    let invalid = || OverlayError::Invalid(format!("colour `{s}` is not of the form #RRGGBB"));
-    if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let invalid =
+        || OverlayError::Invalid(format!("colour `{s}` is not of the form #RRGGBB or #RGB"));
+    // Checked first so that the slicing below only ever meets single-byte characters.
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(invalid());
     }
-    let channel = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| invalid());
-    Ok([channel(0)?, channel(2)?, channel(4)?])
+    let digits = match hex.len() {
+        3 | 6 => hex.len() / 3,
+        _ => return Err(invalid()),
+    };
+    let channel = |i: usize| {
+        let value =
+            u8::from_str_radix(&hex[i * digits..(i + 1) * digits], 16).map_err(|_| invalid())?;
+        // One digit `F` stands for `FF`: 0xF * 17 = 0xFF.
+        Ok(if digits == 1 { value * 17 } else { value })
+    };
+    Ok([channel(0)?, channel(1)?, channel(2)?])
 }
 
 /// How subtitles look.
@@ -490,9 +502,18 @@ mod tests {
         assert!("middle".parse::<SubtitlePosition>().is_err());
         assert_eq!(parse_hex_color("#FFaa01").unwrap(), [255, 170, 1]);
         assert_eq!(parse_hex_color("000000").unwrap(), [0, 0, 0]);
-        for bad in ["#fff", "#12345g", "", "#1234567", "#ééé"] {
+        assert_eq!(parse_hex_color("#fff").unwrap(), [255, 255, 255]);
+        assert_eq!(parse_hex_color("#F80").unwrap(), [255, 136, 0]);
+        assert_eq!(parse_hex_color(" 1aB ").unwrap(), [0x11, 0xAA, 0xBB]);
+        for bad in [
+            "#ff", "#ffff", "#12345g", "#12g", "", "#", "#1234567", "#ééé", "#é1",
+        ] {
             assert!(parse_hex_color(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            parse_hex_color("red").unwrap_err().to_string(),
+            "invalid overlay setting: colour `red` is not of the form #RRGGBB or #RGB"
+        );
     }
 
     #[test]
