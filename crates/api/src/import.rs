@@ -57,46 +57,52 @@ pub fn import_manifest(
     media_root: &Path,
     manifest: &Manifest,
 ) -> Result<String, ImportError> {
-    if manifest.segments.is_empty() {
+    let sources = &manifest.spec.segments;
+    if sources.is_empty() {
         return Err(ImportError::NoSegments);
     }
-    let checked = manifest
-        .segments
+    let checked = sources
         .iter()
         .enumerate()
         .map(|(index, segment)| check_media(index + 1, &segment.image, &segment.audio))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let texts: Vec<SegmentText> = manifest
-        .segments
+    let texts: Vec<SegmentText> = sources
         .iter()
         .map(|segment| SegmentText {
-            text_content: segment.text_content.clone(),
+            text_content: segment.text.clone(),
             image_prompt: String::new(),
         })
         .collect();
     let mut conn = pool.get()?;
     let (project, segments) = repository::import_project(&mut conn, &manifest.title, &texts)?;
 
-    let stored = segments
-        .iter()
-        .zip(&manifest.segments)
-        .zip(&checked)
-        .try_for_each(|((row, source), media)| {
-            let image =
-                storage::fresh_media_path(&project.id, MediaKind::Image, &media.image_extension);
-            copy(media_root, &image, &source.image)?;
-            repository::set_segment_image(&mut conn, &row.id, Some(&image))?;
-            let audio =
-                storage::fresh_media_path(&project.id, MediaKind::Audio, &media.audio_extension);
-            copy(media_root, &audio, &source.audio)?;
-            repository::set_segment_audio(
-                &mut conn,
-                &row.id,
-                Some((&audio, media.audio_duration)),
-            )?;
-            Ok::<(), ImportError>(())
-        });
+    let stored =
+        segments
+            .iter()
+            .zip(sources)
+            .zip(&checked)
+            .try_for_each(|((row, source), media)| {
+                let image = storage::fresh_media_path(
+                    &project.id,
+                    MediaKind::Image,
+                    &media.image_extension,
+                );
+                copy(media_root, &image, &source.image)?;
+                repository::set_segment_image(&mut conn, &row.id, Some(&image))?;
+                let audio = storage::fresh_media_path(
+                    &project.id,
+                    MediaKind::Audio,
+                    &media.audio_extension,
+                );
+                copy(media_root, &audio, &source.audio)?;
+                repository::set_segment_audio(
+                    &mut conn,
+                    &row.id,
+                    Some((&audio, media.audio_duration)),
+                )?;
+                Ok::<(), ImportError>(())
+            });
     if let Err(err) = stored {
         if let Err(cleanup) = repository::delete_project(&mut conn, &project.id) {
             log::error!(

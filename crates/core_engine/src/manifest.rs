@@ -3,25 +3,56 @@
 //! ```json
 //! { "title": "Demo",
 //!   "settings": {"width": 1920, "height": 1080, "fps": 30, "zoom_intensity": 1.3,
-//!                "inter_segment_silence": 0.3, "transition_duration": 0.5},
+//!                "inter_segment_silence": 0.3, "transition_duration": 0.5,
+//!                "subtitle_font_size": 48, "subtitle_color": "#FFFFFF",
+//!                "subtitle_position": "bottom", "logo_file": "logo.png"},
 //!   "segments": [{"text_content": "...", "image": "images/01.jpg", "audio": "audio/01.wav"}] }
 //! ```
 //!
-//! `settings` and each key in it are optional; `title`, `segments` and the three keys of
-//! every segment are required; unknown keys are refused (they are usually typos). Paths are
-//! relative to the manifest's folder (absolute paths are kept) and must name existing files.
+//! `settings` and each key in it are optional; the keys are named like the server's
+//! GlobalSettings and default to the same values:
+//!
+//! | key | meaning | default |
+//! |---|---|---|
+//! | `width`, `height`, `fps` | output size (even, 16–7680) and frame rate (1–120) | 1920, 1080, 30 |
+//! | `zoom_intensity` | Ken Burns zoom, 1.0–2.0 | 1.3 |
+//! | `inter_segment_silence` | seconds of silence after each narration, 0–5 | 0.3 |
+//! | `transition_duration` | seconds of crossfade at each boundary, 0–2 (0 = cuts) | 0.5 |
+//! | `subtitles_enabled` | burn the narration in as subtitles | true |
+//! | `subtitle_font_family` | an installed font family | DejaVu Sans |
+//! | `subtitle_font_file` | a TrueType/OpenType file, used instead of the family | none |
+//! | `subtitle_font_size` | pixels at 1080 lines (scaled with the output), 12–120 | shorter side / 22 |
+//! | `subtitle_color` | `#RRGGBB` or `#RGB` | `#FFFFFF` |
+//! | `subtitle_position` | `bottom`, `center` or `top` | `bottom` |
+//! | `logo_file` | a PNG/WebP/JPEG watermark; the logo is drawn only when this is given | none |
+//! | `logo_scale` | logo width as a fraction of the video width, 0.05–0.5 | 0.15 |
+//! | `logo_position` | `top-left`, `top-right`, `bottom-left` or `bottom-right` | `bottom-right` |
+//! | `logo_opacity` | 0–1 | 1.0 |
+//! | `logo_margin` | pixels from the frame edges, 0–200 | 20 |
+//!
+//! `title`, `segments` and the three keys of every segment are required; unknown keys are
+//! refused (they are usually typos). Paths are relative to the manifest's folder (absolute
+//! paths are kept). Segment files must exist; the font and logo files need not, because the
+//! renderer falls back to the default font and leaves a missing logo out, with a warning.
+//!
+//! The settings are checked once, by [`RenderSpec::validate`], so a manifest accepts exactly
+//! what the renderer does.
 
-use std::fmt::Display;
-use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use serde::Deserialize;
 
-use crate::spec::{DIMENSION_RANGE, FPS_RANGE, SILENCE_RANGE, ZOOM_RANGE};
-use crate::{RenderSpec, SegmentSpec};
+use crate::logo::{LogoPosition, LogoSpec};
+use crate::overlay::OverlayError;
+use crate::text_overlay::{parse_hex_color, SubtitlePosition, SubtitleStyle};
+use crate::{RenderError, RenderSpec, SegmentSpec};
 
-/// Accepted crossfade lengths in seconds (used by a later rendering stage).
-pub const TRANSITION_RANGE: RangeInclusive<f64> = 0.0..=2.0;
+/// The logo defaults of the editor's settings, so a manifest renders like the editor.
+const DEFAULT_LOGO_SCALE: f64 = 0.15;
+const DEFAULT_LOGO_POSITION: LogoPosition = LogoPosition::BottomRight;
+const DEFAULT_LOGO_OPACITY: f64 = 1.0;
+const DEFAULT_LOGO_MARGIN: u32 = 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
@@ -36,8 +67,16 @@ pub enum ManifestError {
     /// A top-level key is missing, unknown or of the wrong type.
     #[error("manifest: {0}")]
     Structure(String),
+    /// A settings key is unknown or of the wrong type, or a value is out of range.
     #[error("settings: {0}")]
     Settings(String),
+    /// A settings value that must be parsed (a colour, a position) is not understood.
+    #[error("settings: \"{key}\" is not valid")]
+    InvalidSetting {
+        key: &'static str,
+        #[source]
+        source: OverlayError,
+    },
     /// `segment` is 1-based.
     #[error("segment {segment}: {message}")]
     Segment { segment: usize, message: String },
@@ -49,53 +88,15 @@ pub enum ManifestError {
         key: &'static str,
         path: PathBuf,
     },
-    #[error("settings: \"{key}\" is {value}, allowed: {allowed}")]
-    OutOfRange {
-        key: &'static str,
-        value: String,
-        allowed: String,
-    },
 }
 
-/// A loaded, checked manifest. Segment paths are absolute.
+/// A loaded, checked manifest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
     pub title: String,
-    pub settings: ManifestSettings,
-    pub segments: Vec<ManifestSegment>,
-}
-
-/// Output settings; absent keys take the product defaults.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ManifestSettings {
-    pub width: u32,
-    pub height: u32,
-    pub fps: u32,
-    pub zoom_intensity: f64,
-    pub inter_segment_silence: f64,
-    /// Accepted and checked now; crossfades are drawn by a later rendering stage.
-    pub transition_duration: f64,
-}
-
-impl Default for ManifestSettings {
-    fn default() -> Self {
-        let spec = RenderSpec::default();
-        Self {
-            width: spec.width,
-            height: spec.height,
-            fps: spec.fps,
-            zoom_intensity: spec.zoom_intensity,
-            inter_segment_silence: spec.inter_segment_silence,
-            transition_duration: 0.5,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ManifestSegment {
-    pub text_content: String,
-    pub image: PathBuf,
-    pub audio: PathBuf,
+    /// The render it describes: its settings (defaults where absent) and its segments in
+    /// order, with absolute paths. Already validated.
+    pub spec: RenderSpec,
 }
 
 #[derive(Deserialize)]
@@ -107,8 +108,8 @@ struct RawManifest {
     segments: Vec<serde_json::Value>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 struct RawSettings {
     width: Option<u32>,
     height: Option<u32>,
@@ -116,6 +117,17 @@ struct RawSettings {
     zoom_intensity: Option<f64>,
     inter_segment_silence: Option<f64>,
     transition_duration: Option<f64>,
+    subtitles_enabled: Option<bool>,
+    subtitle_font_family: Option<String>,
+    subtitle_font_file: Option<PathBuf>,
+    subtitle_font_size: Option<f32>,
+    subtitle_color: Option<String>,
+    subtitle_position: Option<String>,
+    logo_file: Option<PathBuf>,
+    logo_scale: Option<f64>,
+    logo_position: Option<String>,
+    logo_opacity: Option<f64>,
+    logo_margin: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -147,50 +159,70 @@ impl Manifest {
             }
         })?;
         let settings = match raw.settings {
-            None | Some(serde_json::Value::Null) => ManifestSettings::default(),
-            Some(value) => parse_settings(value)?,
+            None | Some(serde_json::Value::Null) => RawSettings::default(),
+            Some(value) => {
+                serde_json::from_value(value).map_err(|e| ManifestError::Settings(e.to_string()))?
+            }
         };
         if raw.segments.is_empty() {
             return Err(ManifestError::NoSegments);
         }
         let base = std::path::absolute(base_dir).unwrap_or_else(|_| base_dir.to_path_buf());
-        let segments = raw
+        let mut spec = settings_spec(settings, &base)?;
+        spec.segments = raw
             .segments
             .into_iter()
             .enumerate()
-            .map(|(i, value)| parse_segment(i + 1, value, &base))
+            .map(|(i, value)| parse_segment(i, value, &base))
             .collect::<Result<Vec<_>, _>>()?;
+        spec.validate().map_err(|err| {
+            ManifestError::Settings(match err {
+                // The message alone: it already names the setting and its allowed range.
+                RenderError::InvalidSpec(message) => message,
+                other => other.to_string(),
+            })
+        })?;
         Ok(Manifest {
             title: raw.title,
-            settings,
-            segments,
+            spec,
         })
     }
 
     /// The render this manifest describes, with default encoder settings.
     pub fn to_spec(&self) -> RenderSpec {
-        RenderSpec {
-            width: self.settings.width,
-            height: self.settings.height,
-            fps: self.settings.fps,
-            zoom_intensity: self.settings.zoom_intensity,
-            inter_segment_silence: self.settings.inter_segment_silence,
-            segments: self
-                .segments
-                .iter()
-                .enumerate()
-                .map(|(i, s)| SegmentSpec::new(i, &s.image, &s.audio, &s.text_content))
-                .collect(),
-            ..RenderSpec::default()
-        }
+        self.spec.clone()
     }
 }
 
-fn parse_settings(value: serde_json::Value) -> Result<ManifestSettings, ManifestError> {
-    let raw: RawSettings =
-        serde_json::from_value(value).map_err(|e| ManifestError::Settings(e.to_string()))?;
-    let defaults = ManifestSettings::default();
-    let settings = ManifestSettings {
+/// The settings as a spec without segments. Only parsing happens here; ranges are left to
+/// [`RenderSpec::validate`].
+fn settings_spec(raw: RawSettings, base: &Path) -> Result<RenderSpec, ManifestError> {
+    let defaults = RenderSpec::default();
+    let style = SubtitleStyle::default();
+    // Parsed even when subtitles or the logo are off, so a typo never goes unnoticed.
+    let color = parse_setting("subtitle_color", raw.subtitle_color, parse_hex_color)?;
+    let position = parse_setting("subtitle_position", raw.subtitle_position, |text| {
+        SubtitlePosition::from_str(text)
+    })?;
+    let logo_position = parse_setting("logo_position", raw.logo_position, |text| {
+        LogoPosition::from_str(text)
+    })?;
+    let subtitles = SubtitleStyle {
+        font_family: raw.subtitle_font_family,
+        font_file: raw.subtitle_font_file.map(|file| base.join(file)),
+        font_size: raw.subtitle_font_size,
+        color: color.unwrap_or(style.color),
+        position: position.unwrap_or(style.position),
+        ..style
+    };
+    let logo = raw.logo_file.map(|file| LogoSpec {
+        path: base.join(file),
+        scale: raw.logo_scale.unwrap_or(DEFAULT_LOGO_SCALE),
+        position: logo_position.unwrap_or(DEFAULT_LOGO_POSITION),
+        opacity: raw.logo_opacity.unwrap_or(DEFAULT_LOGO_OPACITY),
+        margin: raw.logo_margin.unwrap_or(DEFAULT_LOGO_MARGIN),
+    });
+    Ok(RenderSpec {
         width: raw.width.unwrap_or(defaults.width),
         height: raw.height.unwrap_or(defaults.height),
         fps: raw.fps.unwrap_or(defaults.fps),
@@ -201,61 +233,29 @@ fn parse_settings(value: serde_json::Value) -> Result<ManifestSettings, Manifest
         transition_duration: raw
             .transition_duration
             .unwrap_or(defaults.transition_duration),
-    };
-    for (key, value) in [("width", settings.width), ("height", settings.height)] {
-        if !DIMENSION_RANGE.contains(&value) || value % 2 != 0 {
-            return Err(out_of_range(
-                key,
-                value,
-                format!(
-                    "even numbers from {} to {}",
-                    DIMENSION_RANGE.start(),
-                    DIMENSION_RANGE.end()
-                ),
-            ));
-        }
-    }
-    check_range("fps", settings.fps, &FPS_RANGE)?;
-    check_range("zoom_intensity", settings.zoom_intensity, &ZOOM_RANGE)?;
-    check_range(
-        "inter_segment_silence",
-        settings.inter_segment_silence,
-        &SILENCE_RANGE,
-    )?;
-    check_range(
-        "transition_duration",
-        settings.transition_duration,
-        &TRANSITION_RANGE,
-    )?;
-    Ok(settings)
+        subtitles: raw.subtitles_enabled.unwrap_or(true).then_some(subtitles),
+        logo,
+        ..defaults
+    })
 }
 
-fn check_range<T: PartialOrd + Display>(
+fn parse_setting<T>(
     key: &'static str,
-    value: T,
-    range: &RangeInclusive<T>,
-) -> Result<(), ManifestError> {
-    if range.contains(&value) {
-        Ok(())
-    } else {
-        let allowed = format!("{} to {}", range.start(), range.end());
-        Err(out_of_range(key, value, allowed))
-    }
+    value: Option<String>,
+    parse: impl Fn(&str) -> Result<T, OverlayError>,
+) -> Result<Option<T>, ManifestError> {
+    value
+        .map(|text| parse(&text).map_err(|source| ManifestError::InvalidSetting { key, source }))
+        .transpose()
 }
 
-fn out_of_range(key: &'static str, value: impl Display, allowed: String) -> ManifestError {
-    ManifestError::OutOfRange {
-        key,
-        value: value.to_string(),
-        allowed,
-    }
-}
-
+/// `index` is 0-based; errors name the segment 1-based, as people count.
 fn parse_segment(
-    segment: usize,
+    index: usize,
     value: serde_json::Value,
     base: &Path,
-) -> Result<ManifestSegment, ManifestError> {
+) -> Result<SegmentSpec, ManifestError> {
+    let segment = index + 1;
     let raw: RawSegment = serde_json::from_value(value).map_err(|e| ManifestError::Segment {
         segment,
         message: e.to_string(),
@@ -268,11 +268,12 @@ fn parse_segment(
             Err(ManifestError::MissingFile { segment, key, path })
         }
     };
-    Ok(ManifestSegment {
-        text_content: raw.text_content,
-        image: existing("image", raw.image)?,
-        audio: existing("audio", raw.audio)?,
-    })
+    Ok(SegmentSpec::new(
+        index,
+        existing("image", raw.image)?,
+        existing("audio", raw.audio)?,
+        raw.text_content,
+    ))
 }
 
 #[cfg(test)]
@@ -302,35 +303,133 @@ mod tests {
         parse(&dir, json).unwrap_err().to_string()
     }
 
+    /// The error for one segment and these settings, with its causes.
+    fn settings_error(settings: &str) -> String {
+        let dir = project();
+        let json = format!(r#"{{"title": "T", "settings": {settings}, "segments": [{SEGMENT}]}}"#);
+        let err = parse(&dir, &json).unwrap_err();
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            text = format!("{text}: {cause}");
+            source = cause.source();
+        }
+        text
+    }
+
+    fn with_settings(dir: &tempfile::TempDir, settings: &str) -> RenderSpec {
+        let json = format!(r#"{{"title": "T", "settings": {settings}, "segments": [{SEGMENT}]}}"#);
+        parse(dir, &json).unwrap().to_spec()
+    }
+
     #[test]
     fn minimal_manifest_takes_defaults_and_absolute_paths() {
         let dir = project();
         let json = format!(r#"{{"title": "Demo", "segments": [{SEGMENT}, {SEGMENT}]}}"#);
         let manifest = parse(&dir, &json).unwrap();
         assert_eq!(manifest.title, "Demo");
-        assert_eq!(manifest.settings, ManifestSettings::default());
-        assert_eq!(manifest.segments[1].image, dir.path().join("images/01.jpg"));
-        assert!(manifest.segments[0].audio.is_absolute());
         let spec = manifest.to_spec();
-        assert_eq!((spec.width, spec.height, spec.fps), (1920, 1080, 30));
-        assert_eq!(spec.segments[1].index, 1);
-        assert_eq!(spec.segments[0].text, "Hi");
+        let expected = RenderSpec {
+            segments: vec![
+                SegmentSpec::new(
+                    0,
+                    dir.path().join("images/01.jpg"),
+                    dir.path().join("audio/01.wav"),
+                    "Hi",
+                ),
+                SegmentSpec::new(
+                    1,
+                    dir.path().join("images/01.jpg"),
+                    dir.path().join("audio/01.wav"),
+                    "Hi",
+                ),
+            ],
+            ..RenderSpec::default()
+        };
+        assert_eq!(spec, expected);
+        assert!(spec.segments[0].audio.is_absolute());
+        // `null` settings are absent settings.
+        let json = format!(r#"{{"title": "Demo", "settings": null, "segments": [{SEGMENT}]}}"#);
+        assert_eq!(parse(&dir, &json).unwrap().spec.width, 1920);
     }
 
     #[test]
     fn settings_override_defaults() {
         let dir = project();
-        let json = format!(
-            r#"{{"title": "T", "settings": {{"width": 720, "height": 1280, "fps": 24,
-                "zoom_intensity": 1.5, "transition_duration": 0}}, "segments": [{SEGMENT}]}}"#
+        let spec = with_settings(
+            &dir,
+            r#"{"width": 720, "height": 1280, "fps": 24, "zoom_intensity": 1.5,
+                "inter_segment_silence": 0.75, "transition_duration": 0}"#,
         );
-        let manifest = parse(&dir, &json).unwrap();
-        let s = &manifest.settings;
+        assert_eq!((spec.width, spec.height, spec.fps), (720, 1280, 24));
+        assert_eq!(spec.zoom_intensity, 1.5);
+        assert_eq!(spec.inter_segment_silence, 0.75);
+        assert_eq!(spec.transition_duration, 0.0);
+        assert_eq!(spec.subtitles, Some(SubtitleStyle::default()));
+        assert_eq!(spec.logo, None);
+    }
+
+    #[test]
+    fn subtitle_settings_make_the_style() {
+        let dir = project();
+        let spec = with_settings(
+            &dir,
+            r##"{"subtitle_font_family": "DejaVu Serif", "subtitle_font_file": "fonts/a.ttf",
+                 "subtitle_font_size": 36, "subtitle_color": "#F80",
+                 "subtitle_position": "top"}"##,
+        );
         assert_eq!(
-            (s.width, s.height, s.fps, s.zoom_intensity),
-            (720, 1280, 24, 1.5)
+            spec.subtitles,
+            Some(SubtitleStyle {
+                font_family: Some("DejaVu Serif".into()),
+                // Need not exist: the renderer falls back to the default font.
+                font_file: Some(dir.path().join("fonts/a.ttf")),
+                font_size: Some(36.0),
+                color: [255, 136, 0],
+                outline_color: [0, 0, 0],
+                position: SubtitlePosition::Top,
+            })
         );
-        assert_eq!((s.inter_segment_silence, s.transition_duration), (0.3, 0.0));
+        let off = with_settings(
+            &dir,
+            r##"{"subtitles_enabled": false, "subtitle_color": "#000000"}"##,
+        );
+        assert_eq!(off.subtitles, None);
+        let on = with_settings(&dir, r#"{"subtitles_enabled": true}"#);
+        assert_eq!(on.subtitles, Some(SubtitleStyle::default()));
+    }
+
+    #[test]
+    fn logo_settings_make_the_logo_only_with_a_file() {
+        let dir = project();
+        let spec = with_settings(&dir, r#"{"logo_file": "brand/logo.png"}"#);
+        assert_eq!(
+            spec.logo,
+            Some(LogoSpec {
+                path: dir.path().join("brand/logo.png"),
+                scale: 0.15,
+                position: LogoPosition::BottomRight,
+                opacity: 1.0,
+                margin: 20,
+            })
+        );
+        let spec = with_settings(
+            &dir,
+            r#"{"logo_file": "/srv/logo.webp", "logo_scale": 0.3, "logo_position": "top-left",
+                "logo_opacity": 0.5, "logo_margin": 0}"#,
+        );
+        assert_eq!(
+            spec.logo,
+            Some(LogoSpec {
+                path: PathBuf::from("/srv/logo.webp"),
+                scale: 0.3,
+                position: LogoPosition::TopLeft,
+                opacity: 0.5,
+                margin: 0,
+            })
+        );
+        let spec = with_settings(&dir, r#"{"logo_scale": 0.3, "logo_position": "top-left"}"#);
+        assert_eq!(spec.logo, None);
     }
 
     #[test]
@@ -339,11 +438,20 @@ mod tests {
         let path = dir.path().join("manifest.json");
         std::fs::write(
             &path,
-            format!(r#"{{"title": "T", "segments": [{SEGMENT}]}}"#),
+            format!(
+                r#"{{"title": "T", "settings": {{"logo_file": "logo.png"}}, "segments": [{SEGMENT}]}}"#
+            ),
         )
         .unwrap();
         let manifest = Manifest::load(&path).unwrap();
-        assert_eq!(manifest.segments[0].audio, dir.path().join("audio/01.wav"));
+        assert_eq!(
+            manifest.spec.segments[0].audio,
+            dir.path().join("audio/01.wav")
+        );
+        assert_eq!(
+            manifest.spec.logo.map(|logo| logo.path),
+            Some(dir.path().join("logo.png"))
+        );
         let missing = dir.path().join("nope.json");
         let err = Manifest::load(&missing).unwrap_err();
         assert_eq!(
@@ -374,11 +482,12 @@ mod tests {
             "segment 2: missing field `audio`"
         );
         assert_eq!(
-            error(&format!(
-                r#"{{"title": "T", "settings": {{"colour": 1}}, "segments": [{SEGMENT}]}}"#
-            )),
+            settings_error(r#"{"colour": 1}"#),
             "settings: unknown field `colour`, expected one of `width`, `height`, `fps`, \
-             `zoom_intensity`, `inter_segment_silence`, `transition_duration`"
+             `zoom_intensity`, `inter_segment_silence`, `transition_duration`, \
+             `subtitles_enabled`, `subtitle_font_family`, `subtitle_font_file`, \
+             `subtitle_font_size`, `subtitle_color`, `subtitle_position`, `logo_file`, \
+             `logo_scale`, `logo_position`, `logo_opacity`, `logo_margin`"
         );
         assert_eq!(
             error(r#"{"title": "T", "segments": []}"#),
@@ -401,31 +510,75 @@ mod tests {
     }
 
     #[test]
-    fn out_of_range_values() {
-        let with = |settings: &str| {
-            error(&format!(
-                r#"{{"title": "T", "settings": {settings}, "segments": [{SEGMENT}]}}"#
-            ))
-        };
+    fn out_of_range_values_are_refused_by_the_spec_check() {
+        for (settings, message) in [
+            (r#"{"fps": 500}"#, "fps 500 must be from 1 to 120"),
+            (
+                r#"{"width": 1921}"#,
+                "width 1921 must be an even number from 16 to 7680",
+            ),
+            (
+                r#"{"zoom_intensity": 0.5}"#,
+                "zoom_intensity 0.5 must be from 1 to 2",
+            ),
+            (
+                r#"{"inter_segment_silence": 6}"#,
+                "inter_segment_silence 6 must be from 0 to 5 seconds",
+            ),
+            (
+                r#"{"transition_duration": 3}"#,
+                "transition_duration 3 must be from 0 to 2 seconds",
+            ),
+            (
+                r#"{"subtitle_font_size": 8}"#,
+                "subtitle font size 8 must be from 12 to 120",
+            ),
+            (
+                r#"{"logo_file": "l.png", "logo_scale": 0.9}"#,
+                "logo scale 0.9 must be from 0.05 to 0.5",
+            ),
+            (
+                r#"{"logo_file": "l.png", "logo_opacity": 1.5}"#,
+                "logo opacity 1.5 must be from 0 to 1",
+            ),
+            (
+                r#"{"logo_file": "l.png", "logo_margin": 201}"#,
+                "logo margin 201 must be from 0 to 200 pixels",
+            ),
+        ] {
+            assert_eq!(
+                settings_error(settings),
+                format!("settings: {message}"),
+                "{settings}"
+            );
+        }
         assert_eq!(
-            with(r#"{"fps": 500}"#),
-            "settings: \"fps\" is 500, allowed: 1 to 120"
-        );
-        assert_eq!(
-            with(r#"{"width": 1921}"#),
-            "settings: \"width\" is 1921, allowed: even numbers from 16 to 7680"
-        );
-        assert_eq!(
-            with(r#"{"zoom_intensity": 0.5}"#),
-            "settings: \"zoom_intensity\" is 0.5, allowed: 1 to 2"
-        );
-        assert_eq!(
-            with(r#"{"transition_duration": 3}"#),
-            "settings: \"transition_duration\" is 3, allowed: 0 to 2"
-        );
-        assert_eq!(
-            with(r#"{"fps": 29.97}"#),
+            settings_error(r#"{"fps": 29.97}"#),
             "settings: invalid type: floating point `29.97`, expected u32"
+        );
+        assert_eq!(
+            settings_error(r#"{"logo_margin": -1}"#),
+            "settings: invalid value: integer `-1`, expected u32"
+        );
+    }
+
+    #[test]
+    fn unparsable_values_name_their_key() {
+        assert_eq!(
+            settings_error(r#"{"subtitle_color": "white"}"#),
+            "settings: \"subtitle_color\" is not valid: invalid overlay setting: \
+             colour `white` is not of the form #RRGGBB or #RGB"
+        );
+        assert_eq!(
+            settings_error(r#"{"subtitle_position": "middle"}"#),
+            "settings: \"subtitle_position\" is not valid: invalid overlay setting: \
+             subtitle position `middle` is not one of bottom, center, top"
+        );
+        // Checked even without a logo file: a typo is a typo.
+        assert_eq!(
+            settings_error(r#"{"logo_position": "left"}"#),
+            "settings: \"logo_position\" is not valid: invalid overlay setting: \
+             logo position `left` is not one of top-left, top-right, bottom-left, bottom-right"
         );
     }
 }
