@@ -55,6 +55,36 @@ pub fn persist(temp: tempfile::NamedTempFile, media_root: &Path, relative: &str)
         .map_err(|err| err.error)
 }
 
+/// Moves a filled temporary file to `{folder}/{stem}.{extension}` under the media root, or, when
+/// that name is taken, to `{stem}_{7 random characters}.{extension}` (as Django names
+/// collisions), never replacing an existing file. Returns the media-relative path used.
+pub fn persist_unique(
+    mut temp: tempfile::NamedTempFile,
+    media_root: &Path,
+    folder: &str,
+    stem: &str,
+    extension: &str,
+) -> io::Result<String> {
+    const ATTEMPTS: usize = 8;
+    let mut name = format!("{stem}.{extension}");
+    for _ in 0..ATTEMPTS {
+        let relative = format!("{folder}/{name}");
+        match temp.persist_noclobber(media_root.join(&relative)) {
+            Ok(_) => return Ok(relative),
+            Err(err) if err.error.kind() == io::ErrorKind::AlreadyExists => {
+                temp = err.file;
+                let suffix = uuid::Uuid::new_v4().simple().to_string();
+                name = format!("{stem}_{}.{extension}", &suffix[..7]);
+            }
+            Err(err) => return Err(err.error),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("no free name for {stem}.{extension} in {folder}"),
+    ))
+}
+
 /// Copies `source` into the media root under `relative`, atomically.
 pub fn copy_in(media_root: &Path, relative: &str, source: &Path) -> io::Result<()> {
     let mut temp = temp_file_for(media_root, relative)?;
@@ -114,6 +144,35 @@ mod tests {
         );
         let folder = root.path().join("projects/p1/audio");
         assert_eq!(std::fs::read_dir(folder).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn unique_names_never_replace_a_file() {
+        let root = tempfile::tempdir().unwrap();
+        let fonts = root.path().join("fonts");
+        std::fs::create_dir_all(&fonts).unwrap();
+        let filled = |text: &str| {
+            let mut temp = tempfile::NamedTempFile::new_in(&fonts).unwrap();
+            io::Write::write_all(&mut temp, text.as_bytes()).unwrap();
+            temp
+        };
+        let first = persist_unique(filled("one"), root.path(), "fonts", "Lobster", "ttf").unwrap();
+        assert_eq!(first, "fonts/Lobster.ttf");
+        let second = persist_unique(filled("two"), root.path(), "fonts", "Lobster", "ttf").unwrap();
+        let suffix = second
+            .strip_prefix("fonts/Lobster_")
+            .and_then(|rest| rest.strip_suffix(".ttf"))
+            .unwrap();
+        assert_eq!(suffix.len(), 7, "{second}");
+        assert_eq!(
+            std::fs::read_to_string(fonts.join("Lobster.ttf")).unwrap(),
+            "one"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.path().join(&second)).unwrap(),
+            "two"
+        );
+        assert_eq!(std::fs::read_dir(&fonts).unwrap().count(), 2);
     }
 
     #[test]

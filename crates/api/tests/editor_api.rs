@@ -637,6 +637,7 @@ fn oversized_uploads_are_refused_while_streaming() {
     config.limits.image_bytes = 64 * 1024;
     config.limits.audio_bytes = 64 * 1024;
     config.limits.logo_bytes = 64 * 1024;
+    config.limits.font_bytes = 64 * 1024;
     let app = spawn_with(config);
     let project = import_text(&app, "Big", "one");
     let sid = id_of(&project["segments"][0]);
@@ -673,6 +674,16 @@ fn oversized_uploads_are_refused_while_streaming() {
     assert_eq!(status, 413);
     assert!(files_in(app.media_root().join(format!("projects/{pid}/images"))).is_empty());
     assert!(files_in(app.media_root().join("logos")).is_empty());
+    let (status, _) = status_json(upload(
+        &app,
+        "/api/settings/font/upload/",
+        "font",
+        "big.ttf",
+        "font/ttf",
+        &big,
+    ));
+    assert_eq!(status, 413);
+    assert!(files_in(app.media_root().join("fonts")).is_empty());
 
     // Within the limit still works on the same server.
     let (status, _) = status_json(upload(
@@ -921,6 +932,79 @@ fn logos_are_uploaded_listed_activated_and_deleted() {
     assert!(!media_file(&app, &logo["file"]).exists());
     let (status, body) = status_json(app.delete(&format!("/api/settings/logos/{id}/")));
     assert_eq!((status, &body["error"]), (404, &json!("Logo not found.")));
+}
+
+/// The renderer's default font, a real TrueType file.
+const DEJAVU: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+
+#[test]
+fn fonts_are_uploaded_checked_and_become_the_subtitle_font() {
+    let app = spawn_app();
+    let font = std::fs::read(DEJAVU).unwrap();
+    let upload_font = |field: &str, filename: &str, data: &[u8]| {
+        status_json(upload(
+            &app,
+            "/api/settings/font/upload/",
+            field,
+            filename,
+            "font/ttf",
+            data,
+        ))
+    };
+
+    let (status, settings) = upload_font("font", "My Font.ttf", &font);
+    assert_eq!(status, 200, "{settings}");
+    assert_eq!(settings["custom_font_file"], "/media/fonts/My_Font.ttf");
+    let stored = app.media_root().join("fonts/My_Font.ttf");
+    let subtitle_font = PathBuf::from(settings["subtitle_font"].as_str().unwrap());
+    assert!(subtitle_font.is_absolute(), "{subtitle_font:?}");
+    assert_eq!(
+        subtitle_font.canonicalize().unwrap(),
+        stored.canonicalize().unwrap()
+    );
+    // The whole settings object, as PATCH answers.
+    assert_eq!(settings["subtitle_font_size"], 48);
+    assert_eq!(std::fs::read(&stored).unwrap(), font);
+    let served = app.get("/media/fonts/My_Font.ttf");
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().unwrap().as_ref(), font.as_slice());
+    let (_, read_back) = status_json(app.get("/api/settings/"));
+    assert_eq!(read_back["custom_font_file"], "/media/fonts/My_Font.ttf");
+
+    // The same name again is stored beside it, and the replaced font goes.
+    let (status, settings) = upload_font("font", "My Font.ttf", &font);
+    assert_eq!(status, 200, "{settings}");
+    let second = settings["custom_font_file"].as_str().unwrap();
+    let suffix = second
+        .strip_prefix("/media/fonts/My_Font_")
+        .and_then(|rest| rest.strip_suffix(".ttf"))
+        .unwrap_or_else(|| panic!("{second}"));
+    assert_eq!(suffix.len(), 7, "{second}");
+    assert!(!stored.exists());
+    assert_eq!(files_in(app.media_root().join("fonts")).len(), 1);
+
+    // A WOFF name is accepted when the content is a font the renderer can read.
+    let (status, settings) = upload_font("font", "brand.WOFF", &font);
+    assert_eq!(status, 200, "{settings}");
+    assert_eq!(settings["custom_font_file"], "/media/fonts/brand.woff");
+
+    let (status, body) = upload_font("font", "fake.ttf", b"\0\x01\0\0 garbage");
+    assert_eq!((status, &body["error"]), (400, &json!("Invalid font file")));
+    assert!(body["details"].is_string(), "{body}");
+    let (status, body) = upload_font("font", "tool.exe", &font);
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &json!("Unsupported font format"))
+    );
+    let (status, body) = upload_font("file", "My Font.ttf", b"not under the font field");
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &json!("No font file provided"))
+    );
+    // Refused uploads leave neither files nor setting changes behind.
+    assert_eq!(files_in(app.media_root().join("fonts")), ["brand.woff"]);
+    let (_, settings) = status_json(app.get("/api/settings/"));
+    assert_eq!(settings["custom_font_file"], "/media/fonts/brand.woff");
 }
 
 #[test]

@@ -7,6 +7,7 @@ use crate::app::AppState;
 use crate::errors::ApiError;
 use crate::repository::RepoError;
 
+pub mod fonts;
 pub mod gallery;
 pub mod health;
 pub mod logos;
@@ -28,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     uploads::configure(cfg);
     settings::configure(cfg);
     logos::configure(cfg);
+    fonts::configure(cfg);
     gallery::configure(cfg);
 }
 

@@ -205,7 +205,7 @@ fn human_size(bytes: u64) -> String {
 }
 
 /// `{error, details}` with 400, the shape of the original's file validation errors.
-fn invalid_file(error: &str, details: impl Into<String>) -> ApiError {
+pub fn invalid_file(error: &str, details: impl Into<String>) -> ApiError {
     ApiError::Custom {
         status: StatusCode::BAD_REQUEST,
         body: json!({ "error": error, "details": details.into() }),
