@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use core_engine::{CancelToken, Progress, RenderError, RenderOutput, RenderSpec};
+use core_engine::{CancelToken, Progress, RenderError, RenderOutput, RenderSpec, SubtitleFiles};
 use serde::Serialize;
 use task_manager::TaskContext;
+
+use crate::views::media_url;
 
 /// Errors crossing the store seam; the store decides what they are.
 pub type StoreError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -108,6 +110,8 @@ pub struct RenderResult {
     pub output_path: String,
     pub duration: f64,
     pub file_size: u64,
+    /// The subtitle sidecars' URLs; `None` when the project has no text.
+    pub subtitles: Option<SubtitleUrls>,
     pub warnings: Vec<String>,
 }
 
@@ -142,18 +146,42 @@ pub fn render_task_id(project_id: &str) -> String {
     format!("render_{project_id}")
 }
 
+/// The URLs of a rendered video's subtitle sidecars.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubtitleUrls {
+    pub srt: String,
+    pub vtt: String,
+}
+
+/// `projects/{id}/output`: the folder of a project's video, relative to the media root.
+fn output_dir_relative(project_id: &str) -> PathBuf {
+    Path::new("projects").join(project_id).join("output")
+}
+
+/// `projects/{id}/output/final.mp4`, relative to the media root.
+fn output_relative(project_id: &str) -> PathBuf {
+    output_dir_relative(project_id).join("final.mp4")
+}
+
 /// `media/projects/{id}/output/final.mp4` on disk.
 pub fn output_file(media_root: &Path, project_id: &str) -> PathBuf {
-    media_root
-        .join("projects")
-        .join(project_id)
-        .join("output")
-        .join("final.mp4")
+    media_root.join(output_relative(project_id))
 }
 
 /// The URL-relative path stored in `Project.output_path`.
 pub fn output_url(project_id: &str) -> String {
-    format!("/media/projects/{project_id}/output/final.mp4")
+    media_url(&output_relative(project_id).to_string_lossy())
+}
+
+/// The `/media/` URLs of the `.srt` and `.vtt` sidecars next to a project's video, when both
+/// files are on disk (a render of a project without text writes none).
+pub fn subtitle_urls(media_root: &Path, project_id: &str) -> Option<SubtitleUrls> {
+    let files = SubtitleFiles::for_output(&output_relative(project_id));
+    let exists = |relative: &Path| media_root.join(relative).is_file();
+    (exists(&files.srt) && exists(&files.vtt)).then(|| SubtitleUrls {
+        srt: media_url(&files.srt.to_string_lossy()),
+        vtt: media_url(&files.vtt.to_string_lossy()),
+    })
 }
 
 /// Renders one project on the worker thread and records the outcome in the database and the
@@ -233,6 +261,7 @@ fn run_render(
         output_path: url,
         duration: rendered.duration,
         file_size: rendered.file_size,
+        subtitles: subtitle_urls(&deps.media_root, project_id),
         warnings: rendered.warnings,
     })
 }
@@ -249,7 +278,7 @@ fn record_failure(project_id: &str, deps: &RenderDeps) {
 }
 
 fn output_dir(media_root: &Path, project_id: &str) -> PathBuf {
-    media_root.join("projects").join(project_id).join("output")
+    media_root.join(output_dir_relative(project_id))
 }
 
 /// Deletes the renderer's temporary files in an output folder (after a failure, or left by a
@@ -479,6 +508,12 @@ mod tests {
         let (deps, store, renderer, media) =
             deps(FakeStore::default(), FakeRenderer::new(Outcome::Succeed));
         let sink = FakeSink::default();
+        // What the real renderer leaves next to the video when the segments have text.
+        let out = media.path().join(format!("projects/{PROJECT}/output"));
+        std::fs::create_dir_all(&out).unwrap();
+        for name in ["final.srt", "final.vtt"] {
+            std::fs::write(out.join(name), "cues").unwrap();
+        }
 
         let result = render_task_function(PROJECT, "render_x", &deps, &sink).unwrap();
 
@@ -504,10 +539,43 @@ mod tests {
             "output_path": url,
             "duration": 4.5,
             "file_size": 1234,
+            "subtitles": {
+                "srt": format!("/media/projects/{PROJECT}/output/final.srt"),
+                "vtt": format!("/media/projects/{PROJECT}/output/final.vtt"),
+            },
             "warnings": ["logo missing"],
         });
         assert_eq!(sink.outcome(), vec![SinkCall::Complete(expected)]);
         assert_eq!(result.output_path, url);
+    }
+
+    #[test]
+    fn subtitle_urls_need_both_sidecars_on_disk() {
+        let media = tempfile::tempdir().unwrap();
+        assert_eq!(subtitle_urls(media.path(), PROJECT), None);
+        let out = media.path().join(format!("projects/{PROJECT}/output"));
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join("final.srt"), "1").unwrap();
+        assert_eq!(subtitle_urls(media.path(), PROJECT), None);
+        std::fs::write(out.join("final.vtt"), "WEBVTT").unwrap();
+        assert_eq!(
+            subtitle_urls(media.path(), PROJECT),
+            Some(SubtitleUrls {
+                srt: format!("/media/projects/{PROJECT}/output/final.srt"),
+                vtt: format!("/media/projects/{PROJECT}/output/final.vtt"),
+            })
+        );
+        assert_eq!(
+            output_url(PROJECT),
+            format!("/media/projects/{PROJECT}/output/final.mp4")
+        );
+    }
+
+    #[test]
+    fn a_render_without_text_reports_no_subtitles() {
+        let (deps, ..) = deps(FakeStore::default(), FakeRenderer::new(Outcome::Succeed));
+        let result = render_task_function(PROJECT, "render_x", &deps, &FakeSink::default());
+        assert_eq!(result.unwrap().subtitles, None);
     }
 
     #[test]

@@ -1042,6 +1042,17 @@ fn the_gallery_lists_streams_and_downloads_finished_videos() {
         item["download_url"],
         format!("/api/gallery/{pid}/download/")
     );
+    assert_eq!(item["subtitles"], Value::Null);
+    std::fs::write(output.join("final.srt"), "1\n").unwrap();
+    std::fs::write(output.join("final.vtt"), "WEBVTT\n").unwrap();
+    let (_, list) = status_json(app.get("/api/gallery/"));
+    assert_eq!(
+        list[0]["subtitles"],
+        json!({
+            "srt": format!("/media/projects/{pid}/output/final.srt"),
+            "vtt": format!("/media/projects/{pid}/output/final.vtt"),
+        })
+    );
 
     let stream = format!("/api/gallery/{pid}/stream/");
     let whole = app.get(&stream);

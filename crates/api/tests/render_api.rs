@@ -2,15 +2,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use api::models::ProjectStatus;
+use api::models::{ProjectStatus, SettingsUpdate};
 use api::repository;
 use common::{spawn_app, spawn_app_in, TestApp};
 use serde_json::{json, Value};
+use support::{png, status_json, upload};
 
 const RENDER_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -273,7 +275,8 @@ fn render_refuses_bad_ids_empty_projects_and_missing_media() {
     let status: Value = app.get(&status_path(&project)).json().unwrap();
     assert_eq!(
         status,
-        json!({"project_id": project, "status": "DRAFT", "progress": null, "output_url": null})
+        json!({"project_id": project, "status": "DRAFT", "progress": null, "output_url": null,
+               "subtitles": null})
     );
 }
 
@@ -338,4 +341,171 @@ fn health_reports_gstreamer() {
         body["gstreamer"].as_str().unwrap().contains("GStreamer"),
         "{body}"
     );
+}
+
+/// A project with text, a custom font and a logo, all set through the API, renders with no
+/// warning; its subtitle sidecars sit next to the video, are listed by status, task and
+/// gallery, and serve the cues.
+#[test]
+fn subtitles_font_and_logo_render_and_sidecars_are_listed_and_served() {
+    let app = spawn_app();
+    let project = import_demo(&app);
+    let font = std::fs::read("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf").unwrap();
+    let (status, body) = status_json(upload(
+        &app,
+        "/api/settings/font/upload/",
+        "font",
+        "Serif.ttf",
+        "font/ttf",
+        &font,
+    ));
+    assert_eq!(status, 200, "{body}");
+    let (status, logo) = status_json(upload(
+        &app,
+        "/api/settings/logos/",
+        "file",
+        "mark.png",
+        "image/png",
+        &png(40, 20),
+    ));
+    assert_eq!(status, 201, "{logo}");
+    let (status, body) = status_json(app.patch_json(
+        "/api/settings/",
+        &json!({
+            "logo_enabled": true, "active_logo": logo["id"], "logo_scale": 0.2,
+            "logo_position": "top-left", "logo_opacity": 0.8, "logo_margin": 10,
+            "subtitle_color": "#FF0", "subtitle_font_size": 60, "subtitle_position": "top",
+            "transition_duration": 0.25,
+        }),
+    ));
+    assert_eq!(status, 200, "{body}");
+
+    assert_eq!(
+        app.post_empty(&format!("/api/projects/{project}/render/"))
+            .status(),
+        202
+    );
+    let last = wait_until_finished(&app, &project).pop().unwrap();
+    assert_eq!(last["status"], "COMPLETED", "{last}");
+    let expected = json!({
+        "srt": format!("/media/projects/{project}/output/final.srt"),
+        "vtt": format!("/media/projects/{project}/output/final.vtt"),
+    });
+    assert_eq!(last["subtitles"], expected);
+    let out = output_dir(&app, &project);
+    assert!(out.join("final.srt").is_file() && out.join("final.vtt").is_file());
+
+    let task: Value = app
+        .get(&format!("/api/tasks/render_{project}/status/"))
+        .json()
+        .unwrap();
+    assert_eq!(task["result"]["subtitles"], expected);
+    // The font and the logo were both usable: nothing fell back or was left out (the demo's
+    // small fourth picture may still be reported as enlarged).
+    let warnings = task["result"]["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().all(|warning| {
+            let warning = warning.as_str().unwrap();
+            !warning.contains("logo") && !warning.contains("font")
+        }),
+        "{warnings:?}"
+    );
+
+    let (_, gallery) = status_json(app.get("/api/gallery/"));
+    assert_eq!(gallery[0]["id"], json!(project));
+    assert_eq!(gallery[0]["subtitles"], expected);
+
+    // Served under /media/, both files hold the same cues: every narration word, in order.
+    let narration: Vec<String> = core_engine::manifest::Manifest::load(&demo_manifest())
+        .unwrap()
+        .spec
+        .segments
+        .iter()
+        .flat_map(|segment| segment.text.split_whitespace().map(str::to_owned))
+        .collect();
+    let fetch = |url: &Value| {
+        let response = app.get(url.as_str().unwrap());
+        assert_eq!(response.status(), 200);
+        response.text().unwrap()
+    };
+    let srt = core_engine::subtitles::parse_srt(&fetch(&expected["srt"])).unwrap();
+    let vtt = core_engine::subtitles::parse_vtt(&fetch(&expected["vtt"])).unwrap();
+    assert_eq!(srt, vtt);
+    let words: Vec<&str> = srt
+        .iter()
+        .flat_map(|cue| cue.text.split_whitespace())
+        .collect();
+    assert_eq!(words, narration);
+    assert_eq!(srt[0].start, 0.0);
+    assert!(srt.windows(2).all(|w| w[0].end <= w[1].start), "{srt:?}");
+}
+
+#[test]
+fn settings_the_renderer_cannot_use_are_refused_before_rendering() {
+    let app = spawn_app();
+    let project = import_demo(&app);
+    let render = || status_json(app.post_empty(&format!("/api/projects/{project}/render/")));
+    // PATCH refuses these; they can only come from elsewhere (an older version, a hand edit).
+    for (changes, named) in [
+        (
+            SettingsUpdate {
+                subtitle_color: Some("#GG0000".into()),
+                ..SettingsUpdate::default()
+            },
+            "subtitle_color",
+        ),
+        (
+            SettingsUpdate {
+                zoom_intensity: Some(2.5),
+                ..SettingsUpdate::default()
+            },
+            "zoom_intensity 2.5 must be from 1 to 2",
+        ),
+    ] {
+        let mut conn = app.pool().get().unwrap();
+        let saved = repository::get_settings(&mut conn).unwrap();
+        repository::update_settings(&mut conn, &changes).unwrap();
+        let (status, body) = render();
+        assert_eq!(status, 400, "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("Cannot render with the current settings: "),
+            "{message}"
+        );
+        assert!(message.contains(named), "{message}");
+        assert_eq!(body["error"], body["message"]);
+        assert_eq!(
+            (&body["missing_images"], &body["missing_audio"]),
+            (&json!([]), &json!([]))
+        );
+        assert_eq!(
+            project_row(&app, &project).status(),
+            Some(ProjectStatus::Draft)
+        );
+        assert_eq!(
+            app.get(&format!("/api/tasks/render_{project}/status/"))
+                .status(),
+            404
+        );
+        let restore = SettingsUpdate {
+            subtitle_color: Some(saved.subtitle_color),
+            zoom_intensity: Some(saved.zoom_intensity),
+            ..SettingsUpdate::default()
+        };
+        repository::update_settings(&mut conn, &restore).unwrap();
+    }
+    // Off, the subtitle style is not used, so it is no reason to refuse.
+    let mut conn = app.pool().get().unwrap();
+    let off = SettingsUpdate {
+        subtitles_enabled: Some(false),
+        subtitle_color: Some("#GG0000".into()),
+        ..SettingsUpdate::default()
+    };
+    repository::update_settings(&mut conn, &off).unwrap();
+    let (status, body) = render();
+    assert_eq!(status, 202, "{body}");
+    let last = wait_until_finished(&app, &project).pop().unwrap();
+    assert_eq!(last["status"], "COMPLETED", "{last}");
+    // Sidecars are written whenever there is text, burned in or not.
+    assert!(last["subtitles"].is_object(), "{last}");
 }

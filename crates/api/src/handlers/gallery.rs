@@ -15,7 +15,7 @@ use crate::handlers::media::resolve_media_path;
 use crate::handlers::support::{resource, with_conn};
 use crate::models::{iso8601, Project};
 use crate::repository;
-use crate::tasks::output_file;
+use crate::tasks::{output_file, subtitle_urls, SubtitleUrls};
 
 /// Titles longer than this are cut in download names.
 const FILENAME_MAX_CHARS: usize = 150;
@@ -49,6 +49,8 @@ struct GalleryItem {
     duration: Option<f64>,
     stream_url: String,
     download_url: String,
+    /// The `.srt` / `.vtt` sidecars under `/media/`, when the video has them.
+    subtitles: Option<SubtitleUrls>,
 }
 
 /// The project's rendered video on disk: its recorded output path (when it stays inside the
@@ -80,6 +82,7 @@ async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
                 Some(GalleryItem {
                     stream_url: format!("/api/gallery/{}/stream/", project.id),
                     download_url: format!("/api/gallery/{}/download/", project.id),
+                    subtitles: subtitle_urls(&media_root, &project.id),
                     created_at: iso8601(&project.created_at),
                     updated_at: iso8601(&project.updated_at),
                     id: project.id,

@@ -11,9 +11,11 @@ use crate::app::AppState;
 use crate::errors::{parse_uuid, ApiError};
 use crate::handlers::with_db;
 use crate::models::{Project, ProjectStatus, Segment};
-use crate::render_store::DieselProjectStore;
+use crate::render_store::{load_render_input, render_spec, DieselProjectStore};
 use crate::repository;
-use crate::tasks::{render_task_function, render_task_id, RenderDeps};
+use crate::tasks::{
+    cause_chain, render_task_function, render_task_id, subtitle_urls, RenderDeps, SubtitleUrls,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/projects/{id}/render/", web::post().to(start_render))
@@ -58,11 +60,8 @@ async fn start_render(
     let task_id = render_task_id(&project_id);
 
     let lookup_id = project_id.clone();
-    let segments = with_db(&state, move |conn| {
-        repository::get_project(conn, &lookup_id)?;
-        repository::list_segments(conn, &lookup_id)
-    })
-    .await?;
+    let input = with_db(&state, move |conn| load_render_input(conn, &lookup_id)).await?;
+    let segments = &input.segments;
 
     if segments.is_empty() {
         return Err(ApiError::Custom {
@@ -73,7 +72,7 @@ async fn start_render(
             }),
         });
     }
-    let missing = find_missing_media(&segments, &state.media_root);
+    let missing = find_missing_media(segments, &state.media_root);
     if !missing.images.is_empty() || !missing.audio.is_empty() {
         let message = format!(
             "Cannot render: {} segment(s) without an image and {} without audio.",
@@ -85,6 +84,21 @@ async fn start_render(
             body: json!({
                 "missing_images": missing.images, "missing_audio": missing.audio,
                 "message": message,
+            }),
+        });
+    }
+    // The worker builds the same spec; checking it here tells the user now, in the editor,
+    // rather than as a failed render.
+    if let Err(err) = render_spec(&input, &state.media_root, state.preview) {
+        let message = format!(
+            "Cannot render with the current settings: {}",
+            cause_chain(&err)
+        );
+        return Err(ApiError::Custom {
+            status: actix_web::http::StatusCode::BAD_REQUEST,
+            body: json!({
+                "missing_images": [], "missing_audio": [],
+                "error": message, "message": message,
             }),
         });
     }
@@ -165,19 +179,31 @@ async fn render_status(
 ) -> Result<HttpResponse, ApiError> {
     let project_id = parse_uuid(&id, "project")?.to_string();
     let lookup_id = project_id.clone();
-    let (project, total) = with_db(&state, move |conn| {
+    let media_root = state.media_root.clone();
+    let (project, total, subtitles) = with_db(&state, move |conn| {
         let project = repository::get_project(conn, &lookup_id)?;
         let total = repository::count_segments(conn, &lookup_id)?;
-        Ok((project, total))
+        Ok((project, total, subtitle_urls(&media_root, &lookup_id)))
     })
     .await?;
     let snapshot = state.tasks.get_task_status(&render_task_id(&project_id));
-    Ok(HttpResponse::Ok().json(status_body(&project, total, snapshot.as_ref())))
+    Ok(HttpResponse::Ok().json(status_body(
+        &project,
+        total,
+        snapshot.as_ref(),
+        subtitles.as_ref(),
+    )))
 }
 
 /// The status document: the database says where the project stands, the task registry adds
-/// live progress and the failure reason.
-pub fn status_body(project: &Project, total_segments: i64, task: Option<&TaskSnapshot>) -> Value {
+/// live progress and the failure reason. The video's URL and its subtitle sidecars' (found on
+/// disk by the caller) are given only once the project is COMPLETED.
+pub fn status_body(
+    project: &Project,
+    total_segments: i64,
+    task: Option<&TaskSnapshot>,
+    subtitles: Option<&SubtitleUrls>,
+) -> Value {
     let progress = |task: &TaskSnapshot| {
         task.progress.as_ref().map(|p| {
             json!({
@@ -233,7 +259,8 @@ pub fn status_body(project: &Project, total_segments: i64, task: Option<&TaskSna
         ),
         Some(ProjectStatus::Draft) | None => ("DRAFT", None, None),
     };
-    let output_url = (status_text == "COMPLETED")
+    let completed = status_text == "COMPLETED";
+    let output_url = completed
         .then(|| project.output_path.clone())
         .flatten()
         .filter(|path| !path.is_empty());
@@ -242,6 +269,7 @@ pub fn status_body(project: &Project, total_segments: i64, task: Option<&TaskSna
         "status": status_text,
         "progress": progress,
         "output_url": output_url,
+        "subtitles": subtitles.filter(|_| completed),
     });
     if let Some(error) = error {
         body["error"] = json!(error);
