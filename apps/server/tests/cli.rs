@@ -87,3 +87,57 @@ fn uuid_like(text: &str) -> &str {
     assert_eq!(text.matches('-').count(), 4, "{text:?}");
     text
 }
+
+#[test]
+fn render_prints_the_sidecars_and_every_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo");
+    let manifest = dir.path().join("manifest.json");
+    let body = serde_json::json!({
+        "title": "CLI",
+        "settings": {"width": 160, "height": 90, "fps": 10, "transition_duration": 0.2,
+                     "subtitle_color": "#FF0", "logo_file": "no-such-logo.png"},
+        "segments": [{"text_content": "Thanks for watching.",
+                      "image": demo.join("images/04.jpg"), "audio": demo.join("audio/04.flac")}],
+    });
+    std::fs::write(&manifest, body.to_string()).unwrap();
+    let video = dir.path().join("out.mp4");
+    let output = storyflow()
+        .arg("render")
+        .arg(&manifest)
+        .arg("--output")
+        .arg(&video)
+        .args(["--preset", "ultrafast"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let (srt, vtt) = (dir.path().join("out.srt"), dir.path().join("out.vtt"));
+    assert!(srt.is_file() && vtt.is_file());
+    assert!(
+        stderr.contains(&format!(
+            "subtitles: {} and {}",
+            srt.display(),
+            vtt.display()
+        )),
+        "{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        summary["subtitles"],
+        serde_json::json!({"srt": srt, "vtt": vtt})
+    );
+    let warnings = summary["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("logo was left out")),
+        "{warnings:?}"
+    );
+    for warning in warnings {
+        assert!(
+            stderr.contains(&format!("warning: {}", warning.as_str().unwrap())),
+            "{stderr}"
+        );
+    }
+}

@@ -30,8 +30,10 @@ pub struct RenderArgs {
     pub preset: Option<String>,
 }
 
-/// Shows a progress bar on stderr, prints a one-line JSON summary on stdout. Ctrl-C cancels
-/// cleanly: no partial file is left and an earlier output survives.
+/// Shows a progress bar on stderr, then the warnings and the subtitle sidecars written next to
+/// the video (`out.srt` / `out.vtt` for `out.mp4`), and prints a one-line JSON summary with
+/// the same on stdout. Ctrl-C cancels cleanly: no partial file is left and an earlier output
+/// survives.
 pub fn run(args: RenderArgs) -> CommandResult {
     let manifest = Manifest::load(&args.manifest)?;
     let mut spec = manifest.to_spec();
@@ -67,6 +69,13 @@ pub fn run(args: RenderArgs) -> CommandResult {
     for warning in &output.warnings {
         eprintln!("warning: {warning}");
     }
+    if let Some(files) = &output.subtitles {
+        eprintln!(
+            "subtitles: {} and {}",
+            files.srt.display(),
+            files.vtt.display()
+        );
+    }
     println!(
         "{}",
         serde_json::json!({
@@ -74,6 +83,11 @@ pub fn run(args: RenderArgs) -> CommandResult {
             "duration": output.duration,
             "file_size": output.file_size,
             "frames": output.frames,
+            "subtitles": output.subtitles.as_ref().map(|files| serde_json::json!({
+                "srt": files.srt,
+                "vtt": files.vtt,
+            })),
+            "warnings": output.warnings,
             "wall_seconds": started.elapsed().as_secs_f64(),
         })
     );
