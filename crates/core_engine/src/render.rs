@@ -287,8 +287,9 @@ fn encode(
     let stopping = || stop.is_cancelled() || cancel.is_cancelled();
     let warnings = Mutex::new(Vec::new());
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<WorkerResult>();
-    // One picture ready ahead of the one being shown.
-    let (pictures_tx, pictures_rx) = crossbeam_channel::bounded(1);
+    // A rendezvous: the next picture waits, decoded, in the `pictures` thread until the frame
+    // that first shows it, so at most three are in memory (two on screen during a blend).
+    let (pictures_tx, pictures_rx) = crossbeam_channel::bounded(0);
 
     std::thread::scope(|scope| {
         let _teardown = Teardown {
