@@ -24,27 +24,13 @@ pub fn png(width: u32, height: u32) -> Vec<u8> {
 /// A 440 Hz tone as 8 kHz, 16-bit mono PCM WAV.
 pub fn wav(seconds: f64) -> Vec<u8> {
     const RATE: u32 = 8000;
-    let samples = (f64::from(RATE) * seconds).round() as u32;
-    let data_len = samples * 2;
-    let mut out = Vec::with_capacity(44 + data_len as usize);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
-    out.extend_from_slice(&RATE.to_le_bytes());
-    out.extend_from_slice(&(RATE * 2).to_le_bytes()); // bytes per second
-    out.extend_from_slice(&2u16.to_le_bytes()); // block align
-    out.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for n in 0..samples {
-        let t = f64::from(n) / f64::from(RATE);
-        let sample = (f64::sin(2.0 * std::f64::consts::PI * 440.0 * t) * 8000.0) as i16;
-        out.extend_from_slice(&sample.to_le_bytes());
-    }
-    out
+    let samples: Vec<i16> = (0..(f64::from(RATE) * seconds).round() as u32)
+        .map(|n| {
+            let t = f64::from(n) / f64::from(RATE);
+            (f64::sin(2.0 * std::f64::consts::PI * 440.0 * t) * 8000.0) as i16
+        })
+        .collect();
+    core_engine::benchmark::wav_bytes(RATE, &samples)
 }
 
 const BOUNDARY: &str = "----StoryFlowTestBoundary7MA4YWxkTrZu0gW";

@@ -49,24 +49,7 @@ pub fn write_tone(path: &Path, seconds: f64) {
             (16_000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16
         })
         .collect();
-    let data_len = (samples.len() * 2) as u32;
-    let mut out = Vec::new();
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
-    out.extend_from_slice(&48_000u32.to_le_bytes());
-    out.extend_from_slice(&96_000u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    std::fs::write(path, out).unwrap();
+    std::fs::write(path, core_engine::benchmark::wav_bytes(48_000, &samples)).unwrap();
 }
 
 /// Runs `launch` (which must end in `appsink name=sink`) and returns every buffer's bytes.
