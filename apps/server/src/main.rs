@@ -1,5 +1,6 @@
 //! `storyflow`: the StoryFlow render engine's command line.
 
+mod allocator;
 mod commands;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,7 @@ enum Command {
 
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    allocator::return_large_blocks_to_the_system();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
