@@ -35,7 +35,7 @@ fn main() {
         Command::Bench(args) => commands::bench::run(args),
     };
     if let Err(err) = result {
-        eprintln!("error: {}", api::tasks::cause_chain(err.as_ref()));
+        eprintln!("error: {}", task_manager::error_chain(err.as_ref()));
         std::process::exit(1);
     }
 }

@@ -18,6 +18,7 @@ use crate::db::{self, DbPool};
 use crate::errors::ApiError;
 use crate::handlers;
 use crate::repository;
+use crate::storage;
 use crate::tasks::{CoreEngineRenderer, Renderer};
 
 /// Upload size limits in bytes; larger uploads are refused with 413 while streaming.
@@ -108,18 +109,18 @@ impl std::fmt::Debug for AppState {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot create data folder {path}: {source}")]
+    #[error("cannot create data folder {path}")]
     DataDir {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("database: {0}")]
+    #[error("database")]
     Database(#[from] db::DbError),
-    #[error("recovering interrupted renders: {0}")]
+    #[error("recovering interrupted renders")]
     Recovery(#[from] repository::RepoError),
-    #[error("task manager: {0}")]
+    #[error("task manager")]
     Tasks(#[from] task_manager::TaskError),
-    #[error("cannot listen on {bind}: {source}")]
+    #[error("cannot listen on {bind}")]
     Bind {
         bind: String,
         source: std::io::Error,
@@ -142,7 +143,14 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    pub fn build(config: AppConfig) -> Result<Self, StartupError> {
+    pub fn build(mut config: AppConfig) -> Result<Self, StartupError> {
+        // Relative to the working directory at start-up, once: nothing later depends on it.
+        config.data_dir =
+            std::path::absolute(&config.data_dir).map_err(|source| StartupError::DataDir {
+                path: config.data_dir.clone(),
+                source,
+            })?;
+        log::info!("data folder: {}", config.data_dir.display());
         let media_root = config.media_root();
         for dir in [&config.data_dir, &media_root] {
             std::fs::create_dir_all(dir).map_err(|source| StartupError::DataDir {
@@ -305,10 +313,11 @@ fn recover_interrupted(pool: &DbPool, media_root: &Path) -> Result<(), StartupEr
 }
 
 fn remove_temporary_outputs(media_root: &Path) {
-    let Ok(projects) = std::fs::read_dir(media_root.join("projects")) else {
+    let Ok(projects) = std::fs::read_dir(storage::projects_dir(media_root)) else {
         return;
     };
     for project in projects.flatten() {
-        crate::tasks::remove_temporary_outputs(&project.path().join("output"));
+        let id = project.file_name().to_string_lossy().into_owned();
+        crate::tasks::remove_temporary_outputs(&storage::output_dir(media_root, &id));
     }
 }

@@ -34,8 +34,10 @@ pub enum ApiError {
         status: StatusCode,
         body: serde_json::Value,
     },
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Not the user's fault: the cause is logged with its whole chain, the user is told only
+    /// that something went wrong.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 impl ApiError {
@@ -46,8 +48,8 @@ impl ApiError {
         Self::Validation(errors)
     }
 
-    pub fn internal(err: impl std::fmt::Display) -> Self {
-        Self::Internal(err.to_string())
+    pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        Self::Internal(err.into())
     }
 }
 
@@ -57,14 +59,14 @@ impl From<RepoError> for ApiError {
             RepoError::NotFound { entity, id } => Self::NotFound { entity, id },
             RepoError::Conflict(message) => Self::Conflict(message),
             RepoError::Locked(message) | RepoError::Invalid(message) => Self::BadRequest(message),
-            other => Self::Internal(other.to_string()),
+            other => Self::internal(other),
         }
     }
 }
 
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(err: actix_web::error::BlockingError) -> Self {
-        Self::Internal(err.to_string())
+        Self::internal(err)
     }
 }
 
@@ -89,9 +91,9 @@ impl ResponseError for ApiError {
             Self::NotFound { entity, .. } => {
                 json!({ "error": format!("{entity} not found."), "detail": format!("No {entity} matches the given query.") })
             }
-            Self::Internal(message) => {
+            Self::Internal(_) => {
                 // The cause goes to the log; the user gets no internals.
-                log::error!("internal error: {message}");
+                log::error!("{}", task_manager::error_chain(self));
                 json!({ "error": "Internal server error." })
             }
             other => json!({ "error": other.to_string() }),

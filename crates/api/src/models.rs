@@ -1,14 +1,21 @@
 //! Rows as diesel reads and writes them, plus the small value types around them.
 //!
-//! JSON shapes for the editor UI live with the handlers: they differ from the rows (media
-//! URLs, `segment_count`, ISO dates), and keeping them apart leaves these structs a plain
-//! mirror of the schema.
+//! Each row is also the JSON the editor UI reads of it: one definition per resource, with
+//! the serde attributes saying where the wire differs from the column (ISO-8601 dates,
+//! `/media/...` URLs for media-relative paths, `project` for `project_id`). Shapes that add
+//! to a row (counts, nested segments, pages) are in `views`.
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::Text;
+use diesel::sqlite::{Sqlite, SqliteValue};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::schema::{global_settings, logos, projects, segments};
+use crate::storage::media_url;
 
 /// The current UTC time at microsecond precision, the precision the API reports, so a value
 /// read back from the database equals the one written.
@@ -21,8 +28,33 @@ pub fn iso8601(at: &NaiveDateTime) -> String {
     format!("{}Z", at.format("%Y-%m-%dT%H:%M:%S%.6f"))
 }
 
-/// A project's lifecycle. Stored as text, checked by the schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Dates as the API writes them.
+fn iso8601_json<S: Serializer>(at: &NaiveDateTime, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&iso8601(at))
+}
+
+/// A media-relative path as its `/media/...` URL.
+fn media_url_json<S: Serializer>(relative: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&media_url(relative))
+}
+
+/// An optional media-relative path as its `/media/...` URL, or `null`.
+fn optional_media_url_json<S: Serializer>(
+    relative: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match relative {
+        Some(relative) => media_url_json(relative, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// A project's lifecycle: a text column (the schema's CHECK lists the same four values) read
+/// and written as this type.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, AsExpression, FromSqlRow,
+)]
+#[diesel(sql_type = Text)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ProjectStatus {
     Draft,
@@ -51,6 +83,25 @@ impl ProjectStatus {
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|status| status.as_str() == text)
     }
+
+    /// Whether a render may start from this status (any but PROCESSING).
+    pub fn can_start_render(self) -> bool {
+        self != Self::Processing
+    }
+}
+
+impl ToSql<Text, Sqlite> for ProjectStatus {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.as_str());
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<Text, Sqlite> for ProjectStatus {
+    fn from_sql(value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<Text, Sqlite>>::from_sql(value)?;
+        Self::parse(&text).ok_or_else(|| format!("unknown project status {text:?}").into())
+    }
 }
 
 impl std::fmt::Display for ProjectStatus {
@@ -59,20 +110,27 @@ impl std::fmt::Display for ProjectStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable)]
+/// The JSON of a project in lists; the detail view adds `output_path` and `segments`, the
+/// gallery the video's duration.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable, Serialize)]
 #[diesel(table_name = projects, check_for_backend(diesel::sqlite::Sqlite))]
 pub struct Project {
     pub id: String,
     pub title: String,
+    #[serde(serialize_with = "iso8601_json")]
     pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "iso8601_json")]
     pub updated_at: NaiveDateTime,
-    /// One of [`ProjectStatus`]'s texts; see [`Project::status`].
-    pub status: String,
+    pub status: ProjectStatus,
     pub resolution_width: i32,
     pub resolution_height: i32,
     pub framerate: i32,
     /// `/media/projects/{id}/output/final.mp4` after a successful render.
+    #[serde(skip)]
     pub output_path: Option<String>,
+    /// Seconds of the last successful render, as read back from the file.
+    #[serde(skip)]
+    pub output_duration: Option<f64>,
 }
 
 impl Project {
@@ -84,17 +142,13 @@ impl Project {
             title: title.to_owned(),
             created_at: at,
             updated_at: at,
-            status: ProjectStatus::Draft.as_str().to_owned(),
+            status: ProjectStatus::Draft,
             resolution_width: 1920,
             resolution_height: 1080,
             framerate: 30,
             output_path: None,
+            output_duration: None,
         }
-    }
-
-    /// The typed status; the schema's CHECK keeps the text valid.
-    pub fn status(&self) -> Option<ProjectStatus> {
-        ProjectStatus::parse(&self.status)
     }
 }
 
@@ -117,23 +171,28 @@ impl ProjectUpdate {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable, Serialize)]
 #[diesel(table_name = segments, check_for_backend(diesel::sqlite::Sqlite))]
 pub struct Segment {
     pub id: String,
+    #[serde(rename = "project")]
     pub project_id: String,
     /// 0-based position; contiguous within a project.
     pub sequence_index: i32,
     pub text_content: String,
     pub image_prompt: String,
     /// Relative to the media root: `projects/{project_id}/images/{uuid}.{ext}`.
+    #[serde(serialize_with = "optional_media_url_json")]
     pub image_file: Option<String>,
     /// Relative to the media root: `projects/{project_id}/audio/{uuid}.{ext}`.
+    #[serde(serialize_with = "optional_media_url_json")]
     pub audio_file: Option<String>,
     /// Seconds, measured by decoding the stored file.
     pub audio_duration: Option<f64>,
     pub is_locked: bool,
+    #[serde(serialize_with = "iso8601_json")]
     pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "iso8601_json")]
     pub updated_at: NaiveDateTime,
 }
 
@@ -164,21 +223,26 @@ impl SegmentUpdate {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable, Serialize)]
 #[diesel(table_name = logos, check_for_backend(diesel::sqlite::Sqlite))]
 pub struct Logo {
     pub id: String,
     /// The uploaded file's name without extension, for display only.
     pub name: String,
-    /// Relative to the media root: `logos/{uuid}.{ext}`.
+    /// Relative to the media root: `logos/{uuid}.{ext}`; always a relative URL on the wire,
+    /// since the UI prefixes it with the server's address.
+    #[serde(serialize_with = "media_url_json")]
     pub file: String,
+    #[serde(serialize_with = "iso8601_json")]
     pub uploaded_at: NaiveDateTime,
 }
 
-/// The single settings row (id 1).
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable)]
+/// The single settings row (id 1). On the wire every field but the id; numbers stay numbers
+/// (the UI calls `.toFixed()` on some).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable, Serialize)]
 #[diesel(table_name = global_settings, check_for_backend(diesel::sqlite::Sqlite))]
 pub struct GlobalSettings {
+    #[serde(skip)]
     pub id: i32,
     pub default_voice_id: String,
     pub tts_speed: f64,
@@ -191,6 +255,7 @@ pub struct GlobalSettings {
     /// Legacy: names an uploaded custom font when set, else empty.
     pub subtitle_font: String,
     /// Relative to the media root: `fonts/{name}`.
+    #[serde(serialize_with = "optional_media_url_json")]
     pub custom_font_file: Option<String>,
     pub subtitles_enabled: bool,
     pub render_width: i32,
@@ -207,7 +272,9 @@ pub struct GlobalSettings {
     pub logo_position: String,
     pub logo_opacity: f64,
     pub logo_margin: i32,
+    #[serde(serialize_with = "iso8601_json")]
     pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "iso8601_json")]
     pub updated_at: NaiveDateTime,
 }
 

@@ -9,8 +9,9 @@ use std::str::FromStr;
 
 use core_engine::logo::{LogoPosition, LogoSpec};
 use core_engine::overlay::OverlayError;
+use core_engine::spec::FRAME_RATES;
 use core_engine::text_overlay::{parse_hex_color, SubtitlePosition, SubtitleStyle};
-use core_engine::{RenderError, RenderSpec, SegmentSpec};
+use core_engine::{RenderSpec, SegmentSpec};
 use diesel::SqliteConnection;
 
 use crate::app::PreviewSize;
@@ -18,7 +19,7 @@ use crate::db::DbPool;
 use crate::models::{GlobalSettings, Logo, Project, Segment};
 use crate::repository::{self, RepoError};
 use crate::tasks::{ProjectStore, StoreError};
-use crate::validation::{self, FRAME_RATES};
+use crate::validation;
 
 /// Loads render input and records outcomes with its own pooled connection per call, so it is
 /// safe to use from the worker thread.
@@ -46,9 +47,14 @@ impl ProjectStore for DieselProjectStore {
         Ok(render_spec(&input, &self.media_root, self.preview)?)
     }
 
-    fn mark_completed(&self, project_id: &str, output_path: &str) -> Result<(), StoreError> {
+    fn mark_completed(
+        &self,
+        project_id: &str,
+        output_path: &str,
+        duration: f64,
+    ) -> Result<(), StoreError> {
         let mut conn = self.pool.get()?;
-        repository::mark_completed(&mut conn, project_id, output_path)?;
+        repository::mark_completed(&mut conn, project_id, output_path, duration)?;
         Ok(())
     }
 
@@ -173,13 +179,7 @@ pub fn render_spec(
             .collect(),
         ..RenderSpec::default()
     };
-    spec.validate().map_err(|err| {
-        SettingsError::OutOfRange(match err {
-            // The message alone: it already names the setting and its allowed range.
-            RenderError::InvalidSpec(message) => message,
-            other => other.to_string(),
-        })
-    })?;
+    spec.check().map_err(SettingsError::OutOfRange)?;
     Ok(spec)
 }
 
@@ -211,7 +211,7 @@ fn output_format(
     } else {
         (settings.render_fps, "render_fps")
     };
-    if !FRAME_RATES.contains(&fps) {
+    if !u32::try_from(fps).is_ok_and(|fps| FRAME_RATES.contains(&fps)) {
         return Err(SettingsError::Invalid {
             setting: fps_setting,
             message: format!("{fps} fps is not one of 24, 30, 60"),
@@ -281,7 +281,6 @@ fn parse<T>(
 mod tests {
     use super::*;
     use crate::models::now;
-    use crate::tasks::cause_chain;
 
     const MEDIA: &str = "/srv/media";
 
@@ -329,7 +328,7 @@ mod tests {
     }
 
     fn error(input: &RenderInput) -> String {
-        cause_chain(&render_spec(input, Path::new(MEDIA), None).unwrap_err())
+        task_manager::error_chain(&render_spec(input, Path::new(MEDIA), None).unwrap_err())
     }
 
     #[test]

@@ -12,6 +12,7 @@ diesel::table! {
         resolution_height -> Integer,
         framerate -> Integer,
         output_path -> Nullable<Text>,
+        output_duration -> Nullable<Double>,
     }
 }
 

@@ -1,8 +1,34 @@
-//! Files under the media root: where a project's images, narration and videos live, fresh
-//! names for new files, and writes that never leave a half-written file under a real name.
+//! Files under the media root: the one place that knows the folder layout (where a project's
+//! images, narration and video live, where logos and fonts go, and the `/media/` URLs of all
+//! of them), fresh names for new files, and writes that never leave a half-written file under
+//! a real name.
+//!
+//! ```text
+//! media/
+//!   projects/{project id}/images/{uuid}.{ext}
+//!   projects/{project id}/audio/{uuid}.{ext}
+//!   projects/{project id}/output/final.mp4 (+ final.srt, final.vtt)
+//!   logos/{uuid}.{ext}
+//!   fonts/{name}.{ext}
+//! ```
 
 use std::io;
 use std::path::{Path, PathBuf};
+
+use core_engine::SubtitleFiles;
+use serde::Serialize;
+
+/// Every project's folder lives in this folder of the media root.
+const PROJECTS_FOLDER: &str = "projects";
+/// A project's rendered video and its subtitle sidecars.
+const OUTPUT_FOLDER: &str = "output";
+const OUTPUT_NAME: &str = "final.mp4";
+/// Watermark logos, named `{uuid}.{ext}`.
+pub const LOGOS_FOLDER: &str = "logos";
+/// Uploaded subtitle fonts, named after the client's file.
+pub const FONTS_FOLDER: &str = "fonts";
+/// The URL prefix media is served under.
+pub const MEDIA_URL_PREFIX: &str = "/media/";
 
 /// The two kinds of per-segment media, each in its own folder of the project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,16 +46,79 @@ impl MediaKind {
     }
 }
 
+/// The URL of a media-relative path. Stored names are UUIDs and fixed folder names, so they
+/// need no escaping.
+pub fn media_url(relative: &str) -> String {
+    format!("{MEDIA_URL_PREFIX}{relative}")
+}
+
+/// `media/projects/`: the folder of every project's folder.
+pub fn projects_dir(media_root: &Path) -> PathBuf {
+    media_root.join(PROJECTS_FOLDER)
+}
+
 /// `media/projects/{id}/`.
 pub fn project_dir(media_root: &Path, project_id: &str) -> PathBuf {
-    media_root.join("projects").join(project_id)
+    projects_dir(media_root).join(project_id)
+}
+
+/// `media/projects/{id}/{images|audio}/`.
+pub fn media_dir(media_root: &Path, project_id: &str, kind: MediaKind) -> PathBuf {
+    project_dir(media_root, project_id).join(kind.folder())
+}
+
+/// `projects/{id}/output/final.mp4`, relative to the media root.
+fn output_relative(project_id: &str) -> PathBuf {
+    Path::new(PROJECTS_FOLDER)
+        .join(project_id)
+        .join(OUTPUT_FOLDER)
+        .join(OUTPUT_NAME)
+}
+
+/// `media/projects/{id}/output/`: the folder of a project's video (and of a render's
+/// temporary files).
+pub fn output_dir(media_root: &Path, project_id: &str) -> PathBuf {
+    project_dir(media_root, project_id).join(OUTPUT_FOLDER)
+}
+
+/// `media/projects/{id}/output/final.mp4` on disk.
+pub fn output_file(media_root: &Path, project_id: &str) -> PathBuf {
+    media_root.join(output_relative(project_id))
+}
+
+/// The URL-relative path stored in `Project.output_path`.
+pub fn output_url(project_id: &str) -> String {
+    media_url(&output_relative(project_id).to_string_lossy())
+}
+
+/// The URLs of a rendered video's subtitle sidecars.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubtitleUrls {
+    pub srt: String,
+    pub vtt: String,
+}
+
+/// The `/media/` URLs of the `.srt` and `.vtt` sidecars next to a project's video, when both
+/// files are on disk (a render of a project without text writes none).
+pub fn subtitle_urls(media_root: &Path, project_id: &str) -> Option<SubtitleUrls> {
+    let files = SubtitleFiles::for_output(&output_relative(project_id));
+    let exists = |relative: &Path| media_root.join(relative).is_file();
+    (exists(&files.srt) && exists(&files.vtt)).then(|| SubtitleUrls {
+        srt: media_url(&files.srt.to_string_lossy()),
+        vtt: media_url(&files.vtt.to_string_lossy()),
+    })
+}
+
+/// A new media-relative logo path `logos/{id}.{ext}`.
+pub fn logo_path(logo_id: &str, extension: &str) -> String {
+    format!("{LOGOS_FOLDER}/{logo_id}.{extension}")
 }
 
 /// A new media-relative path `projects/{id}/{images|audio}/{uuid}.{ext}`; the user's own file
 /// name never reaches the disk.
 pub fn fresh_media_path(project_id: &str, kind: MediaKind, extension: &str) -> String {
     format!(
-        "projects/{project_id}/{}/{}.{extension}",
+        "{PROJECTS_FOLDER}/{project_id}/{}/{}.{extension}",
         kind.folder(),
         uuid::Uuid::new_v4()
     )
@@ -129,6 +218,40 @@ mod tests {
         let stem = name.strip_suffix(".wav").unwrap();
         assert!(uuid::Uuid::parse_str(stem).is_ok(), "{path}");
         assert_ne!(path, fresh_media_path("p1", MediaKind::Audio, "wav"));
+    }
+
+    const PROJECT: &str = "8f0c3b5e-8a43-4bd5-9d6a-2f1f7a0c9e11";
+
+    #[test]
+    fn the_video_and_its_sidecars_have_fixed_places() {
+        let media = tempfile::tempdir().unwrap();
+        assert_eq!(
+            output_url(PROJECT),
+            format!("/media/projects/{PROJECT}/output/final.mp4")
+        );
+        assert_eq!(
+            output_file(media.path(), PROJECT),
+            media
+                .path()
+                .join(format!("projects/{PROJECT}/output/final.mp4"))
+        );
+        assert_eq!(subtitle_urls(media.path(), PROJECT), None);
+        let out = output_dir(media.path(), PROJECT);
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join("final.srt"), "1").unwrap();
+        assert_eq!(
+            subtitle_urls(media.path(), PROJECT),
+            None,
+            "both are needed"
+        );
+        std::fs::write(out.join("final.vtt"), "WEBVTT").unwrap();
+        assert_eq!(
+            subtitle_urls(media.path(), PROJECT),
+            Some(SubtitleUrls {
+                srt: format!("/media/projects/{PROJECT}/output/final.srt"),
+                vtt: format!("/media/projects/{PROJECT}/output/final.vtt"),
+            })
+        );
     }
 
     #[test]

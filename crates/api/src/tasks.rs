@@ -4,17 +4,17 @@
 //! imports to dodge a circular import, this function reaches the database, the renderer and the
 //! task registry only through the traits below: `api` owns the traits, the real
 //! implementations (`DieselProjectStore`, `CoreEngineRenderer`, `TaskContext`) are plugged in by
-//! the render handler, and the unit tests plug in fakes.
+//! the render handler, and the unit tests plug in fakes. What it returns is the task's outcome.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use core_engine::{CancelToken, Progress, RenderError, RenderOutput, RenderSpec, SubtitleFiles};
+use core_engine::{CancelToken, Progress, RenderError, RenderOutput, RenderSpec};
 use serde::Serialize;
-use task_manager::TaskContext;
+use task_manager::{error_chain, TaskContext};
 
-use crate::views::media_url;
+use crate::storage::{self, SubtitleUrls};
 
 /// Errors crossing the store seam; the store decides what they are.
 pub type StoreError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -24,8 +24,14 @@ pub type StoreError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub trait ProjectStore: Send + Sync {
     /// Loads the project, its segments in `sequence_index` order and the settings, as a spec.
     fn load_render_spec(&self, project_id: &str) -> Result<RenderSpec, StoreError>;
-    /// Sets status COMPLETED and `output_path` (only those columns and `updated_at`).
-    fn mark_completed(&self, project_id: &str, output_path: &str) -> Result<(), StoreError>;
+    /// Sets status COMPLETED, `output_path` and the video's duration in seconds (only those
+    /// columns and `updated_at`).
+    fn mark_completed(
+        &self,
+        project_id: &str,
+        output_path: &str,
+        duration: f64,
+    ) -> Result<(), StoreError>;
     /// Sets status FAILED (only that column and `updated_at`).
     fn mark_failed(&self, project_id: &str) -> Result<(), StoreError>;
 }
@@ -41,12 +47,9 @@ pub trait Renderer: Send + Sync {
     ) -> Result<RenderOutput, RenderError>;
 }
 
-/// Where progress and the outcome are reported: the task registry.
+/// Where progress is reported and a cancel request is read: the task registry.
 pub trait ProgressSink {
     fn update_progress(&self, current: u32, total: u32, phase: &str, percentage: f64);
-    fn complete(&self, result: serde_json::Value);
-    fn fail(&self, message: &str);
-    fn mark_cancelled(&self);
     fn cancel_flag(&self) -> Arc<AtomicBool>;
 }
 
@@ -69,18 +72,6 @@ impl Renderer for CoreEngineRenderer {
 impl ProgressSink for TaskContext {
     fn update_progress(&self, current: u32, total: u32, phase: &str, percentage: f64) {
         self.update_progress_with_percentage(current, total, phase, percentage);
-    }
-
-    fn complete(&self, result: serde_json::Value) {
-        TaskContext::complete(self, result);
-    }
-
-    fn fail(&self, message: &str) {
-        TaskContext::fail(self, message);
-    }
-
-    fn mark_cancelled(&self) {
-        TaskContext::mark_cancelled(self);
     }
 
     fn cancel_flag(&self) -> Arc<AtomicBool> {
@@ -136,7 +127,7 @@ pub enum RenderTaskError {
 }
 
 impl RenderTaskError {
-    fn is_cancelled(&self) -> bool {
+    pub fn is_cancelled(&self) -> bool {
         matches!(self, Self::Render(RenderError::Cancelled))
     }
 }
@@ -146,47 +137,9 @@ pub fn render_task_id(project_id: &str) -> String {
     format!("render_{project_id}")
 }
 
-/// The URLs of a rendered video's subtitle sidecars.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SubtitleUrls {
-    pub srt: String,
-    pub vtt: String,
-}
-
-/// `projects/{id}/output`: the folder of a project's video, relative to the media root.
-fn output_dir_relative(project_id: &str) -> PathBuf {
-    Path::new("projects").join(project_id).join("output")
-}
-
-/// `projects/{id}/output/final.mp4`, relative to the media root.
-fn output_relative(project_id: &str) -> PathBuf {
-    output_dir_relative(project_id).join("final.mp4")
-}
-
-/// `media/projects/{id}/output/final.mp4` on disk.
-pub fn output_file(media_root: &Path, project_id: &str) -> PathBuf {
-    media_root.join(output_relative(project_id))
-}
-
-/// The URL-relative path stored in `Project.output_path`.
-pub fn output_url(project_id: &str) -> String {
-    media_url(&output_relative(project_id).to_string_lossy())
-}
-
-/// The `/media/` URLs of the `.srt` and `.vtt` sidecars next to a project's video, when both
-/// files are on disk (a render of a project without text writes none).
-pub fn subtitle_urls(media_root: &Path, project_id: &str) -> Option<SubtitleUrls> {
-    let files = SubtitleFiles::for_output(&output_relative(project_id));
-    let exists = |relative: &Path| media_root.join(relative).is_file();
-    (exists(&files.srt) && exists(&files.vtt)).then(|| SubtitleUrls {
-        srt: media_url(&files.srt.to_string_lossy()),
-        vtt: media_url(&files.vtt.to_string_lossy()),
-    })
-}
-
-/// Renders one project on the worker thread and records the outcome in the database and the
-/// task registry. Never panics on a failed render and never propagates a failure to record a
-/// failure: both are logged.
+/// Renders one project on the worker thread and records the outcome in the database; what it
+/// returns is the task's outcome in the registry. Never panics on a failed render, and a
+/// failure to record a failure is logged, not propagated.
 pub fn render_task_function(
     project_id: &str,
     task_id: &str,
@@ -194,33 +147,27 @@ pub fn render_task_function(
     sink: &dyn ProgressSink,
 ) -> Result<RenderResult, RenderTaskError> {
     log::info!("render task {task_id}: starting project {project_id}");
-    match run_render(project_id, deps, sink) {
-        Ok(result) => {
-            log::info!(
-                "render task {task_id}: done, {:.2} s, {} bytes",
-                result.duration,
-                result.file_size
-            );
-            match serde_json::to_value(&result) {
-                Ok(value) => sink.complete(value),
-                Err(err) => sink.fail(&format!("cannot encode the render result: {err}")),
-            }
-            Ok(result)
-        }
+    let outcome = run_render(project_id, deps, sink);
+    match &outcome {
+        Ok(result) => log::info!(
+            "render task {task_id}: done, {:.2} s, {} bytes",
+            result.duration,
+            result.file_size
+        ),
         Err(err) => {
             record_failure(project_id, deps);
-            remove_temporary_outputs(&output_dir(&deps.media_root, project_id));
+            remove_temporary_outputs(&storage::output_dir(&deps.media_root, project_id));
             if err.is_cancelled() {
                 log::warn!("render task {task_id}: cancelled by user");
-                sink.mark_cancelled();
             } else {
-                let reason = cause_chain(&err);
-                log::error!("render task {task_id} for project {project_id} failed: {reason}");
-                sink.fail(&reason);
+                log::error!(
+                    "render task {task_id} for project {project_id} failed: {}",
+                    error_chain(err)
+                );
             }
-            Err(err)
         }
     }
+    outcome
 }
 
 fn run_render(
@@ -235,8 +182,8 @@ fn run_render(
             project_id: project_id.to_owned(),
             source,
         })?;
-    let output = output_file(&deps.media_root, project_id);
-    let dir = output_dir(&deps.media_root, project_id);
+    let output = storage::output_file(&deps.media_root, project_id);
+    let dir = storage::output_dir(&deps.media_root, project_id);
     std::fs::create_dir_all(&dir)
         .map_err(|source| RenderTaskError::OutputDir { path: dir, source })?;
 
@@ -253,15 +200,15 @@ fn run_render(
         .renderer
         .render(&spec, &output, &mut on_progress, &cancel)?;
 
-    let url = output_url(project_id);
+    let url = storage::output_url(project_id);
     deps.store
-        .mark_completed(project_id, &url)
+        .mark_completed(project_id, &url, rendered.duration)
         .map_err(RenderTaskError::Record)?;
     Ok(RenderResult {
         output_path: url,
         duration: rendered.duration,
         file_size: rendered.file_size,
-        subtitles: subtitle_urls(&deps.media_root, project_id),
+        subtitles: storage::subtitle_urls(&deps.media_root, project_id),
         warnings: rendered.warnings,
     })
 }
@@ -272,13 +219,9 @@ fn record_failure(project_id: &str, deps: &RenderDeps) {
     if let Err(err) = deps.store.mark_failed(project_id) {
         log::error!(
             "could not mark project {project_id} FAILED: {}",
-            cause_chain(err.as_ref())
+            error_chain(err.as_ref())
         );
     }
-}
-
-fn output_dir(media_root: &Path, project_id: &str) -> PathBuf {
-    media_root.join(output_dir_relative(project_id))
 }
 
 /// Deletes the renderer's temporary files in an output folder (after a failure, or left by a
@@ -297,18 +240,6 @@ pub fn remove_temporary_outputs(dir: &Path) {
     }
 }
 
-/// "outer: inner: innermost", so one log line carries the whole story.
-pub fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::Ordering;
@@ -319,7 +250,7 @@ mod tests {
     #[derive(Debug, Clone, PartialEq)]
     enum StoreCall {
         Load(String),
-        Completed(String, String),
+        Completed(String, String, f64),
         Failed(String),
     }
 
@@ -350,8 +281,14 @@ mod tests {
             Ok(RenderSpec::default())
         }
 
-        fn mark_completed(&self, project_id: &str, output_path: &str) -> Result<(), StoreError> {
-            self.record(StoreCall::Completed(project_id.into(), output_path.into()))?;
+        fn mark_completed(
+            &self,
+            project_id: &str,
+            output_path: &str,
+            duration: f64,
+        ) -> Result<(), StoreError> {
+            let call = StoreCall::Completed(project_id.into(), output_path.into(), duration);
+            self.record(call)?;
             if self.fail_writes {
                 return Err("database is locked".into());
             }
@@ -428,48 +365,18 @@ mod tests {
     }
 
     #[derive(Debug, Clone, PartialEq)]
-    enum SinkCall {
-        Progress(u32, u32, String, f64),
-        Complete(serde_json::Value),
-        Fail(String),
-        Cancelled,
-    }
+    struct ProgressCall(u32, u32, String, f64);
 
     #[derive(Default)]
     struct FakeSink {
-        calls: Mutex<Vec<SinkCall>>,
+        calls: Mutex<Vec<ProgressCall>>,
         flag: Arc<AtomicBool>,
-    }
-
-    impl FakeSink {
-        fn calls(&self) -> Vec<SinkCall> {
-            self.calls.lock().unwrap().clone()
-        }
-
-        fn outcome(&self) -> Vec<SinkCall> {
-            self.calls()
-                .into_iter()
-                .filter(|call| !matches!(call, SinkCall::Progress(..)))
-                .collect()
-        }
     }
 
     impl ProgressSink for FakeSink {
         fn update_progress(&self, current: u32, total: u32, phase: &str, percentage: f64) {
-            let call = SinkCall::Progress(current, total, phase.into(), percentage);
+            let call = ProgressCall(current, total, phase.into(), percentage);
             self.calls.lock().unwrap().push(call);
-        }
-        fn complete(&self, result: serde_json::Value) {
-            self.calls.lock().unwrap().push(SinkCall::Complete(result));
-        }
-        fn fail(&self, message: &str) {
-            self.calls
-                .lock()
-                .unwrap()
-                .push(SinkCall::Fail(message.into()));
-        }
-        fn mark_cancelled(&self) {
-            self.calls.lock().unwrap().push(SinkCall::Cancelled);
         }
         fn cancel_flag(&self) -> Arc<AtomicBool> {
             self.flag.clone()
@@ -522,7 +429,7 @@ mod tests {
             store.calls(),
             vec![
                 StoreCall::Load(PROJECT.into()),
-                StoreCall::Completed(PROJECT.into(), url.clone()),
+                StoreCall::Completed(PROJECT.into(), url.clone(), 4.5),
             ]
         );
         assert_eq!(
@@ -545,30 +452,7 @@ mod tests {
             },
             "warnings": ["logo missing"],
         });
-        assert_eq!(sink.outcome(), vec![SinkCall::Complete(expected)]);
-        assert_eq!(result.output_path, url);
-    }
-
-    #[test]
-    fn subtitle_urls_need_both_sidecars_on_disk() {
-        let media = tempfile::tempdir().unwrap();
-        assert_eq!(subtitle_urls(media.path(), PROJECT), None);
-        let out = media.path().join(format!("projects/{PROJECT}/output"));
-        std::fs::create_dir_all(&out).unwrap();
-        std::fs::write(out.join("final.srt"), "1").unwrap();
-        assert_eq!(subtitle_urls(media.path(), PROJECT), None);
-        std::fs::write(out.join("final.vtt"), "WEBVTT").unwrap();
-        assert_eq!(
-            subtitle_urls(media.path(), PROJECT),
-            Some(SubtitleUrls {
-                srt: format!("/media/projects/{PROJECT}/output/final.srt"),
-                vtt: format!("/media/projects/{PROJECT}/output/final.vtt"),
-            })
-        );
-        assert_eq!(
-            output_url(PROJECT),
-            format!("/media/projects/{PROJECT}/output/final.mp4")
-        );
+        assert_eq!(serde_json::to_value(&result).unwrap(), expected);
     }
 
     #[test]
@@ -583,16 +467,11 @@ mod tests {
         let (deps, ..) = deps(FakeStore::default(), FakeRenderer::new(Outcome::Succeed));
         let sink = FakeSink::default();
         render_task_function(PROJECT, "render_x", &deps, &sink).unwrap();
-        let progress: Vec<_> = sink
-            .calls()
-            .into_iter()
-            .filter(|call| matches!(call, SinkCall::Progress(..)))
-            .collect();
         assert_eq!(
-            progress,
+            *sink.calls.lock().unwrap(),
             vec![
-                SinkCall::Progress(1, 2, "Rendering segment 1/2".into(), 25.0),
-                SinkCall::Progress(2, 2, "Rendering segment 2/2".into(), 60.0),
+                ProgressCall(1, 2, "Rendering segment 1/2".into(), 25.0),
+                ProgressCall(2, 2, "Rendering segment 2/2".into(), 60.0),
             ]
         );
     }
@@ -615,11 +494,7 @@ mod tests {
                 StoreCall::Failed(PROJECT.into())
             ]
         );
-        let outcome = sink.outcome();
-        assert_eq!(outcome.len(), 1);
-        let SinkCall::Fail(message) = &outcome[0] else {
-            panic!("expected a failure, got {outcome:?}");
-        };
+        let message = error_chain(&err);
         assert!(message.starts_with("render failed: "), "{message}");
         assert!(message.contains("no audio stream"), "{message}");
     }
@@ -640,7 +515,6 @@ mod tests {
             store.calls().last(),
             Some(&StoreCall::Failed(PROJECT.into()))
         );
-        assert!(matches!(sink.outcome().as_slice(), [SinkCall::Fail(_)]));
     }
 
     #[test]
@@ -659,11 +533,7 @@ mod tests {
             store.calls().last(),
             Some(&StoreCall::Failed(PROJECT.into()))
         );
-        let outcome = sink.outcome();
-        assert!(
-            matches!(outcome.as_slice(), [SinkCall::Fail(m)] if m.contains("database is locked")),
-            "{outcome:?}"
-        );
+        assert!(error_chain(&err).contains("database is locked"), "{err:?}");
     }
 
     #[test]
@@ -677,13 +547,11 @@ mod tests {
         let err = render_task_function(PROJECT, "render_x", &deps, &sink).unwrap_err();
         assert!(matches!(err, RenderTaskError::Load { .. }));
         assert!(renderer.outputs.lock().unwrap().is_empty());
-        assert!(
-            matches!(sink.outcome().as_slice(), [SinkCall::Fail(m)] if m.contains("no such project"))
-        );
+        assert!(error_chain(&err).contains("no such project"), "{err:?}");
     }
 
     #[test]
-    fn cancel_flag_reaches_the_renderer_and_ends_cancelled() {
+    fn cancel_flag_reaches_the_renderer_and_the_error_says_cancelled() {
         let (deps, store, ..) = deps(
             FakeStore::default(),
             FakeRenderer::new(Outcome::WaitForCancel),
@@ -700,14 +568,13 @@ mod tests {
             store.calls().last(),
             Some(&StoreCall::Failed(PROJECT.into()))
         );
-        assert_eq!(sink.outcome(), vec![SinkCall::Cancelled]);
     }
 
     #[test]
-    fn cause_chain_joins_every_source() {
+    fn the_error_chain_names_every_cause() {
         let err = RenderTaskError::Record("disk I/O error".into());
         assert_eq!(
-            cause_chain(&err),
+            error_chain(&err),
             "the video was rendered but recording it in the database failed: disk I/O error"
         );
     }

@@ -1018,13 +1018,14 @@ fn the_gallery_lists_streams_and_downloads_finished_videos() {
     std::fs::create_dir_all(&output).unwrap();
     std::fs::write(output.join("final.mp4"), &video).unwrap();
     let url = format!("/media/projects/{pid}/output/final.mp4");
-    repository::mark_completed(&mut app.pool().get().unwrap(), &pid, &url).unwrap();
+    repository::mark_completed(&mut app.pool().get().unwrap(), &pid, &url, 7.25).unwrap();
     // COMPLETED but its file is gone: not listed.
     let lost = create_project(&app, "Lost");
     repository::mark_completed(
         &mut app.pool().get().unwrap(),
         &id_of(&lost),
         "/media/projects/x/output/final.mp4",
+        3.0,
     )
     .unwrap();
 
@@ -1037,6 +1038,7 @@ fn the_gallery_lists_streams_and_downloads_finished_videos() {
         (&item["id"], &item["segment_count"], &item["file_size"]),
         (&json!(pid), &json!(2), &json!(10_000))
     );
+    assert_eq!(item["duration"], 7.25);
     assert_eq!(item["stream_url"], format!("/api/gallery/{pid}/stream/"));
     assert_eq!(
         item["download_url"],

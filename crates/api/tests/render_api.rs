@@ -46,6 +46,11 @@ fn project_row(app: &TestApp, project: &str) -> api::models::Project {
     repository::get_project(&mut app.pool().get().unwrap(), project).unwrap()
 }
 
+/// The duration the render task recorded for the project's video.
+fn last_duration(app: &TestApp, project: &str) -> f64 {
+    project_row(app, project).output_duration.unwrap()
+}
+
 fn output_dir(app: &TestApp, project: &str) -> PathBuf {
     app.media_root().join(format!("projects/{project}/output"))
 }
@@ -89,7 +94,7 @@ fn render_completes_and_serves_the_video() {
     assert_eq!(last["progress"]["current_phase"], "Export complete");
 
     let row = project_row(&app, &project);
-    assert_eq!(row.status(), Some(ProjectStatus::Completed));
+    assert_eq!(row.status, ProjectStatus::Completed);
     assert_eq!(row.output_path.as_deref(), Some(url.as_str()));
 
     let video = app.get(&url);
@@ -98,6 +103,18 @@ fn render_completes_and_serves_the_video() {
     let bytes = video.bytes().unwrap();
     assert!(bytes.len() > 1000);
     assert_eq!(&bytes[4..8], b"ftyp");
+
+    // The editor's Download on a reopened project prefixes output_path with /media/ again.
+    let doubled = app.get(&format!("/media/{url}"));
+    assert_eq!(doubled.status(), 200);
+    assert_eq!(doubled.bytes().unwrap(), bytes);
+
+    let gallery: Value = app.get("/api/gallery/").json().unwrap();
+    let duration = gallery[0]["duration"].as_f64().unwrap();
+    assert!(
+        (duration - last_duration(&app, &project)).abs() < 1e-9,
+        "{gallery}"
+    );
 
     let ranged = app
         .client
@@ -181,10 +198,7 @@ fn corrupt_image_fails_with_reason_and_the_next_render_still_completes() {
     let reason = failed["error"].as_str().unwrap();
     assert!(reason.contains("segment 2"), "{reason}");
     assert_eq!(failed["output_url"], Value::Null);
-    assert_eq!(
-        project_row(&app, &broken).status(),
-        Some(ProjectStatus::Failed)
-    );
+    assert_eq!(project_row(&app, &broken).status, ProjectStatus::Failed);
     assert!(!output_dir(&app, &broken).join("final.mp4").exists());
     assert!(hidden_files(&output_dir(&app, &broken)).is_empty());
 
@@ -217,10 +231,7 @@ fn cancel_mid_render_fails_the_project_and_leaves_no_file() {
         RENDER_TIMEOUT,
         |task| task["status"] == "CANCELLED",
     );
-    assert_eq!(
-        project_row(&app, &project).status(),
-        Some(ProjectStatus::Failed)
-    );
+    assert_eq!(project_row(&app, &project).status, ProjectStatus::Failed);
     let status: Value = app.get(&status_path(&project)).json().unwrap();
     assert_eq!(status["status"], "FAILED");
     assert_eq!(status["error"], "Cancelled by user");
@@ -229,6 +240,53 @@ fn cancel_mid_render_fails_the_project_and_leaves_no_file() {
 
     let not_rendering = app.post_empty(&format!("/api/projects/{project}/cancel-render/"));
     assert_eq!(not_rendering.status(), 409);
+}
+
+#[test]
+fn render_right_after_the_cancel_answer_starts_a_new_render() {
+    let app = spawn_app();
+    let project = import_demo(&app);
+    let render = format!("/api/projects/{project}/render/");
+    assert_eq!(app.post_empty(&render).status(), 202);
+    app.poll_json(&status_path(&project), RENDER_TIMEOUT, |body| {
+        body["status"] == "PROCESSING" && !body["progress"].is_null()
+    });
+
+    let cancelled = app.post_empty(&format!("/api/projects/{project}/cancel-render/"));
+    assert_eq!(cancelled.status(), 200);
+    // The answer comes once the render has stopped and cleaned up after itself.
+    assert!(hidden_files(&output_dir(&app, &project)).is_empty());
+    assert_eq!(project_row(&app, &project).status, ProjectStatus::Failed);
+    assert_eq!(app.post_empty(&render).status(), 202);
+
+    let bodies = wait_until_finished(&app, &project);
+    assert_eq!(bodies.last().unwrap()["status"], "COMPLETED");
+}
+
+#[test]
+fn renders_to_completed_with_a_relative_data_folder() {
+    // A relative path, as `--data-dir ./data` gives the server.
+    struct RemoveOnDrop(PathBuf);
+    impl Drop for RemoveOnDrop {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let relative = RemoveOnDrop(PathBuf::from(format!(
+        "relative-data-{}",
+        uuid::Uuid::new_v4()
+    )));
+    assert!(relative.0.is_relative());
+    let app = spawn_app_in(&relative.0);
+    let project = import_demo(&app);
+    assert_eq!(
+        app.post_empty(&format!("/api/projects/{project}/render/"))
+            .status(),
+        202
+    );
+    let bodies = wait_until_finished(&app, &project);
+    let last = bodies.last().unwrap();
+    assert_eq!(last["status"], "COMPLETED", "{last}");
 }
 
 #[test]
@@ -267,10 +325,7 @@ fn render_refuses_bad_ids_empty_projects_and_missing_media() {
     assert_eq!(body["missing_images"], json!([segments[0].id]));
     assert_eq!(body["missing_audio"], json!([segments[2].id]));
     assert!(body["message"].is_string());
-    assert_eq!(
-        project_row(&app, &project).status(),
-        Some(ProjectStatus::Draft)
-    );
+    assert_eq!(project_row(&app, &project).status, ProjectStatus::Draft);
 
     let status: Value = app.get(&status_path(&project)).json().unwrap();
     assert_eq!(
@@ -304,10 +359,7 @@ fn restart_recovers_interrupted_renders_and_removes_temporary_outputs() {
     );
 
     let app = spawn_app_in(data.path());
-    assert_eq!(
-        project_row(&app, &project).status(),
-        Some(ProjectStatus::Failed)
-    );
+    assert_eq!(project_row(&app, &project).status, ProjectStatus::Failed);
     assert!(!leftover.exists());
     let status: Value = app.get(&status_path(&project)).json().unwrap();
     assert_eq!(status["status"], "FAILED");
@@ -478,10 +530,7 @@ fn settings_the_renderer_cannot_use_are_refused_before_rendering() {
             (&body["missing_images"], &body["missing_audio"]),
             (&json!([]), &json!([]))
         );
-        assert_eq!(
-            project_row(&app, &project).status(),
-            Some(ProjectStatus::Draft)
-        );
+        assert_eq!(project_row(&app, &project).status, ProjectStatus::Draft);
         assert_eq!(
             app.get(&format!("/api/tasks/render_{project}/status/"))
                 .status(),

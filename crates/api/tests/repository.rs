@@ -140,8 +140,8 @@ fn exactly_one_of_sixteen_simultaneous_render_starts_wins() {
         assert_eq!(winners, 1, "round {round}");
 
         let mut conn = pool.get().unwrap();
-        let status = repo::get_project(&mut conn, &project.id).unwrap().status();
-        assert_eq!(status, Some(ProjectStatus::Processing));
+        let status = repo::get_project(&mut conn, &project.id).unwrap().status;
+        assert_eq!(status, ProjectStatus::Processing);
         // Every idle state may start a render again.
         let next = [
             ProjectStatus::Failed,
@@ -161,18 +161,24 @@ fn render_outcomes_touch_only_their_columns() {
     let url = format!("/media/projects/{}/output/final.mp4", project.id);
 
     assert!(repo::try_start_render(&mut conn, &project.id).unwrap());
-    repo::mark_completed(&mut conn, &project.id, &url).unwrap();
+    repo::mark_completed(&mut conn, &project.id, &url, 12.5).unwrap();
     let done = repo::get_project(&mut conn, &project.id).unwrap();
-    assert_eq!(done.status(), Some(ProjectStatus::Completed));
+    assert_eq!(done.status, ProjectStatus::Completed);
     assert_eq!(done.output_path.as_deref(), Some(url.as_str()));
+    assert_eq!(done.output_duration, Some(12.5));
     assert_eq!(done.title, "Outcomes");
     assert!(done.updated_at >= project.updated_at);
 
     assert!(repo::try_start_render(&mut conn, &project.id).unwrap());
     repo::mark_failed(&mut conn, &project.id).unwrap();
     let failed = repo::get_project(&mut conn, &project.id).unwrap();
-    assert_eq!(failed.status(), Some(ProjectStatus::Failed));
+    assert_eq!(failed.status, ProjectStatus::Failed);
     assert_eq!(failed.output_path.as_deref(), Some(url.as_str()));
+    assert_eq!(
+        failed.output_duration,
+        Some(12.5),
+        "the last good video's duration stays"
+    );
     assert_eq!(failed.created_at, project.created_at);
 
     assert!(matches!(
@@ -201,7 +207,7 @@ fn recovery_fails_only_the_projects_left_processing() {
     assert_eq!(recovered, expected);
 
     for (id, before) in ids {
-        let after = repo::get_project(&mut conn, &id).unwrap().status().unwrap();
+        let after = repo::get_project(&mut conn, &id).unwrap().status;
         let want = if before == ProjectStatus::Processing {
             ProjectStatus::Failed
         } else {
@@ -473,8 +479,8 @@ fn projects_are_listed_newest_first_with_segment_counts() {
     assert_eq!(rest.items.len(), 2);
     assert_eq!(rest.items[1].project.id, ids[0]);
 
-    repo::mark_completed(&mut conn, &ids[1], "/media/x.mp4").unwrap();
-    repo::mark_completed(&mut conn, &ids[3], "/media/y.mp4").unwrap();
+    repo::mark_completed(&mut conn, &ids[1], "/media/x.mp4", 1.0).unwrap();
+    repo::mark_completed(&mut conn, &ids[3], "/media/y.mp4", 1.0).unwrap();
     let gallery = repo::list_completed_projects(&mut conn).unwrap();
     assert_eq!(
         gallery

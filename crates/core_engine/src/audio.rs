@@ -48,7 +48,55 @@ pub(crate) fn count_samples(
     if samples == 0 {
         return Err(decoder.error("it contains no sound (0 samples)".into()));
     }
+    if let Some(declared) = decoder.declared_duration() {
+        let decoded = samples as f64 / f64::from(SAMPLE_RATE);
+        if is_cut_short(declared, decoded) {
+            return Err(decoder.error(format!(
+                "the file is damaged or cut short: its header says {declared:.2} s but only \
+                 {decoded:.2} s decode"
+            )));
+        }
+    }
     Ok(samples)
+}
+
+/// How far into a WAV file its `data` chunk header is looked for.
+const WAV_HEADER_SCAN: usize = 4096;
+
+/// The seconds a PCM WAV's header declares (its `data` chunk size over the byte rate), from
+/// the file's first bytes; `None` for anything else, or when the size is left unknown
+/// (0 or 0xFFFFFFFF, as streaming writers do).
+fn wav_declared_seconds(head: &[u8]) -> Option<f64> {
+    let u32_at = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(head.get(at..at + 4)?.try_into().ok()?))
+    };
+    if head.get(0..4)? != b"RIFF" || head.get(8..12)? != b"WAVE" {
+        return None;
+    }
+    let mut byte_rate = None;
+    let mut at = 12;
+    while at + 8 <= head.len() {
+        let (id, size) = (head.get(at..at + 4)?, u32_at(at + 4)?);
+        match id {
+            b"fmt " => byte_rate = u32_at(at + 16),
+            b"data" => {
+                let rate = f64::from(byte_rate.filter(|rate| *rate > 0)?);
+                return (size != 0 && size != u32::MAX).then(|| f64::from(size) / rate);
+            }
+            _ => {}
+        }
+        // Chunks are padded to an even size.
+        at += 8 + size as usize + (size as usize & 1);
+    }
+    None
+}
+
+/// Whether a narration decodes to clearly less than its container declares. Encoder priming
+/// and padding move the two by a few tens of milliseconds; a cut or damaged file loses more.
+fn is_cut_short(declared_seconds: f64, decoded_seconds: f64) -> bool {
+    const SLACK_SECONDS: f64 = 0.1;
+    const SLACK_FRACTION: f64 = 0.01;
+    decoded_seconds < declared_seconds - SLACK_SECONDS.max(declared_seconds * SLACK_FRACTION)
 }
 
 /// A running decode of one file: `uridecodebin ! audioconvert ! audioresample ! appsink`.
@@ -75,9 +123,7 @@ impl Decoder {
             path: path.to_path_buf(),
             reason,
         };
-        let absolute = std::path::absolute(path).map_err(|e| audio_error(e.to_string()))?;
-        let uri =
-            gst::glib::filename_to_uri(&absolute, None).map_err(|e| audio_error(e.to_string()))?;
+        let uri = crate::pipeline::file_uri(path).map_err(audio_error)?;
         let caps = audio_caps()?;
         let make = |factory: &str| {
             gst::ElementFactory::make(factory)
@@ -177,6 +223,21 @@ impl Decoder {
                 return Err(err);
             }
         }
+    }
+
+    /// How long the file says the stream is: a WAV's data chunk size (GStreamer's WAV reader
+    /// quietly shortens it to what the file holds), else what the container reports (from its
+    /// header, or estimated from the file size for formats without one).
+    fn declared_duration(&self) -> Option<f64> {
+        let mut head = [0u8; WAV_HEADER_SCAN];
+        let read = std::fs::File::open(&self.path)
+            .and_then(|mut file| std::io::Read::read(&mut file, &mut head))
+            .unwrap_or(0);
+        wav_declared_seconds(&head[..read]).or_else(|| {
+            self.pipeline
+                .query_duration::<gst::ClockTime>()
+                .map(|duration| duration.nseconds() as f64 / 1e9)
+        })
     }
 
     fn error(&self, reason: String) -> RenderError {
@@ -300,6 +361,49 @@ mod tests {
             probe_audio_duration(&missing).unwrap_err(),
             RenderError::MissingFile { .. }
         ));
+    }
+
+    #[test]
+    fn narration_that_decodes_only_in_part_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let whole = dir.path().join("whole.wav");
+        wav(&whole, 22_050, 44_100); // 2 s
+        let mut bytes = std::fs::read(&whole).unwrap();
+        bytes.truncate(bytes.len() / 2); // the header still says 2 s
+        let cut = dir.path().join("cut.wav");
+        std::fs::write(&cut, bytes).unwrap();
+        let err = count_samples(&cut, Some(2), &|| false).unwrap_err();
+        assert!(err.to_string().contains("damaged or cut short"), "{err}");
+        assert!(matches!(
+            err,
+            RenderError::Audio {
+                segment: Some(2),
+                ..
+            }
+        ));
+        assert!(probe_audio_duration(&whole).is_ok());
+    }
+
+    #[test]
+    fn a_wav_header_declares_its_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.wav");
+        wav(&path, 22_050, 44_100);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(wav_declared_seconds(&bytes[..64]), Some(2.0));
+        let mut unknown = bytes[..44].to_vec();
+        unknown[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(wav_declared_seconds(&unknown), None);
+        assert_eq!(wav_declared_seconds(b"fLaC\0\0\0\x22"), None);
+        assert_eq!(wav_declared_seconds(&bytes[..20]), None);
+    }
+
+    #[test]
+    fn cut_short_allows_codec_padding_only() {
+        assert!(!is_cut_short(2.0, 1.95));
+        assert!(is_cut_short(2.0, 1.85));
+        assert!(!is_cut_short(60.0, 59.5)); // 1 % of a long narration
+        assert!(is_cut_short(60.0, 58.0));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use fast_image_resize::images::Image as ResizeImage;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, ImageDecoder, ImageReader};
 
-use crate::overlay::{div255, Overlay, OverlayError};
+use crate::overlay::{div255, parse_named, Overlay, OverlayError};
 
 /// Which corner the logo sits in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -20,20 +20,31 @@ pub enum LogoPosition {
     BottomRight,
 }
 
+impl LogoPosition {
+    pub const ALL: [LogoPosition; 4] = [
+        LogoPosition::TopLeft,
+        LogoPosition::TopRight,
+        LogoPosition::BottomLeft,
+        LogoPosition::BottomRight,
+    ];
+
+    /// The setting's text: `top-left`, `top-right`, `bottom-left` or `bottom-right`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TopLeft => "top-left",
+            Self::TopRight => "top-right",
+            Self::BottomLeft => "bottom-left",
+            Self::BottomRight => "bottom-right",
+        }
+    }
+}
+
 impl FromStr for LogoPosition {
     type Err = OverlayError;
 
-    /// `top-left`, `top-right`, `bottom-left` or `bottom-right`, in any case.
+    /// One of the [`as_str`](Self::as_str) texts, in any case.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "top-left" => Ok(Self::TopLeft),
-            "top-right" => Ok(Self::TopRight),
-            "bottom-left" => Ok(Self::BottomLeft),
-            "bottom-right" => Ok(Self::BottomRight),
-            _ => Err(OverlayError::Invalid(format!(
-                "logo position `{s}` is not one of top-left, top-right, bottom-left, bottom-right"
-            ))),
-        }
+        parse_named(s, "logo position", &Self::ALL, Self::as_str)
     }
 }
 

@@ -46,7 +46,7 @@ use serde::Deserialize;
 use crate::logo::{LogoPosition, LogoSpec};
 use crate::overlay::OverlayError;
 use crate::text_overlay::{parse_hex_color, SubtitlePosition, SubtitleStyle};
-use crate::{RenderError, RenderSpec, SegmentSpec};
+use crate::{RenderSpec, SegmentSpec};
 
 /// The logo defaults of the editor's settings, so a manifest renders like the editor.
 const DEFAULT_LOGO_SCALE: f64 = 0.15;
@@ -175,13 +175,7 @@ impl Manifest {
             .enumerate()
             .map(|(i, value)| parse_segment(i, value, &base))
             .collect::<Result<Vec<_>, _>>()?;
-        spec.validate().map_err(|err| {
-            ManifestError::Settings(match err {
-                // The message alone: it already names the setting and its allowed range.
-                RenderError::InvalidSpec(message) => message,
-                other => other.to_string(),
-            })
-        })?;
+        spec.check().map_err(ManifestError::Settings)?;
         Ok(Manifest {
             title: raw.title,
             spec,

@@ -30,7 +30,7 @@ impl Overlay {
 /// Why an overlay (subtitle text or logo) could not be prepared.
 #[derive(Debug, thiserror::Error)]
 pub enum OverlayError {
-    #[error("{}: {source}", .path.display())]
+    #[error("cannot read {}", .path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -44,6 +44,26 @@ pub enum OverlayError {
     NoFont,
     #[error("invalid overlay setting: {0}")]
     Invalid(String),
+}
+
+/// The choice among `all` whose name is `text` (trimmed, in any case); the error lists them.
+pub(crate) fn parse_named<T: Copy>(
+    text: &str,
+    what: &str,
+    all: &[T],
+    name: impl Fn(T) -> &'static str,
+) -> Result<T, OverlayError> {
+    let wanted = text.trim().to_ascii_lowercase();
+    all.iter()
+        .copied()
+        .find(|choice| name(*choice) == wanted)
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|choice| name(*choice)).collect();
+            OverlayError::Invalid(format!(
+                "{what} `{text}` is not one of {}",
+                names.join(", ")
+            ))
+        })
 }
 
 /// `x / 255` rounded to nearest, exact for every `x` in `0..=255 * 255`.

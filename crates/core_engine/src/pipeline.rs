@@ -44,6 +44,15 @@ const REQUIRED_ELEMENTS: [&str; 10] = [
     "qtdemux",
 ];
 
+/// The `file://` URI of `path`; a relative path is taken from the working directory (GStreamer
+/// only accepts absolute ones).
+pub(crate) fn file_uri(path: &std::path::Path) -> Result<String, String> {
+    let absolute = std::path::absolute(path).map_err(|e| e.to_string())?;
+    gst::glib::filename_to_uri(&absolute, None)
+        .map(|uri| uri.to_string())
+        .map_err(|e| e.to_string())
+}
+
 /// Initialises GStreamer (idempotent) and returns its version string.
 pub fn init() -> Result<String, RenderError> {
     gst::init().map_err(|e| RenderError::Init(e.to_string()))?;

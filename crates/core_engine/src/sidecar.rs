@@ -4,8 +4,8 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::render::temporary_path;
 use crate::subtitles::{to_srt, to_vtt, Cue};
+use crate::temp_output::temporary_path;
 use crate::RenderError;
 
 /// Where the sidecars of a video live: `final.mp4` has `final.srt` and `final.vtt`.

@@ -1,29 +1,82 @@
 //! What to render. Built in code (`RenderSpec { segments, ..Default::default() }`) or loaded
 //! from a project file by [`crate::manifest`].
 
-use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use crate::logo::LogoSpec;
 use crate::text_overlay::SubtitleStyle;
 use crate::RenderError;
 
+/// A closed range a setting must lie in, with the unit its messages name: the one range type
+/// for every numeric setting, used by [`RenderSpec::check`] and by anything that validates
+/// settings before they reach the renderer (the REST API).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds<T> {
+    pub min: T,
+    pub max: T,
+    /// Appended to messages, e.g. `" seconds"`; empty for plain numbers.
+    pub unit: &'static str,
+}
+
+impl<T: Copy + PartialOrd + std::fmt::Display> Bounds<T> {
+    pub const fn new(min: T, max: T) -> Self {
+        Self { min, max, unit: "" }
+    }
+
+    pub const fn in_unit(self, unit: &'static str) -> Self {
+        Self { unit, ..self }
+    }
+
+    pub fn contains(&self, value: T) -> bool {
+        self.min <= value && value <= self.max
+    }
+
+    /// `Ok(value)` inside the range, else the message naming `name`, the value and the range:
+    /// `"zoom_intensity 2.5 must be from 1 to 2"`.
+    pub fn check(&self, name: &str, value: T) -> Result<T, String> {
+        if self.contains(value) {
+            Ok(value)
+        } else {
+            Err(format!(
+                "{name} {value} must be from {} to {}{}",
+                self.min, self.max, self.unit
+            ))
+        }
+    }
+}
+
+impl Bounds<f64> {
+    /// The value if it is inside the range give or take float noise (UI sliders send
+    /// 2.0000000000000004 for 2), clamped into it.
+    pub fn admit(&self, value: f64) -> Option<f64> {
+        const EPSILON: f64 = 1e-9;
+        (value >= self.min - EPSILON && value <= self.max + EPSILON)
+            .then(|| value.clamp(self.min, self.max))
+    }
+}
+
 /// Accepted output widths and heights. Even, because 4:2:0 video needs whole chroma pixels.
-pub const DIMENSION_RANGE: RangeInclusive<u32> = 16..=7680;
-pub const FPS_RANGE: RangeInclusive<u32> = 1..=120;
+pub const DIMENSION: Bounds<u32> = Bounds::new(16, 7680);
+pub const FPS: Bounds<u32> = Bounds::new(1, 120);
 /// Zoom headroom of the Ken Burns camera (1.0 = no motion).
-pub const ZOOM_RANGE: RangeInclusive<f64> = 1.0..=2.0;
+pub const ZOOM: Bounds<f64> = Bounds::new(1.0, 2.0);
 /// Silence after each narration, in seconds.
-pub const SILENCE_RANGE: RangeInclusive<f64> = 0.0..=5.0;
+pub const SILENCE: Bounds<f64> = Bounds::new(0.0, 5.0).in_unit(" seconds");
 /// Crossfade length at each segment boundary, in seconds (0 = hard cuts).
-pub const TRANSITION_RANGE: RangeInclusive<f64> = 0.0..=2.0;
+pub const TRANSITION: Bounds<f64> = Bounds::new(0.0, 2.0).in_unit(" seconds");
 /// Subtitle font size, in pixels of a 1080-line frame (see [`SubtitleStyle::font_size`]).
-pub const SUBTITLE_SIZE_RANGE: RangeInclusive<f32> = 12.0..=120.0;
+pub const SUBTITLE_SIZE: Bounds<f32> = Bounds::new(12.0, 120.0);
 /// Logo width as a fraction of the frame width.
-pub const LOGO_SCALE_RANGE: RangeInclusive<f64> = 0.05..=0.5;
-pub const LOGO_OPACITY_RANGE: RangeInclusive<f64> = 0.0..=1.0;
+pub const LOGO_SCALE: Bounds<f64> = Bounds::new(0.05, 0.5);
+pub const LOGO_OPACITY: Bounds<f64> = Bounds::new(0.0, 1.0);
 /// Logo distance from the frame edges, in pixels.
-pub const LOGO_MARGIN_RANGE: RangeInclusive<u32> = 0..=200;
+pub const LOGO_MARGIN: Bounds<u32> = Bounds::new(0, 200).in_unit(" pixels");
+/// x264 constant-quality level.
+pub const QUANTIZER: Bounds<u32> = Bounds::new(0, 50);
+/// AAC bit rate, in bits per second.
+pub const AUDIO_BITRATE: Bounds<u32> = Bounds::new(8_000, 512_000);
+/// Longest key frame interval, in seconds (it must also be above 0).
+pub const MAX_KEYFRAME_SECONDS: f64 = 60.0;
 /// x264's speed presets, fastest first.
 pub const X264_PRESETS: [&str; 10] = [
     "ultrafast",
@@ -37,6 +90,23 @@ pub const X264_PRESETS: [&str; 10] = [
     "veryslow",
     "placebo",
 ];
+/// The output sizes the editor offers (width, height); the renderer itself takes any size in
+/// [`DIMENSION`].
+pub const RESOLUTION_PRESETS: [(u32, u32); 11] = [
+    (1280, 720),
+    (1920, 1080),
+    (3840, 2160),
+    (720, 1280),
+    (1080, 1920),
+    (720, 720),
+    (1080, 1080),
+    (864, 1080),
+    (1080, 1350),
+    (1440, 1080),
+    (1080, 1440),
+];
+/// The frame rates the editor offers; the renderer itself takes any in [`FPS`].
+pub const FRAME_RATES: [u32; 3] = [24, 30, 60];
 
 /// H.264 and AAC settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,110 +212,49 @@ impl RenderSpec {
 
     /// Checks every setting; the message names the offending field and its allowed range.
     pub fn validate(&self) -> Result<(), RenderError> {
-        let invalid = |msg: String| Err(RenderError::InvalidSpec(msg));
+        self.check().map_err(RenderError::InvalidSpec)
+    }
+
+    /// [`validate`](Self::validate)'s check, the message alone (for callers that wrap it in
+    /// errors of their own).
+    pub fn check(&self) -> Result<(), String> {
         for (name, value) in [("width", self.width), ("height", self.height)] {
-            if !DIMENSION_RANGE.contains(&value) || value % 2 != 0 {
-                return invalid(format!(
+            if !DIMENSION.contains(value) || value % 2 != 0 {
+                return Err(format!(
                     "{name} {value} must be an even number from {} to {}",
-                    DIMENSION_RANGE.start(),
-                    DIMENSION_RANGE.end()
+                    DIMENSION.min, DIMENSION.max
                 ));
             }
         }
-        if !FPS_RANGE.contains(&self.fps) {
-            return invalid(format!(
-                "fps {} must be from {} to {}",
-                self.fps,
-                FPS_RANGE.start(),
-                FPS_RANGE.end()
-            ));
-        }
-        if !ZOOM_RANGE.contains(&self.zoom_intensity) {
-            return invalid(format!(
-                "zoom_intensity {} must be from {} to {}",
-                self.zoom_intensity,
-                ZOOM_RANGE.start(),
-                ZOOM_RANGE.end()
-            ));
-        }
-        if !SILENCE_RANGE.contains(&self.inter_segment_silence) {
-            return invalid(format!(
-                "inter_segment_silence {} must be from {} to {} seconds",
-                self.inter_segment_silence,
-                SILENCE_RANGE.start(),
-                SILENCE_RANGE.end()
-            ));
-        }
-        if !TRANSITION_RANGE.contains(&self.transition_duration) {
-            return invalid(format!(
-                "transition_duration {} must be from {} to {} seconds",
-                self.transition_duration,
-                TRANSITION_RANGE.start(),
-                TRANSITION_RANGE.end()
-            ));
-        }
+        FPS.check("fps", self.fps)?;
+        ZOOM.check("zoom_intensity", self.zoom_intensity)?;
+        SILENCE.check("inter_segment_silence", self.inter_segment_silence)?;
+        TRANSITION.check("transition_duration", self.transition_duration)?;
         if let Some(size) = self.subtitles.as_ref().and_then(|s| s.font_size) {
-            if !SUBTITLE_SIZE_RANGE.contains(&size) {
-                return invalid(format!(
-                    "subtitle font size {size} must be from {} to {}",
-                    SUBTITLE_SIZE_RANGE.start(),
-                    SUBTITLE_SIZE_RANGE.end()
-                ));
-            }
+            SUBTITLE_SIZE.check("subtitle font size", size)?;
         }
         if let Some(logo) = &self.logo {
-            if !LOGO_SCALE_RANGE.contains(&logo.scale) {
-                return invalid(format!(
-                    "logo scale {} must be from {} to {}",
-                    logo.scale,
-                    LOGO_SCALE_RANGE.start(),
-                    LOGO_SCALE_RANGE.end()
-                ));
-            }
-            if !LOGO_OPACITY_RANGE.contains(&logo.opacity) {
-                return invalid(format!(
-                    "logo opacity {} must be from {} to {}",
-                    logo.opacity,
-                    LOGO_OPACITY_RANGE.start(),
-                    LOGO_OPACITY_RANGE.end()
-                ));
-            }
-            if !LOGO_MARGIN_RANGE.contains(&logo.margin) {
-                return invalid(format!(
-                    "logo margin {} must be from {} to {} pixels",
-                    logo.margin,
-                    LOGO_MARGIN_RANGE.start(),
-                    LOGO_MARGIN_RANGE.end()
-                ));
-            }
+            LOGO_SCALE.check("logo scale", logo.scale)?;
+            LOGO_OPACITY.check("logo opacity", logo.opacity)?;
+            LOGO_MARGIN.check("logo margin", logo.margin)?;
         }
         if !X264_PRESETS.contains(&self.encoder.preset.as_str()) {
-            return invalid(format!(
+            return Err(format!(
                 "encoder preset `{}` must be one of {}",
                 self.encoder.preset,
                 X264_PRESETS.join(", ")
             ));
         }
-        if self.encoder.quantizer > 50 {
-            return invalid(format!(
-                "encoder quantizer {} must be from 0 to 50",
-                self.encoder.quantizer
+        QUANTIZER.check("encoder quantizer", self.encoder.quantizer)?;
+        let keyframe = self.encoder.keyframe_seconds;
+        if !(keyframe > 0.0 && keyframe <= MAX_KEYFRAME_SECONDS) {
+            return Err(format!(
+                "keyframe_seconds {keyframe} must be above 0 and at most {MAX_KEYFRAME_SECONDS}"
             ));
         }
-        if !(self.encoder.keyframe_seconds > 0.0 && self.encoder.keyframe_seconds <= 60.0) {
-            return invalid(format!(
-                "keyframe_seconds {} must be above 0 and at most 60",
-                self.encoder.keyframe_seconds
-            ));
-        }
-        if !(8_000..=512_000).contains(&self.encoder.audio_bitrate) {
-            return invalid(format!(
-                "audio_bitrate {} must be from 8000 to 512000",
-                self.encoder.audio_bitrate
-            ));
-        }
+        AUDIO_BITRATE.check("audio_bitrate", self.encoder.audio_bitrate)?;
         if self.segments.is_empty() {
-            return invalid("there are no segments to render".into());
+            return Err("there are no segments to render".into());
         }
         Ok(())
     }
@@ -276,6 +285,19 @@ mod tests {
         assert_eq!(spec.encoder.preset, "veryfast");
         assert_eq!(spec.keyframe_interval(), 60);
         assert!(spec.validate().is_ok());
+    }
+
+    #[test]
+    fn bounds_name_the_setting_and_admit_only_float_noise() {
+        assert_eq!(ZOOM.check("zoom_intensity", 1.3), Ok(1.3));
+        assert_eq!(
+            SILENCE.check("inter_segment_silence", 6.0),
+            Err("inter_segment_silence 6 must be from 0 to 5 seconds".to_owned())
+        );
+        assert_eq!(ZOOM.admit(2.0000000000000004), Some(2.0));
+        assert_eq!(ZOOM.admit(0.9999999999), Some(1.0));
+        assert_eq!(ZOOM.admit(2.01), None);
+        assert!(LOGO_MARGIN.contains(200) && !LOGO_MARGIN.contains(201));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use cosmic_text::{
     Align, Attrs, Buffer, FontSystem, Metrics, Shaping, SwashCache, SwashContent, Wrap,
 };
 
-use crate::overlay::{div255, Overlay, OverlayError};
+use crate::overlay::{div255, parse_named, Overlay, OverlayError};
 
 /// The family used when none is configured or the configured one is not installed.
 pub const DEFAULT_FONT_FAMILY: &str = "DejaVu Sans";
@@ -38,19 +38,29 @@ pub enum SubtitlePosition {
     Top,
 }
 
+impl SubtitlePosition {
+    pub const ALL: [SubtitlePosition; 3] = [
+        SubtitlePosition::Bottom,
+        SubtitlePosition::Center,
+        SubtitlePosition::Top,
+    ];
+
+    /// The setting's text: `bottom`, `center` or `top`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bottom => "bottom",
+            Self::Center => "center",
+            Self::Top => "top",
+        }
+    }
+}
+
 impl FromStr for SubtitlePosition {
     type Err = OverlayError;
 
-    /// `bottom`, `center` or `top`, in any case.
+    /// One of the [`as_str`](Self::as_str) texts, in any case.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "bottom" => Ok(Self::Bottom),
-            "center" => Ok(Self::Center),
-            "top" => Ok(Self::Top),
-            _ => Err(OverlayError::Invalid(format!(
-                "subtitle position `{s}` is not one of bottom, center, top"
-            ))),
-        }
+        parse_named(s, "subtitle position", &Self::ALL, Self::as_str)
     }
 }
 
@@ -76,6 +86,11 @@ pub fn parse_hex_color(s: &str) -> Result<[u8; 3], OverlayError> {
         Ok(if digits == 1 { value * 17 } else { value })
     };
     Ok([channel(0)?, channel(1)?, channel(2)?])
+}
+
+/// `#RRGGBB` in upper case, the form settings store.
+pub fn format_hex_color([r, g, b]: [u8; 3]) -> String {
+    format!("#{r:02X}{g:02X}{b:02X}")
 }
 
 /// How subtitles look.

@@ -5,14 +5,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::manager::Shared;
-use crate::registry::{Outcome, TaskStatus};
 
-/// Handed to a job on the worker thread: reports its progress and outcome, and tells it
-/// whether a cancel was requested.
+/// Handed to a job on the worker thread: reports its progress and tells it whether a cancel
+/// was requested. The job's outcome is what it returns (see [`TaskManager::submit`]).
 ///
 /// Everything here speaks for this one run of the task, so a resubmission under the same id
-/// is never affected. The first outcome (`complete`, `fail` or `mark_cancelled`) wins; calls
-/// after it are ignored. A job that reports no outcome is marked by the worker when it returns.
+/// is never affected.
+///
+/// [`TaskManager::submit`]: crate::TaskManager::submit
 pub struct TaskContext {
     shared: Arc<Shared>,
     task_id: String,
@@ -58,21 +58,6 @@ impl TaskContext {
         self.progress(current, total, phase, Some(percentage));
     }
 
-    /// Marks the task `COMPLETED` with `result` at once.
-    pub fn complete(&self, result: serde_json::Value) {
-        self.finish(Outcome::Completed(Some(result)));
-    }
-
-    /// Marks the task `FAILED` with `error` at once.
-    pub fn fail(&self, error: &str) {
-        self.finish(Outcome::Failed(error.to_owned()));
-    }
-
-    /// Acknowledges a cancel: the task ends `CANCELLED`.
-    pub fn mark_cancelled(&self) {
-        self.finish(Outcome::Cancelled(None));
-    }
-
     /// Whether a cancel has been requested for this task.
     pub fn is_cancelled(&self) -> bool {
         self.cancel.load(Ordering::Acquire)
@@ -92,21 +77,6 @@ impl TaskContext {
             phase,
             percentage,
         );
-    }
-
-    fn finish(&self, outcome: Outcome) {
-        let applied = self.shared.registry.finish(
-            &self.task_id,
-            Some(self.generation),
-            TaskStatus::Processing,
-            outcome,
-        );
-        if !applied {
-            log::debug!(
-                "task {}: outcome ignored, the task has already finished",
-                self.task_id
-            );
-        }
     }
 }
 

@@ -27,8 +27,9 @@ pub enum TaskError {
     Spawn(std::io::Error),
 }
 
-/// An error's message followed by its sources, `": "`-separated.
-pub(crate) fn error_chain(err: &(dyn Error + 'static)) -> String {
+/// An error's message followed by its sources, `": "`-separated: the one formatter for a
+/// cause chain, used for task errors and by every crate above this one.
+pub fn error_chain(err: &(dyn Error + 'static)) -> String {
     let mut message = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -4,7 +4,8 @@
 //! background task (renders and any other kind) runs in FIFO order, one at a time. Each task
 //! has a record in a registry that request threads read as [`TaskSnapshot`]s: `PENDING` while
 //! queued, `PROCESSING` while its job runs, then `COMPLETED`, `FAILED` or `CANCELLED`.
-//! Jobs report progress and their outcome through the [`TaskContext`] they are handed.
+//! Jobs report progress through the [`TaskContext`] they are handed; what a job returns is
+//! its outcome.
 //!
 //! The crate knows nothing of rendering or databases.
 //!
@@ -16,9 +17,8 @@
 //! let (done, finished) = mpsc::channel();
 //! tasks.submit("greet", move |ctx| {
 //!     ctx.update_progress(1, 1, "greeting");
-//!     ctx.complete(serde_json::json!({ "greeting": "hello" }));
 //!     done.send(()).ok();
-//!     Ok(())
+//!     Ok(serde_json::json!({ "greeting": "hello" }))
 //! })?;
 //! finished.recv().ok();
 //! tasks.shutdown(); // lets the running job finish and joins the worker
@@ -41,6 +41,6 @@ mod registry;
 mod worker;
 
 pub use context::TaskContext;
-pub use error::{JobError, TaskError};
+pub use error::{error_chain, JobError, TaskError};
 pub use manager::{TaskManager, TaskManagerConfig};
 pub use registry::{TaskProgress, TaskSnapshot, TaskStatus};

@@ -7,10 +7,11 @@ use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
+use serde::Serialize;
 
 use crate::context::TaskContext;
 use crate::error::{JobError, TaskError};
-use crate::registry::{Outcome, Registry, TaskSnapshot, TaskStatus};
+use crate::registry::{Registry, TaskSnapshot, TaskStatus};
 use crate::worker::{self, Envelope};
 
 /// How the [`TaskManager`] behaves.
@@ -92,12 +93,17 @@ impl TaskManager {
 
     /// Registers `task_id` as `PENDING` and queues `job` behind every task submitted before.
     ///
+    /// What the job returns is the task's outcome: `Ok(result)` ends it `COMPLETED` with
+    /// `result` as JSON (`()` records none), `Err` ends it `FAILED` with the error and its
+    /// sources, or `CANCELLED` if a cancel was requested, and a panic ends it `FAILED`.
+    ///
     /// A finished task with the same id is replaced. Fails with
     /// [`TaskError::AlreadyActive`] while that id is pending or running, and with
     /// [`TaskError::ShutDown`] after [`shutdown`](Self::shutdown).
-    pub fn submit<F>(&self, task_id: impl Into<String>, job: F) -> Result<(), TaskError>
+    pub fn submit<F, R>(&self, task_id: impl Into<String>, job: F) -> Result<(), TaskError>
     where
-        F: FnOnce(&TaskContext) -> Result<(), JobError> + Send + 'static,
+        F: FnOnce(&TaskContext) -> Result<R, JobError> + Send + 'static,
+        R: Serialize,
     {
         let task_id = task_id.into();
         let jobs = self
@@ -114,7 +120,10 @@ impl TaskManager {
         let envelope = Envelope {
             task_id: task_id.clone(),
             generation,
-            job: Box::new(job),
+            job: Box::new(move |ctx: &TaskContext| {
+                let result = job(ctx)?;
+                Ok(serde_json::to_value(result)?)
+            }),
         };
         if sender.send(envelope).is_err() {
             // Only possible if the worker thread died, which it is built never to do.
@@ -124,47 +133,6 @@ impl TaskManager {
         }
         log::debug!("task {task_id} queued");
         Ok(())
-    }
-
-    /// Records progress of the running task `task_id`: `current` of `total` steps in `phase`,
-    /// the percentage derived from them. Ignored unless the task is `PROCESSING`.
-    pub fn update_task_progress(&self, task_id: &str, current: u32, total: u32, phase: &str) {
-        self.inner
-            .shared
-            .registry
-            .update_progress(task_id, None, current, total, phase, None);
-    }
-
-    /// Like [`update_task_progress`](Self::update_task_progress) with an explicit percentage
-    /// (0–100, clamped). The reported percentage never goes down during a run.
-    pub fn update_task_progress_with_percentage(
-        &self,
-        task_id: &str,
-        current: u32,
-        total: u32,
-        phase: &str,
-        percentage: f64,
-    ) {
-        self.inner.shared.registry.update_progress(
-            task_id,
-            None,
-            current,
-            total,
-            phase,
-            Some(percentage),
-        );
-    }
-
-    /// Marks the running task `task_id` `COMPLETED` with `result`. Ignored (and logged)
-    /// unless the task is `PROCESSING`.
-    pub fn complete_task(&self, task_id: &str, result: serde_json::Value) {
-        self.finish(task_id, Outcome::Completed(Some(result)));
-    }
-
-    /// Marks the running task `task_id` `FAILED` with `error`. Ignored (and logged) unless
-    /// the task is `PROCESSING`.
-    pub fn fail_task(&self, task_id: &str, error: &str) {
-        self.finish(task_id, Outcome::Failed(error.to_owned()));
     }
 
     /// Requests cancellation of `task_id` and returns its status afterwards.
@@ -194,16 +162,8 @@ impl TaskManager {
         self.inner.shared.registry.snapshot(task_id, None)
     }
 
-    /// Removes records of tasks that finished at least `prune_after` ago, returning how many.
-    ///
-    /// This also happens on every submit and on the worker between jobs; pending and running
-    /// tasks are never pruned.
-    pub fn prune_finished(&self) -> usize {
-        self.inner.shared.prune()
-    }
-
     /// Whether [`shutdown`](Self::shutdown) has been called.
-    pub fn is_shut_down(&self) -> bool {
+    fn is_shut_down(&self) -> bool {
         self.inner.shared.closing.load(Ordering::Acquire)
     }
 
@@ -241,17 +201,6 @@ impl TaskManager {
                 log::error!("task worker thread panicked");
             }
             log::info!("task manager stopped");
-        }
-    }
-
-    fn finish(&self, task_id: &str, outcome: Outcome) {
-        let applied =
-            self.inner
-                .shared
-                .registry
-                .finish(task_id, None, TaskStatus::Processing, outcome);
-        if !applied {
-            log::warn!("task {task_id}: outcome ignored, the task is not running");
         }
     }
 }
@@ -392,8 +341,7 @@ mod tests {
                 ctx.update_progress_with_percentage(4, 4, "encoder lagging", 40.0);
                 step_done.send(()).unwrap();
                 go.recv_timeout(WAIT)?;
-                ctx.complete(json!({ "frames": 120 }));
-                Ok(())
+                Ok(json!({ "frames": 120 }))
             })
             .unwrap();
 
@@ -452,54 +400,6 @@ mod tests {
     }
 
     #[test]
-    fn manager_level_updates_address_the_running_task() {
-        let tasks = manager();
-        let (updated, updates) = unbounded();
-        let (go_on, go) = unbounded::<()>();
-        let handle = tasks.clone();
-        tasks
-            .submit("job", move |ctx| {
-                handle.update_task_progress(ctx.task_id(), 1, 2, "half");
-                updated.send(()).unwrap();
-                go.recv_timeout(WAIT)?;
-                handle.update_task_progress_with_percentage("job", 1, 2, "explicit", 75.5);
-                updated.send(()).unwrap();
-                go.recv_timeout(WAIT)?;
-                handle.complete_task("job", json!("made by the manager"));
-                Ok(())
-            })
-            .unwrap();
-        tasks.submit("queued", |_| Ok(())).unwrap();
-
-        recv(&updates);
-        assert_eq!(status(&tasks, "job").progress.unwrap().percentage, 50);
-        // Only a running task can be updated or finished.
-        tasks.update_task_progress("queued", 1, 1, "too early");
-        tasks.complete_task("queued", json!(1));
-        tasks.fail_task("queued", "too early");
-        tasks.fail_task("unknown", "nobody");
-        let queued = status(&tasks, "queued");
-        assert_eq!(queued.status, TaskStatus::Pending);
-        assert!(queued.progress.is_none());
-        go_on.send(()).unwrap();
-
-        recv(&updates);
-        let progress = status(&tasks, "job").progress.unwrap();
-        assert_eq!(
-            (progress.percentage, progress.phase.as_str()),
-            (75, "explicit")
-        );
-        go_on.send(()).unwrap();
-
-        drain(&tasks);
-        let done = status(&tasks, "job");
-        assert_eq!(done.status, TaskStatus::Completed);
-        assert_eq!(done.result, Some(json!("made by the manager")));
-        assert_eq!(status(&tasks, "queued").status, TaskStatus::Completed);
-        tasks.shutdown();
-    }
-
-    #[test]
     fn active_ids_are_refused_and_finished_ones_resubmitted() {
         let tasks = manager();
         let release = submit_blocker(&tasks, "render_1");
@@ -508,7 +408,7 @@ mod tests {
             Err(TaskError::AlreadyActive(id)) if id == "render_1"
         ));
         tasks
-            .submit("render_2", |_| Err("first attempt failed".into()))
+            .submit("render_2", |_| Err::<(), _>("first attempt failed".into()))
             .unwrap();
         assert!(matches!(
             tasks.submit("render_2", |_| Ok(())),
@@ -520,10 +420,7 @@ mod tests {
         let first = status(&tasks, "render_2");
         assert_eq!(first.status, TaskStatus::Failed);
         tasks
-            .submit("render_2", |ctx| {
-                ctx.complete(json!({ "attempt": 2 }));
-                Ok(())
-            })
+            .submit("render_2", |_| Ok(json!({ "attempt": 2 })))
             .unwrap();
         drain(&tasks);
         let second = status(&tasks, "render_2");
@@ -584,8 +481,7 @@ mod tests {
                 while !ctx.is_cancelled() {
                     std::thread::yield_now();
                 }
-                ctx.mark_cancelled();
-                Ok(())
+                Err::<(), JobError>("stopped".into())
             })
             .unwrap();
         recv(&has_started);
@@ -670,14 +566,6 @@ mod tests {
         assert_eq!(errs.status, TaskStatus::Cancelled);
         assert_eq!(errs.error.as_deref(), Some("render cancelled"));
 
-        cancel_while_running(&tasks, "acknowledges", |ctx| {
-            ctx.mark_cancelled();
-            Ok(())
-        });
-        let acknowledged = status(&tasks, "acknowledges");
-        assert_eq!(acknowledged.status, TaskStatus::Cancelled);
-        assert_eq!(acknowledged.error, None);
-
         // A job may finish its work despite the request; then it completed.
         cancel_while_running(&tasks, "ignores", |_| Ok(()));
         let ignored = status(&tasks, "ignores");
@@ -690,10 +578,12 @@ mod tests {
     fn panicking_job_fails_and_the_worker_keeps_serving() {
         let tasks = manager();
         tasks
-            .submit("str-panic", |_| panic!("static boom"))
+            .submit("str-panic", |_| -> Result<(), JobError> {
+                panic!("static boom")
+            })
             .unwrap();
         tasks
-            .submit("string-panic", |ctx| {
+            .submit("string-panic", |ctx| -> Result<(), JobError> {
                 ctx.update_progress(1, 3, "before the panic");
                 panic!("boom in {}", ctx.task_id())
             })
@@ -731,20 +621,12 @@ mod tests {
         let tasks = manager();
         tasks
             .submit("returns-err", |_| {
-                Err(LoadError(std::io::Error::other("database is locked")).into())
+                Err::<(), _>(LoadError(std::io::Error::other("database is locked")).into())
             })
             .unwrap();
         tasks
-            .submit("calls-fail", |ctx| {
-                ctx.fail("no segments");
-                Ok(())
-            })
-            .unwrap();
-        tasks
-            .submit("calls-complete", |ctx| {
-                ctx.complete(json!({ "output_url": "/media/x.mp4" }));
-                ctx.fail("ignored: the first outcome wins");
-                Ok(())
+            .submit("returns-result", |_| {
+                Ok(json!({ "output_url": "/media/x.mp4" }))
             })
             .unwrap();
         tasks.submit("returns-ok", |_| Ok(())).unwrap();
@@ -756,10 +638,7 @@ mod tests {
             failed.error.as_deref(),
             Some("loading project 7: database is locked")
         );
-        let failed = status(&tasks, "calls-fail");
-        assert_eq!(failed.status, TaskStatus::Failed);
-        assert_eq!(failed.error.as_deref(), Some("no segments"));
-        let completed = status(&tasks, "calls-complete");
+        let completed = status(&tasks, "returns-result");
         assert_eq!(completed.status, TaskStatus::Completed);
         assert_eq!(
             completed.result,
@@ -779,7 +658,9 @@ mod tests {
         })
         .unwrap();
         tasks.submit("done", |_| Ok(())).unwrap();
-        tasks.submit("failed", |_| Err("nope".into())).unwrap();
+        tasks
+            .submit("failed", |_| Err::<(), _>("nope".into()))
+            .unwrap();
         // Once this runs, the worker has pruned the two before it between jobs.
         let release = submit_blocker(&tasks, "running");
         assert!(tasks.get_task_status("done").is_none());
@@ -788,11 +669,11 @@ mod tests {
         tasks.submit("queued", |_| Ok(())).unwrap();
         tasks.submit("cancelled", |_| Ok(())).unwrap();
         tasks.cancel_task("cancelled").unwrap();
-        assert_eq!(tasks.prune_finished(), 1);
+        assert_eq!(tasks.inner.shared.prune(), 1);
         assert!(tasks.get_task_status("cancelled").is_none());
         assert_eq!(status(&tasks, "running").status, TaskStatus::Processing);
         assert_eq!(status(&tasks, "queued").status, TaskStatus::Pending);
-        assert_eq!(tasks.prune_finished(), 0);
+        assert_eq!(tasks.inner.shared.prune(), 0);
 
         release.send(()).unwrap();
         tasks.shutdown();
@@ -803,7 +684,7 @@ mod tests {
         let tasks = manager();
         tasks.submit("done", |_| Ok(())).unwrap();
         drain(&tasks);
-        assert_eq!(tasks.prune_finished(), 0);
+        assert_eq!(tasks.inner.shared.prune(), 0);
         assert_eq!(status(&tasks, "done").status, TaskStatus::Completed);
         tasks.shutdown();
     }
@@ -861,11 +742,10 @@ mod tests {
         let (started, has_started) = bounded(1);
         let (release, released) = bounded::<()>(1);
         tasks
-            .submit("running", move |ctx| {
+            .submit("running", move |_| {
                 started.send(()).unwrap();
                 released.recv_timeout(WAIT)?;
-                ctx.complete(json!("finished during shutdown"));
-                Ok(())
+                Ok(json!("finished during shutdown"))
             })
             .unwrap();
         let ran = Arc::new(AtomicBool::new(false));

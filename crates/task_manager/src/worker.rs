@@ -16,8 +16,9 @@ use crate::error::{error_chain, JobError};
 use crate::manager::Shared;
 use crate::registry::{Outcome, TaskStatus};
 
-/// A job as the worker stores it.
-pub(crate) type Job = Box<dyn FnOnce(&TaskContext) -> Result<(), JobError> + Send + 'static>;
+/// A job as the worker stores it: its result already turned into JSON.
+pub(crate) type Job =
+    Box<dyn FnOnce(&TaskContext) -> Result<serde_json::Value, JobError> + Send + 'static>;
 
 /// A queued run of a task.
 pub(crate) struct Envelope {
@@ -89,7 +90,8 @@ fn execute(shared: &Arc<Shared>, envelope: Envelope) {
     // caught too. Unwind safety: the registry is only touched through short, panic-free
     // critical sections, so nothing the job could leave half-done is shared with us.
     let outcome = match panic::catch_unwind(AssertUnwindSafe(|| job(&context))) {
-        Ok(Ok(())) => Outcome::Completed(None),
+        Ok(Ok(serde_json::Value::Null)) => Outcome::Completed(None),
+        Ok(Ok(result)) => Outcome::Completed(Some(result)),
         Ok(Err(err)) if context.is_cancelled() => Outcome::Cancelled(Some(error_chain(&*err))),
         Ok(Err(err)) => Outcome::Failed(error_chain(&*err)),
         Err(payload) => {
@@ -98,7 +100,6 @@ fn execute(shared: &Arc<Shared>, envelope: Envelope) {
             Outcome::Failed(message)
         }
     };
-    // Only applies if the job did not report an outcome itself.
     shared
         .registry
         .finish(&task_id, Some(generation), TaskStatus::Processing, outcome);

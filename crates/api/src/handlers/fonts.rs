@@ -17,14 +17,12 @@ use crate::handlers::uploads::{invalid_file, receive_file};
 use crate::models::SettingsUpdate;
 use crate::repository;
 use crate::storage;
-use crate::views::SettingsJson;
 
 /// Extensions accepted from the client's file name. WOFF/WOFF2 are named because the original
 /// accepted them, but only a file that parses as TrueType/OpenType (the renderer's fonts) passes.
 const FONT_EXTENSIONS: [&str; 4] = ["ttf", "otf", "woff", "woff2"];
 /// Stored names keep at most this many characters of the client's name.
 const STEM_MAX_CHARS: usize = 100;
-const FONT_FOLDER: &str = "fonts";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/api/settings/font/upload/").route(web::post().to(upload)));
@@ -32,7 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Stores the font, points the settings at it, then removes the previous custom font.
 async fn upload(state: web::Data<AppState>, form: Multipart) -> Result<HttpResponse, ApiError> {
-    let folder = state.media_root.join(FONT_FOLDER);
+    let folder = state.media_root.join(storage::FONTS_FOLDER);
     let received = receive_file(form, "font", folder, state.limits.font_bytes)
         .await?
         .ok_or_else(|| ApiError::BadRequest("No font file provided".to_owned()))?;
@@ -46,7 +44,7 @@ async fn upload(state: web::Data<AppState>, form: Multipart) -> Result<HttpRespo
     checked?;
     let media_root = state.media_root.clone();
     let relative = web::block(move || {
-        storage::persist_unique(temp, &media_root, FONT_FOLDER, &stem, &extension)
+        storage::persist_unique(temp, &media_root, storage::FONTS_FOLDER, &stem, &extension)
     })
     .await?
     .map_err(ApiError::internal)?;
@@ -77,7 +75,7 @@ async fn upload(state: web::Data<AppState>, form: Multipart) -> Result<HttpRespo
         }
     })
     .await?;
-    Ok(HttpResponse::Ok().json(SettingsJson::from(&settings)))
+    Ok(HttpResponse::Ok().json(&settings))
 }
 
 /// The stored name's stem and lower-case extension, from the client's file name: folders

@@ -15,7 +15,7 @@ use crate::handlers::media::resolve_media_path;
 use crate::handlers::support::{resource, with_conn};
 use crate::models::{iso8601, Project};
 use crate::repository;
-use crate::tasks::{output_file, subtitle_urls, SubtitleUrls};
+use crate::storage::{output_file, subtitle_urls, SubtitleUrls};
 
 /// Titles longer than this are cut in download names.
 const FILENAME_MAX_CHARS: usize = 150;
@@ -45,7 +45,8 @@ struct GalleryItem {
     framerate: i32,
     segment_count: i64,
     file_size: u64,
-    /// Not stored anywhere cheap to read, so not reported.
+    /// Seconds, recorded when the render completed (`null` for videos rendered before
+    /// durations were recorded).
     duration: Option<f64>,
     stream_url: String,
     download_url: String,
@@ -92,7 +93,7 @@ async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
                     framerate: project.framerate,
                     segment_count: summary.segment_count,
                     file_size,
-                    duration: None,
+                    duration: project.output_duration,
                 })
             })
             .collect::<Vec<_>>())

@@ -6,11 +6,10 @@ use actix_web::{web, HttpResponse};
 use crate::app::AppState;
 use crate::errors::{parse_uuid, ApiError};
 use crate::handlers::support::{resource, with_conn};
-use crate::handlers::uploads::{check_image, receive_file};
+use crate::handlers::uploads::receive_image;
 use crate::models::{now, Logo};
 use crate::repository;
 use crate::storage;
-use crate::views::LogoJson;
 
 /// Display names are cut to this many characters.
 const NAME_MAX_CHARS: usize = 100;
@@ -26,28 +25,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let logos = with_conn(&state, |conn| Ok(repository::list_logos(conn)?)).await?;
-    let body: Vec<LogoJson> = logos.iter().map(LogoJson::from).collect();
-    Ok(HttpResponse::Ok().json(body))
+    Ok(HttpResponse::Ok().json(logos))
 }
 
 /// Multipart field `file`; stored as `logos/{uuid}.{ext}`, the client's name kept for display.
 async fn upload(state: web::Data<AppState>, form: Multipart) -> Result<HttpResponse, ApiError> {
-    let folder = state.media_root.join("logos");
-    let received = receive_file(form, "file", folder, state.limits.logo_bytes)
-        .await?
-        .ok_or_else(|| ApiError::BadRequest("No logo file provided".to_owned()))?;
-    let temp = received.temp;
-    let (temp, checked) = web::block(move || {
-        let checked = check_image(temp.path());
-        (temp, checked)
-    })
+    let folder = state.media_root.join(storage::LOGOS_FOLDER);
+    let image = receive_image(
+        form,
+        "file",
+        folder,
+        state.limits.logo_bytes,
+        "No logo file provided",
+    )
     .await?;
-    let extension = checked?;
+    let temp = image.file.temp;
     let id = uuid::Uuid::new_v4().to_string();
     let logo = Logo {
-        file: format!("logos/{id}.{extension}"),
+        file: storage::logo_path(&id, image.extension),
         id,
-        name: display_name(received.client_name.as_deref()),
+        name: display_name(image.file.client_name.as_deref()),
         uploaded_at: now(),
     };
     let media_root = state.media_root.clone();
@@ -66,7 +63,7 @@ async fn upload(state: web::Data<AppState>, form: Multipart) -> Result<HttpRespo
         }
     })
     .await?;
-    Ok(HttpResponse::Created().json(LogoJson::from(&logo)))
+    Ok(HttpResponse::Created().json(&logo))
 }
 
 /// The uploaded file's name without folders or extension, printable, for display only.

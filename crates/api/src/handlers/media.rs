@@ -9,6 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse, Responder};
 
 use crate::app::AppState;
 use crate::errors::ApiError;
+use crate::storage::MEDIA_URL_PREFIX;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/media/{tail:.*}", web::get().to(serve_media))
@@ -24,7 +25,10 @@ async fn serve_media(
         entity: "File",
         id: tail.as_str().to_owned(),
     };
-    let path = resolve_media_path(&state.media_root, &tail).ok_or_else(not_found)?;
+    // The editor's Download on a reopened project asks for "/media/" + output_path, and
+    // output_path is itself a "/media/..." URL (B1 in the UI contract): serve that too.
+    let relative = tail.strip_prefix(MEDIA_URL_PREFIX).unwrap_or(&tail);
+    let path = resolve_media_path(&state.media_root, relative).ok_or_else(not_found)?;
     let file = NamedFile::open_async(&path)
         .await
         .map_err(|_| not_found())?;

@@ -11,7 +11,7 @@ use crate::handlers::support::{check_page, page_number, resource, with_conn};
 use crate::repository;
 use crate::storage;
 use crate::validation;
-use crate::views::{PageJson, ProjectDetailJson, ProjectJson, SegmentJson, PAGE_SIZE};
+use crate::views::{PageJson, ProjectDetailJson, ProjectJson, PAGE_SIZE};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // `import/` before `{id}/`, or the id pattern would claim it.
@@ -52,7 +52,7 @@ async fn list(
     })
     .await?;
     check_page(page, listed.total)?;
-    let results = listed.items.iter().map(ProjectJson::from).collect();
+    let results: Vec<ProjectJson> = listed.items.iter().map(ProjectJson::from).collect();
     Ok(HttpResponse::Ok().json(PageJson::new(&req, page, listed.total, results)))
 }
 
@@ -66,7 +66,10 @@ async fn create(
         Ok(project)
     })
     .await?;
-    Ok(HttpResponse::Created().json(ProjectJson::new(&project, 0)))
+    Ok(HttpResponse::Created().json(ProjectJson {
+        project: &project,
+        segment_count: 0,
+    }))
 }
 
 async fn detail(
@@ -144,6 +147,5 @@ async fn import_segments(
         Ok(repository::append_segments(conn, &id, &request.segments)?)
     })
     .await?;
-    let body: Vec<SegmentJson> = segments.iter().map(SegmentJson::from).collect();
-    Ok(HttpResponse::Created().json(body))
+    Ok(HttpResponse::Created().json(segments))
 }

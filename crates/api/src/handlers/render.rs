@@ -2,10 +2,11 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
-use task_manager::{TaskError, TaskSnapshot, TaskStatus};
+use task_manager::{JobError, TaskError, TaskSnapshot, TaskStatus};
 
 use crate::app::AppState;
 use crate::errors::{parse_uuid, ApiError};
@@ -13,9 +14,14 @@ use crate::handlers::with_db;
 use crate::models::{Project, ProjectStatus, Segment};
 use crate::render_store::{load_render_input, render_spec, DieselProjectStore};
 use crate::repository;
-use crate::tasks::{
-    cause_chain, render_task_function, render_task_id, subtitle_urls, RenderDeps, SubtitleUrls,
-};
+use crate::storage::{subtitle_urls, SubtitleUrls};
+use crate::tasks::{render_task_function, render_task_id, RenderDeps};
+
+/// How long `cancel-render` waits for the render to stop before answering anyway; a render
+/// honours a cancel within a second.
+const CANCEL_WAIT: Duration = Duration::from_secs(10);
+/// How often it looks while waiting.
+const CANCEL_POLL: Duration = Duration::from_millis(20);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/projects/{id}/render/", web::post().to(start_render))
@@ -92,7 +98,7 @@ async fn start_render(
     if let Err(err) = render_spec(&input, &state.media_root, state.preview) {
         let message = format!(
             "Cannot render with the current settings: {}",
-            cause_chain(&err)
+            task_manager::error_chain(&err)
         );
         return Err(ApiError::Custom {
             status: actix_web::http::StatusCode::BAD_REQUEST,
@@ -131,9 +137,7 @@ async fn start_render(
     };
     let job_project = project_id.clone();
     let submitted = state.tasks.submit(task_id.clone(), move |ctx| {
-        // The outcome is recorded in the database and the registry by the function itself.
-        let _ = render_task_function(&job_project, ctx.task_id(), &deps, ctx);
-        Ok(())
+        render_task_function(&job_project, ctx.task_id(), &deps, ctx).map_err(JobError::from)
     });
     if let Err(err) = submitted {
         // The previous task of this project is still winding down (e.g. a cancel in flight).
@@ -147,7 +151,7 @@ async fn start_render(
     Ok(HttpResponse::Accepted().json(json!({
         "task_id": task_id,
         "project_id": project_id,
-        "status": "PROCESSING",
+        "status": ProjectStatus::Processing,
         "total_segments": segments.len(),
         "message": format!("Render started for {} segment(s).", segments.len()),
     })))
@@ -168,7 +172,7 @@ fn already_rendering(project_id: &str) -> ApiError {
         body: json!({
             "error": "Project is already being rendered.",
             "project_id": project_id,
-            "status": "PROCESSING",
+            "status": ProjectStatus::Processing,
         }),
     }
 }
@@ -214,21 +218,23 @@ pub fn status_body(
             })
         })
     };
-    let status = ProjectStatus::parse(&project.status);
-    let (status_text, progress, error) = match status {
-        Some(ProjectStatus::Processing) => match task {
-            Some(task) if task.cancel_requested => (
-                "FAILED",
-                Some(json!({
-                    "current_segment": task.progress.as_ref().map_or(0, |p| p.current),
-                    "total_segments": total_segments,
-                    "percentage": task.progress.as_ref().map_or(0, |p| p.percentage),
-                    "current_phase": "Cancelled by user",
-                })),
-                Some("Cancelled by user".to_owned()),
-            ),
+    let cancelled = || {
+        (
+            ProjectStatus::Failed,
+            Some(json!({
+                "current_segment": task.and_then(|t| t.progress.as_ref()).map_or(0, |p| p.current),
+                "total_segments": total_segments,
+                "percentage": task.and_then(|t| t.progress.as_ref()).map_or(0, |p| p.percentage),
+                "current_phase": CANCELLED_BY_USER,
+            })),
+            Some(CANCELLED_BY_USER.to_owned()),
+        )
+    };
+    let (status, progress, error) = match project.status {
+        ProjectStatus::Processing => match task {
+            Some(task) if task.cancel_requested => cancelled(),
             Some(task) if task.status == TaskStatus::Pending => (
-                "PROCESSING",
+                ProjectStatus::Processing,
                 Some(json!({
                     "current_segment": 0,
                     "total_segments": total_segments,
@@ -237,11 +243,11 @@ pub fn status_body(
                 })),
                 None,
             ),
-            Some(task) => ("PROCESSING", progress(task), None),
-            None => ("PROCESSING", None, None),
+            Some(task) => (ProjectStatus::Processing, progress(task), None),
+            None => (ProjectStatus::Processing, None, None),
         },
-        Some(ProjectStatus::Completed) => (
-            "COMPLETED",
+        ProjectStatus::Completed => (
+            ProjectStatus::Completed,
             Some(json!({
                 "current_segment": total_segments,
                 "total_segments": total_segments,
@@ -250,23 +256,23 @@ pub fn status_body(
             })),
             None,
         ),
-        Some(ProjectStatus::Failed) => (
-            "FAILED",
+        ProjectStatus::Failed => (
+            ProjectStatus::Failed,
             task.and_then(progress),
             Some(task.and_then(failure_reason).unwrap_or_else(|| {
                 "The last render did not finish (see the server log).".to_owned()
             })),
         ),
-        Some(ProjectStatus::Draft) | None => ("DRAFT", None, None),
+        ProjectStatus::Draft => (ProjectStatus::Draft, None, None),
     };
-    let completed = status_text == "COMPLETED";
+    let completed = status == ProjectStatus::Completed;
     let output_url = completed
         .then(|| project.output_path.clone())
         .flatten()
         .filter(|path| !path.is_empty());
     let mut body = json!({
         "project_id": project.id,
-        "status": status_text,
+        "status": status,
         "progress": progress,
         "output_url": output_url,
         "subtitles": subtitles.filter(|_| completed),
@@ -277,13 +283,18 @@ pub fn status_body(
     body
 }
 
+/// The phase and error of a render the user cancelled, as the editor shows them.
+const CANCELLED_BY_USER: &str = "Cancelled by user";
+
 fn failure_reason(task: &TaskSnapshot) -> Option<String> {
     match task.status {
-        TaskStatus::Cancelled => Some("Cancelled by user".to_owned()),
+        TaskStatus::Cancelled => Some(CANCELLED_BY_USER.to_owned()),
         _ => task.error.clone(),
     }
 }
 
+/// Asks the render to stop and answers once it has: the project is FAILED and the render's
+/// temporary files are gone, so a Render right after this answer starts a new one.
 async fn cancel_render(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -302,22 +313,41 @@ async fn cancel_render(
             "status": project.status,
         }),
     };
-    if ProjectStatus::parse(&project.status) != Some(ProjectStatus::Processing) {
+    if project.status != ProjectStatus::Processing {
         return Err(not_rendering());
     }
+    let task_id = render_task_id(&project_id);
     let task_status = state
         .tasks
-        .cancel_task(&render_task_id(&project_id))
+        .cancel_task(&task_id)
         .map_err(|_| not_rendering())?;
     if task_status == TaskStatus::Cancelled {
         // It was still queued: its job will never run to record the failure, so do it here.
         mark_failed(&state, &project_id).await?;
+    } else if !wait_until_finished(&state, &task_id).await {
+        log::warn!("render {task_id} is still stopping after {CANCEL_WAIT:?}");
     }
     Ok(HttpResponse::Ok().json(json!({
         "project_id": project_id,
         "status": "CANCELLING",
         "message": "Cancelling the render; the project will be marked FAILED.",
     })))
+}
+
+/// Waits (without blocking a worker) until the task has finished; false on timeout.
+async fn wait_until_finished(state: &AppState, task_id: &str) -> bool {
+    let deadline = Instant::now() + CANCEL_WAIT;
+    while Instant::now() < deadline {
+        let finished = state
+            .tasks
+            .get_task_status(task_id)
+            .is_none_or(|task| task.status.is_finished());
+        if finished {
+            return true;
+        }
+        actix_web::rt::time::sleep(CANCEL_POLL).await;
+    }
+    false
 }
 
 async fn task_status(

@@ -12,7 +12,7 @@ use crate::handlers::support::{check_page, page_number, resource, with_conn};
 use crate::repository::{self, RepoError};
 use crate::storage;
 use crate::validation;
-use crate::views::{PageJson, SegmentJson, PAGE_SIZE};
+use crate::views::{PageJson, PAGE_SIZE};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // `reorder/` before `{id}/`, or the id pattern would claim it.
@@ -58,8 +58,7 @@ async fn list(
     })
     .await?;
     check_page(page, listed.total)?;
-    let results = listed.items.iter().map(SegmentJson::from).collect();
-    Ok(HttpResponse::Ok().json(PageJson::new(&req, page, listed.total, results)))
+    Ok(HttpResponse::Ok().json(PageJson::new(&req, page, listed.total, listed.items)))
 }
 
 /// Appends a segment to the project (`sequence_index` = last + 1).
@@ -72,7 +71,7 @@ async fn create(
         Ok(repository::create_segment(conn, &project_id, &text)?)
     })
     .await?;
-    Ok(HttpResponse::Created().json(SegmentJson::from(&segment)))
+    Ok(HttpResponse::Created().json(&segment))
 }
 
 async fn detail(
@@ -81,7 +80,7 @@ async fn detail(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_uuid(&id, "segment")?.to_string();
     let segment = with_conn(&state, move |conn| Ok(repository::get_segment(conn, &id)?)).await?;
-    Ok(HttpResponse::Ok().json(SegmentJson::from(&segment)))
+    Ok(HttpResponse::Ok().json(&segment))
 }
 
 /// text_content, image_prompt, is_locked; a locked segment accepts only is_locked.
@@ -96,7 +95,7 @@ async fn update(
         Ok(repository::update_segment(conn, &id, &changes)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(SegmentJson::from(&segment)))
+    Ok(HttpResponse::Ok().json(&segment))
 }
 
 /// Deletes the segment (the others close the gap), then its files.

@@ -8,7 +8,6 @@ use crate::errors::ApiError;
 use crate::handlers::support::{resource, with_conn};
 use crate::repository::{self, RepoError};
 use crate::validation;
-use crate::views::SettingsJson;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -20,7 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn get_settings(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let settings = with_conn(&state, |conn| Ok(repository::get_settings(conn)?)).await?;
-    Ok(HttpResponse::Ok().json(SettingsJson::from(&settings)))
+    Ok(HttpResponse::Ok().json(&settings))
 }
 
 /// Validates every field (400 lists each bad one), then applies them together.
@@ -41,5 +40,5 @@ async fn update_settings(
         })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(SettingsJson::from(&settings)))
+    Ok(HttpResponse::Ok().json(&settings))
 }

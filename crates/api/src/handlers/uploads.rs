@@ -23,8 +23,7 @@ use crate::errors::{parse_uuid, ApiError};
 use crate::handlers::support::{resource, with_conn};
 use crate::models::{ProjectStatus, Segment};
 use crate::repository::{self, LOCKED_FILES_MESSAGE, RENDERING_MESSAGE};
-use crate::storage::{self, MediaKind};
-use crate::views::media_url;
+use crate::storage::{self, media_url, MediaKind};
 
 /// After a refusal for size, the rest of the body is still read (and discarded) up to this
 /// much, so the client reads the 413 rather than a reset connection.
@@ -303,7 +302,7 @@ async fn modifiable_segment(state: &AppState, id: &str) -> Result<Segment, ApiEr
             return Err(ApiError::BadRequest(LOCKED_FILES_MESSAGE.to_owned()));
         }
         let project = repository::get_project(conn, &segment.project_id)?;
-        if project.status() == Some(ProjectStatus::Processing) {
+        if project.status == ProjectStatus::Processing {
             return Err(ApiError::Conflict(RENDERING_MESSAGE.to_owned()));
         }
         Ok(segment)
@@ -348,6 +347,37 @@ where
     .await
 }
 
+/// A picture received from a form and checked to decode, still under its temporary name.
+#[derive(Debug)]
+pub struct ReceivedImage {
+    pub file: ReceivedFile,
+    /// The extension of its real format.
+    pub extension: &'static str,
+}
+
+/// Receives the form's picture field `field_name` into `folder` (see [`receive_file`]) and
+/// checks it off the async threads; `missing` is the 400 message when the form has none.
+pub async fn receive_image(
+    form: Multipart,
+    field_name: &str,
+    folder: PathBuf,
+    limit: u64,
+    missing: &str,
+) -> Result<ReceivedImage, ApiError> {
+    let file = receive_file(form, field_name, folder, limit)
+        .await?
+        .ok_or_else(|| ApiError::BadRequest(missing.to_owned()))?;
+    let (file, checked) = web::block(move || {
+        let checked = check_image(file.temp.path());
+        (file, checked)
+    })
+    .await?;
+    Ok(ReceivedImage {
+        file,
+        extension: checked?,
+    })
+}
+
 async fn upload_image(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -355,17 +385,16 @@ async fn upload_image(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_uuid(&id, "segment")?.to_string();
     let segment = modifiable_segment(&state, &id).await?;
-    let folder = storage::project_dir(&state.media_root, &segment.project_id).join("images");
-    let received = receive_file(form, "image", folder, state.limits.image_bytes)
-        .await?
-        .ok_or_else(|| ApiError::BadRequest("No image file provided".to_owned()))?;
-    let temp = received.temp;
-    let (temp, checked) = web::block(move || {
-        let checked = check_image(temp.path());
-        (temp, checked)
-    })
+    let folder = storage::media_dir(&state.media_root, &segment.project_id, MediaKind::Image);
+    let image = receive_image(
+        form,
+        "image",
+        folder,
+        state.limits.image_bytes,
+        "No image file provided",
+    )
     .await?;
-    let extension = checked?;
+    let (temp, extension) = (image.file.temp, image.extension);
     let relative = storage::fresh_media_path(&segment.project_id, MediaKind::Image, extension);
     let segment = store(&state, temp, relative, move |conn, relative| {
         repository::set_segment_image(conn, &id, Some(relative))
@@ -390,7 +419,7 @@ async fn upload_audio(
         )));
     }
     let segment = modifiable_segment(&state, &id).await?;
-    let folder = storage::project_dir(&state.media_root, &segment.project_id).join("audio");
+    let folder = storage::media_dir(&state.media_root, &segment.project_id, MediaKind::Audio);
     let received = receive_file(form, "audio", folder, state.limits.audio_bytes)
         .await?
         .ok_or_else(|| ApiError::BadRequest("No audio file provided".to_owned()))?;
@@ -418,43 +447,48 @@ async fn remove_image(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_uuid(&id, "segment")?.to_string();
-    let media_root = state.media_root.clone();
-    let segment = with_conn(&state, move |conn| {
-        let (segment, previous) = repository::set_segment_image(conn, &id, None)?;
-        if let Some(previous) = previous {
-            storage::remove_media_file(&media_root, &previous);
-        }
-        Ok(segment)
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "id": segment.id,
-        "image_file": null,
-        "message": "Image removed successfully",
-    })))
+    remove_media(&state, &id, MediaKind::Image).await
 }
 
 async fn remove_audio(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_uuid(&id, "segment")?.to_string();
+    remove_media(&state, &id, MediaKind::Audio).await
+}
+
+/// Clears the segment's image or narration, then removes the file.
+async fn remove_media(
+    state: &AppState,
+    id: &str,
+    kind: MediaKind,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_uuid(id, "segment")?.to_string();
     let media_root = state.media_root.clone();
-    let segment = with_conn(&state, move |conn| {
-        let (segment, previous) = repository::set_segment_audio(conn, &id, None)?;
+    let segment = with_conn(state, move |conn| {
+        let (segment, previous) = match kind {
+            MediaKind::Image => repository::set_segment_image(conn, &id, None)?,
+            MediaKind::Audio => repository::set_segment_audio(conn, &id, None)?,
+        };
         if let Some(previous) = previous {
             storage::remove_media_file(&media_root, &previous);
         }
         Ok(segment)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "id": segment.id,
-        "audio_file": null,
-        "audio_duration": null,
-        "message": "Audio removed successfully",
-    })))
+    Ok(HttpResponse::Ok().json(match kind {
+        MediaKind::Image => json!({
+            "id": segment.id,
+            "image_file": null,
+            "message": "Image removed successfully",
+        }),
+        MediaKind::Audio => json!({
+            "id": segment.id,
+            "audio_file": null,
+            "audio_duration": null,
+            "message": "Audio removed successfully",
+        }),
+    }))
 }
 
 #[cfg(test)]

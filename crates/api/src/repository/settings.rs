@@ -1,0 +1,49 @@
+//! The single settings row.
+
+use diesel::prelude::*;
+use diesel::sqlite::SqliteConnection;
+
+use super::logos::get_logo;
+use super::{not_found, Result};
+use crate::models::{now, GlobalSettings, SettingsUpdate};
+use crate::schema::global_settings;
+
+/// The settings row, created with the defaults the first time it is read.
+pub fn get_settings(conn: &mut SqliteConnection) -> Result<GlobalSettings> {
+    if let Some(settings) = find_settings(conn)? {
+        return Ok(settings);
+    }
+    // Two first readers may race here; OR IGNORE lets the loser keep the winner's row.
+    diesel::insert_or_ignore_into(global_settings::table)
+        .values(&GlobalSettings::defaults(now()))
+        .execute(conn)?;
+    find_settings(conn)?.ok_or_else(|| not_found("GlobalSettings", "1"))
+}
+
+fn find_settings(conn: &mut SqliteConnection) -> Result<Option<GlobalSettings>> {
+    Ok(global_settings::table
+        .find(GlobalSettings::ID)
+        .select(GlobalSettings::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Applies a partial update (already validated by the caller). An `active_logo` that names no
+/// logo gives `NotFound { entity: "Logo" }`.
+pub fn update_settings(
+    conn: &mut SqliteConnection,
+    changes: &SettingsUpdate,
+) -> Result<GlobalSettings> {
+    conn.immediate_transaction(|conn| {
+        get_settings(conn)?;
+        if let Some(Some(logo_id)) = &changes.active_logo {
+            get_logo(conn, logo_id)?;
+        }
+        Ok(
+            diesel::update(global_settings::table.find(GlobalSettings::ID))
+                .set((changes, global_settings::updated_at.eq(now())))
+                .returning(GlobalSettings::as_returning())
+                .get_result(conn)?,
+        )
+    })
+}

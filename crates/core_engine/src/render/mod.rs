@@ -1,0 +1,221 @@
+//! The render job: analyse the narration, stream frames and sound through the encoder,
+//! watch the bus, verify the file and move it into place.
+//!
+//! Threads (all scoped to one render):
+//! - the caller's thread runs the bus loop, reports progress and checks for cancellation;
+//! - `pictures` decodes and prepares the next segment's picture while the current one plays;
+//! - `frames` draws every frame (Ken Burns shots, crossfades, subtitles, logo) and pushes it
+//!   into the video `appsrc`;
+//! - `narration` decodes each narration in turn and pushes it, then its silence.
+//!
+//! GStreamer's own threads (x264's among them) run the encoder on the remaining cores.
+//!
+//! Modules: `encode` (threads and the bus loop), `frames` (pictures and frame drawing),
+//! `narration` (the sound track).
+
+mod encode;
+mod frames;
+mod narration;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::audio;
+use crate::image_source;
+use crate::logo::prepare_logo;
+use crate::overlay::YuvOverlay;
+use crate::progress::{share, Reporter};
+use crate::sidecar::{self, SubtitleFiles};
+use crate::subtitles::{cues_for_segment, Cue};
+use crate::temp_output::TempOutput;
+use crate::timeline::{Timeline, SAMPLE_RATE};
+use crate::transition::Transitions;
+use crate::verify::{self, Expected};
+use crate::{CancelToken, Progress, RenderError, RenderSpec};
+
+/// A finished, verified render.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderOutput {
+    pub output_path: PathBuf,
+    /// Seconds, as read back from the file.
+    pub duration: f64,
+    /// Bytes.
+    pub file_size: u64,
+    /// Video frames.
+    pub frames: u64,
+    /// The `.srt` / `.vtt` sidecars, when the segments have text.
+    pub subtitles: Option<SubtitleFiles>,
+    /// Things the user may want to improve (e.g. a small picture enlarged a lot).
+    pub warnings: Vec<String>,
+}
+
+/// Renders `spec` into the MP4 `output`, atomically: the file appears only once it is
+/// complete and verified, and an earlier file at `output` survives any failure.
+///
+/// `on_progress` is called on this thread at most ten times a second, and once more with
+/// 100 % at the end. `cancel` is honoured within a second at any point
+/// (`RenderError::Cancelled`).
+pub fn render(
+    spec: &RenderSpec,
+    output: &Path,
+    on_progress: &mut dyn FnMut(&Progress),
+    cancel: &CancelToken,
+) -> Result<RenderOutput, RenderError> {
+    spec.validate()?;
+    crate::check_elements()?;
+    let mut reporter = Reporter::new(on_progress);
+    let started = Instant::now();
+    let timeline = analyse(spec, &mut reporter, cancel)?;
+    log::debug!(
+        "analysed {} narrations ({:.2} s of video) in {:.2?}",
+        spec.segments.len(),
+        timeline.duration_seconds(),
+        started.elapsed()
+    );
+    let (transitions, mut warnings) = Transitions::plan(&timeline, spec.transition_duration);
+    let cues = timeline_cues(spec, &timeline);
+    let layers = Layers {
+        transitions,
+        cues: &cues,
+        logo: logo_overlay(spec, &mut warnings),
+    };
+    let temp = TempOutput::new(output)?;
+    warnings.extend(encode::encode(
+        spec,
+        &timeline,
+        &layers,
+        &temp,
+        &mut reporter,
+        cancel,
+    )?);
+    for warning in &warnings {
+        log::warn!("{}: {warning}", output.display());
+    }
+    log::debug!(
+        "encoded {} frames at {:.2?}",
+        timeline.total_frames(),
+        started.elapsed()
+    );
+
+    let total = spec.segments.len() as u32;
+    let frames = timeline.total_frames();
+    let status = |phase: &str, percentage: f64| Progress {
+        current_segment: total,
+        total_segments: total,
+        phase: phase.to_string(),
+        encoded_frames: frames,
+        total_frames: frames,
+        percentage,
+    };
+    reporter.update(status("Verifying", share::FINALISED), Instant::now());
+    if cancel.is_cancelled() {
+        return Err(RenderError::Cancelled);
+    }
+    let duration = verify::verify(
+        &temp.file,
+        &Expected {
+            width: spec.width,
+            height: spec.height,
+            fps: spec.fps,
+            duration: timeline.duration_seconds(),
+        },
+    )?;
+    reporter.update(status("Saving", share::VERIFIED), Instant::now());
+    let staged = match cues.is_empty() {
+        true => None,
+        false => Some(sidecar::Staged::write(output, &cues)?),
+    };
+    let file_size = temp.persist(output)?;
+    let subtitles = match staged {
+        Some(staged) => Some(staged.publish()?),
+        None => {
+            sidecar::remove_stale(output)?;
+            None
+        }
+    };
+    log::info!(
+        "rendered {} ({} frames, {duration:.2} s) in {:.2?}",
+        output.display(),
+        frames,
+        started.elapsed()
+    );
+    reporter.finish(status("Done", 100.0));
+    Ok(RenderOutput {
+        output_path: output.to_path_buf(),
+        duration,
+        file_size,
+        frames,
+        subtitles,
+        warnings,
+    })
+}
+
+/// Decodes every narration once, without keeping it, to learn its exact length, and checks
+/// that every picture at least has a readable header.
+fn analyse(
+    spec: &RenderSpec,
+    reporter: &mut Reporter<'_>,
+    cancel: &CancelToken,
+) -> Result<Timeline, RenderError> {
+    let total = spec.segments.len();
+    let mut lengths = Vec::with_capacity(total);
+    for (i, segment) in spec.segments.iter().enumerate() {
+        reporter.update(
+            Progress {
+                current_segment: i as u32 + 1,
+                total_segments: total as u32,
+                phase: format!("Analysing narration {}/{total}", i + 1),
+                encoded_frames: 0,
+                total_frames: 0,
+                percentage: share::analysis(i, total),
+            },
+            Instant::now(),
+        );
+        image_source::check_header(&segment.image, Some(i + 1))?;
+        lengths.push(audio::count_samples(&segment.audio, Some(i + 1), &|| {
+            cancel.is_cancelled()
+        })?);
+    }
+    Ok(Timeline::new(
+        spec.fps,
+        SAMPLE_RATE,
+        spec.inter_segment_silence,
+        &lengths,
+    ))
+}
+
+/// Every segment's subtitle cues, in order, over its narration (not its silence gap).
+fn timeline_cues(spec: &RenderSpec, timeline: &Timeline) -> Vec<Cue> {
+    let rate = f64::from(timeline.sample_rate());
+    spec.segments
+        .iter()
+        .zip(timeline.segments())
+        .flat_map(|(segment, timing)| {
+            cues_for_segment(
+                &segment.text,
+                timing.start_sample as f64 / rate,
+                timing.narration_samples as f64 / rate,
+            )
+        })
+        .collect()
+}
+
+/// The logo, ready to blend; a logo that cannot be used is a warning, not a failed render.
+fn logo_overlay(spec: &RenderSpec, warnings: &mut Vec<String>) -> Option<YuvOverlay> {
+    let logo = spec.logo.as_ref()?;
+    match prepare_logo(logo, spec.width, spec.height) {
+        Ok(overlay) => Some(YuvOverlay::new(&overlay)),
+        Err(err) => {
+            warnings.push(format!("the logo was left out: {err}"));
+            None
+        }
+    }
+}
+
+/// What is drawn over and between the segments' pictures.
+struct Layers<'a> {
+    pub(super) transitions: Transitions,
+    /// Burned in when the spec has a subtitle style.
+    pub(super) cues: &'a [Cue],
+    pub(super) logo: Option<YuvOverlay>,
+}
