@@ -141,3 +141,56 @@ fn render_prints_the_sidecars_and_every_warning() {
         );
     }
 }
+
+/// A real 1x1 PNG whose header is rewritten to declare `width` x `height` pixels.
+fn png_declaring(width: u32, height: u32) -> Vec<u8> {
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::RgbImage::new(1, 1)
+        .write_to(&mut png, image::ImageFormat::Png)
+        .unwrap();
+    let mut png = png.into_inner();
+    // The IHDR chunk: length at 8, type at 12, width at 16, height at 20, CRC at 29.
+    png[16..20].copy_from_slice(&width.to_be_bytes());
+    png[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32fast::hash(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    png
+}
+
+#[test]
+fn import_and_render_refuse_an_oversized_picture_from_its_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo");
+    std::fs::write(dir.path().join("huge.png"), png_declaring(40_000, 40_000)).unwrap();
+    let manifest = dir.path().join("manifest.json");
+    let body = serde_json::json!({
+        "title": "Huge",
+        "settings": {"width": 160, "height": 90, "fps": 10},
+        "segments": [{"text_content": "Big.", "image": "huge.png",
+                      "audio": demo.join("audio/04.flac")}],
+    });
+    std::fs::write(&manifest, body.to_string()).unwrap();
+    let import = storyflow()
+        .arg("import")
+        .arg(&manifest)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    let render = storyflow()
+        .arg("render")
+        .arg(&manifest)
+        .arg("--output")
+        .arg(dir.path().join("out.mp4"))
+        .output()
+        .unwrap();
+    for output in [&import, &render] {
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("segment 1") && stderr.contains("40000x40000"),
+            "{stderr}"
+        );
+    }
+    assert!(!dir.path().join("out.mp4").exists());
+}

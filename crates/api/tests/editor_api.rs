@@ -13,7 +13,7 @@ use api::repository;
 use api::AppConfig;
 use common::{spawn_app, spawn_with, TestApp};
 use serde_json::{json, Value};
-use support::{multipart_body, png, status_json, upload, wav};
+use support::{jpeg, multipart_body, png, png_declaring, status_json, upload, wav};
 
 fn create_project(app: &TestApp, title: &str) -> Value {
     let (status, body) = status_json(app.post_json("/api/projects/", &json!({ "title": title })));
@@ -443,10 +443,26 @@ fn uploads_are_checked_by_content_and_replace_files_safely() {
         "the replaced image is removed"
     );
 
-    // Not an image, whatever its name says: 400, and the current image stays.
-    for (name, data) in [
-        ("fake.jpg", b"this is plain text, not a jpeg".to_vec()),
-        ("cut.png", png(64, 64)[..60].to_vec()),
+    // Not an image, whatever its name says, a damaged one or one too big to decode: 400,
+    // saying why, and the current image stays.
+    let photo = jpeg(256, 256);
+    for (name, data, why) in [
+        (
+            "fake.jpg",
+            b"this is plain text, not a jpeg".to_vec(),
+            "not a JPEG",
+        ),
+        (
+            "cut.png",
+            png(64, 64)[..60].to_vec(),
+            "damaged or truncated",
+        ),
+        (
+            "cut.jpg",
+            photo[..photo.len() * 7 / 10].to_vec(),
+            "damaged or truncated",
+        ),
+        ("huge.png", png_declaring(40_000, 40_000), "megapixels"),
     ] {
         let (status, body) = status_json(upload(
             &app,
@@ -458,6 +474,8 @@ fn uploads_are_checked_by_content_and_replace_files_safely() {
         ));
         assert_eq!(status, 400, "{name}: {body}");
         assert_eq!(body["error"], "Invalid image file");
+        let details = body["details"].as_str().unwrap();
+        assert!(details.contains(why), "{name}: {details}");
     }
     let (_, segment) = status_json(app.get(&format!("/api/segments/{sid}/")));
     assert_eq!(segment["image_file"], json!(second));

@@ -207,6 +207,41 @@ fn corrupt_image_fails_with_reason_and_the_next_render_still_completes() {
 }
 
 #[test]
+fn a_damaged_picture_fails_the_render_and_keeps_the_last_good_video() {
+    let app = spawn_app();
+    let project = import_demo(&app);
+    let render = format!("/api/projects/{project}/render/");
+    assert_eq!(app.post_empty(&render).status(), 202);
+    let done = wait_until_finished(&app, &project).pop().unwrap();
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    let video = output_dir(&app, &project).join("final.mp4");
+    let good = std::fs::read(&video).unwrap();
+
+    // The first segment's JPEG cut short: its header still reads, its scan does not.
+    let segments = repository::list_segments(&mut app.pool().get().unwrap(), &project).unwrap();
+    let image = app
+        .media_root()
+        .join(segments[0].image_file.as_ref().unwrap());
+    let bytes = std::fs::read(&image).unwrap();
+    std::fs::write(&image, &bytes[..bytes.len() * 2 / 3]).unwrap();
+
+    assert_eq!(app.post_empty(&render).status(), 202);
+    let failed = wait_until_finished(&app, &project).pop().unwrap();
+    assert_eq!(failed["status"], "FAILED", "{failed}");
+    let reason = failed["error"].as_str().unwrap();
+    let file_name = image.file_name().unwrap().to_string_lossy();
+    for part in ["segment 1", file_name.as_ref(), "damaged or truncated"] {
+        assert!(reason.contains(part), "{part:?} missing from {reason}");
+    }
+    assert_eq!(
+        std::fs::read(&video).unwrap(),
+        good,
+        "the last good video stays"
+    );
+    assert!(hidden_files(&output_dir(&app, &project)).is_empty());
+}
+
+#[test]
 fn cancel_mid_render_fails_the_project_and_leaves_no_file() {
     let app = spawn_app();
     let project = import_demo(&app);

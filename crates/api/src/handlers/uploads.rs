@@ -32,8 +32,6 @@ const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
 const OTHER_FIELD_LIMIT: u64 = 64 * 1024;
 /// Chunks are gathered up to this size before one blocking write.
 const WRITE_BUFFER: usize = 1024 * 1024;
-/// Larger pictures would need gigabytes to decode.
-const MAX_IMAGE_PIXELS: u64 = 100_000_000;
 /// Extensions accepted from the client's file name when the content has no telltale header
 /// (GStreamer still has to decode it).
 const AUDIO_EXTENSIONS: [&str; 11] = [
@@ -211,7 +209,8 @@ pub fn invalid_file(error: &str, details: impl Into<String>) -> ApiError {
     }
 }
 
-/// Decodes the picture; returns the extension of its real format (JPEG, PNG or WebP only).
+/// Checks the picture as a render would read it; returns the extension of its real format
+/// (JPEG, PNG or WebP only).
 pub fn check_image(path: &Path) -> Result<&'static str, ApiError> {
     let invalid = |details: String| invalid_file("Invalid image file", details);
     let reader = image::ImageReader::open(path)
@@ -232,14 +231,7 @@ pub fn check_image(path: &Path) -> Result<&'static str, ApiError> {
             ))
         }
     };
-    let (width, height) = reader
-        .into_dimensions()
-        .map_err(|err| invalid(err.to_string()))?;
-    if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS {
-        return Err(invalid(format!(
-            "{width}x{height} is too large a picture (at most {MAX_IMAGE_PIXELS} pixels)."
-        )));
-    }
+    // The renderer's own check: its size limit from the header first, then a strict decode.
     core_engine::validate_image(path).map_err(|err| invalid(without_path(&err, path)))?;
     Ok(extension)
 }
