@@ -171,11 +171,8 @@ impl Synthesizer for PiperEngine {
         let speed = prosody::check_speed(request.speed)?;
         let sentences = text::sentences(&request.text)?;
         let dir = self.home.voices_dir();
-        let resolved = voice::resolve_voice(
-            &voice::list_voices(&dir)?,
-            request.voice.as_deref(),
-            &dir,
-        )?;
+        let resolved =
+            voice::resolve_voice(&voice::list_voices(&dir)?, request.voice.as_deref(), &dir)?;
         let mut warnings: Vec<String> = resolved.warning.into_iter().collect();
         let voice_id = resolved.voice.id.clone();
         let loaded = self.load(&resolved.voice)?;
@@ -209,13 +206,21 @@ impl Synthesizer for PiperEngine {
                 if let Some(end) = pending_pause.take() {
                     wav.write_silence(prosody::pause_samples(end, speed, config.sample_rate))?;
                 }
-                let samples = loaded
-                    .model
-                    .infer(&ids.ids, scales)
-                    .map_err(|reason| TtsError::Inference {
-                        voice: voice_id.clone(),
-                        reason,
-                    })?;
+                let started = std::time::Instant::now();
+                let samples =
+                    loaded
+                        .model
+                        .infer(&ids.ids, scales)
+                        .map_err(|reason| TtsError::Inference {
+                            voice: voice_id.clone(),
+                            reason,
+                        })?;
+                log::debug!(
+                    "{} ids -> {:.2} s of audio in {:.3} s",
+                    ids.ids.len(),
+                    samples.len() as f64 / f64::from(config.sample_rate),
+                    started.elapsed().as_secs_f64()
+                );
                 wav.write(&samples)?;
                 spoken += 1;
                 pending_pause = Some(sentence.end);
@@ -288,7 +293,10 @@ mod tests {
         let err = engine
             .synthesize(&SpeechRequest::new(long), &out, &never)
             .unwrap_err();
-        assert!(matches!(err, TtsError::TextTooLong { limit: 5000, .. }), "{err}");
+        assert!(
+            matches!(err, TtsError::TextTooLong { limit: 5000, .. }),
+            "{err}"
+        );
         let err = engine
             .synthesize(&SpeechRequest::new("Hi.").with_speed(2.5), &out, &never)
             .unwrap_err();
@@ -315,7 +323,11 @@ mod tests {
         // Only meaningful while this process has not loaded a runtime yet; the
         // integration tests cover the corrupt-model path with the real runtime.
         let engine = PiperEngine::new(TtsHome::new(home.path()));
-        match engine.synthesize(&SpeechRequest::new("Hi."), &home.path().join("o.wav"), &never) {
+        match engine.synthesize(
+            &SpeechRequest::new("Hi."),
+            &home.path().join("o.wav"),
+            &never,
+        ) {
             Err(err @ TtsError::RuntimeMissing { .. }) => {
                 assert!(err.to_string().contains("run scripts/setup.sh"), "{err}");
             }

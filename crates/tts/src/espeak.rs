@@ -151,10 +151,7 @@ mod tests {
     #[test]
     fn unknown_voice_is_an_error_and_the_next_call_recovers() {
         let err = phonemize("xx-nowhere", &["hello"]).unwrap_err();
-        assert!(
-            err.to_string().contains("no voice `xx-nowhere`"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("no voice `xx-nowhere`"), "{err}");
         assert_eq!(phonemize("en-us", &["hi"]).unwrap(), ["hˈaɪ"]);
     }
 

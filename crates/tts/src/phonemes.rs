@@ -170,10 +170,7 @@ mod tests {
     #[test]
     fn ids_are_bos_pad_then_each_phoneme_padded_then_eos() {
         let ids = map().ids("hˈaɪ.");
-        assert_eq!(
-            ids.ids,
-            [1, 0, 20, 0, 120, 0, 14, 0, 74, 0, 10, 0, 2]
-        );
+        assert_eq!(ids.ids, [1, 0, 20, 0, 120, 0, 14, 0, 74, 0, 10, 0, 2]);
         assert_eq!(ids.missing, Vec::<char>::new());
         assert_eq!(ids.spoken, 4);
         assert_eq!(map().len(), 13, "the two-character key is ignored");

@@ -115,7 +115,10 @@ pub fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(mapped.len());
     let mut blank_lines = 0;
     for line in mapped.split('\n') {
-        let line = line.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>();
+        let line = line
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>();
         if line.is_empty() {
             blank_lines += 1;
             continue;
@@ -163,8 +166,8 @@ const OPENING: [char; 4] = ['"', '\'', '(', '['];
 /// Titles and Latin abbreviations whose dot never ends a sentence.
 const ABBREVIATIONS: [&str; 28] = [
     "mr", "mrs", "ms", "dr", "prof", "st", "mt", "jr", "sr", "gen", "capt", "lt", "col", "sgt",
-    "rev", "hon", "gov", "sen", "rep", "pres", "fr", "vs", "e.g", "i.e", "cf", "approx",
-    "fig", "vol",
+    "rev", "hon", "gov", "sen", "rep", "pres", "fr", "vs", "e.g", "i.e", "cf", "approx", "fig",
+    "vol",
 ];
 
 /// Cuts normalised text into sentences: blank lines end paragraphs; a line break ends a
@@ -398,7 +401,10 @@ fn split_clause(clause: Clause) -> Vec<Clause> {
             .char_indices()
             .nth(MAX_SENTENCE_CHARS)
             .map_or(rest.len(), |(at, _)| at);
-        let cut = rest[..limit].rfind(' ').filter(|&at| at > 0).unwrap_or(limit);
+        let cut = rest[..limit]
+            .rfind(' ')
+            .filter(|&at| at > 0)
+            .unwrap_or(limit);
         pieces.push(Clause {
             text: rest[..cut].trim().to_owned(),
             punctuation: None,
@@ -509,7 +515,9 @@ mod tests {
     #[test]
     fn normalisation_folds_odd_unicode_and_whitespace() {
         assert_eq!(
-            normalize("  \u{FF28}ello\u{00A0}\u{00A0}wo\u{00AD}rld\u{200B}\u{2019}s\t\u{FB01}ne\r\n"),
+            normalize(
+                "  \u{FF28}ello\u{00A0}\u{00A0}wo\u{00AD}rld\u{200B}\u{2019}s\t\u{FB01}ne\r\n"
+            ),
             "Hello world's fine"
         );
         assert_eq!(normalize("a \u{2014} b"), "a, b");
@@ -521,12 +529,18 @@ mod tests {
     fn empty_and_over_long_text_are_refused() {
         assert!(matches!(sentences(""), Err(TtsError::EmptyText)));
         assert!(matches!(sentences(" \n\t "), Err(TtsError::EmptyText)));
-        assert!(matches!(sentences("\u{200B}\u{FEFF}"), Err(TtsError::EmptyText)));
+        assert!(matches!(
+            sentences("\u{200B}\u{FEFF}"),
+            Err(TtsError::EmptyText)
+        ));
         assert!(matches!(sentences("... ,,, !?"), Err(TtsError::EmptyText)));
         let long = "a".repeat(MAX_TEXT_CHARS + 1);
         assert!(matches!(
             sentences(&long),
-            Err(TtsError::TextTooLong { chars: 5001, limit: 5000 })
+            Err(TtsError::TextTooLong {
+                chars: 5001,
+                limit: 5000
+            })
         ));
         let at_limit = "a".repeat(MAX_TEXT_CHARS);
         assert_eq!(sentences(&at_limit).map(|s| s.len()).ok(), Some(13));

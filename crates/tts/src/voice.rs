@@ -150,7 +150,10 @@ pub fn load_config(config_path: &Path) -> Result<(VoiceConfig, VoiceInfo), Strin
         .ok_or("espeak.voice is missing")?;
     let model_path = config_path.with_file_name(format!("{id}.onnx"));
     let info = VoiceInfo {
-        name: file.dataset.filter(|d| !d.is_empty()).unwrap_or_else(|| id.clone()),
+        name: file
+            .dataset
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| id.clone()),
         id,
         language_code,
         language_name,
@@ -299,10 +302,19 @@ mod tests {
         write_voice(dir.path(), "good", JOE_JSON, true);
         write_voice(dir.path(), "truncated", &JOE_JSON[..40], true);
         write_voice(dir.path(), "no_model", JOE_JSON, false);
-        write_voice(dir.path(), "no_pad", r#"{"audio": {"sample_rate": 1},
-            "espeak": {"voice": "en"}, "phoneme_id_map": {"^": [1], "$": [2]}}"#, true);
-        write_voice(dir.path(), "text_phonemes", &JOE_JSON.replace(
-            r#""phoneme_type": "espeak""#, r#""phoneme_type": "text""#), true);
+        write_voice(
+            dir.path(),
+            "no_pad",
+            r#"{"audio": {"sample_rate": 1},
+            "espeak": {"voice": "en"}, "phoneme_id_map": {"^": [1], "$": [2]}}"#,
+            true,
+        );
+        write_voice(
+            dir.path(),
+            "text_phonemes",
+            &JOE_JSON.replace(r#""phoneme_type": "espeak""#, r#""phoneme_type": "text""#),
+            true,
+        );
         let ids: Vec<String> = list_voices(dir.path())
             .unwrap()
             .into_iter()
@@ -349,9 +361,15 @@ mod tests {
         let got = resolve_voice(&voices, Some("z_voice"), dir).unwrap();
         assert_eq!((got.voice.id.as_str(), got.warning), ("z_voice", None));
         let got = resolve_voice(&voices, None, dir).unwrap();
-        assert_eq!((got.voice.id.as_str(), got.warning), (DEFAULT_VOICE_ID, None));
+        assert_eq!(
+            (got.voice.id.as_str(), got.warning),
+            (DEFAULT_VOICE_ID, None)
+        );
         let got = resolve_voice(&voices, Some("  "), dir).unwrap();
-        assert_eq!((got.voice.id.as_str(), got.warning), (DEFAULT_VOICE_ID, None));
+        assert_eq!(
+            (got.voice.id.as_str(), got.warning),
+            (DEFAULT_VOICE_ID, None)
+        );
         let got = resolve_voice(&voices, Some("fr_FR-nobody"), dir).unwrap();
         assert_eq!(got.voice.id, DEFAULT_VOICE_ID);
         assert_eq!(

@@ -55,8 +55,8 @@ impl AtomicWav {
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
-        let writer = hound::WavWriter::new(BufWriter::new(file), spec)
-            .map_err(|e| wav_error(&temp, e))?;
+        let writer =
+            hound::WavWriter::new(BufWriter::new(file), spec).map_err(|e| wav_error(&temp, e))?;
         Ok(Self {
             writer,
             temp,
@@ -144,11 +144,17 @@ mod tests {
 
         let reader = hound::WavReader::open(&path).unwrap();
         let spec = reader.spec();
-        assert_eq!((spec.channels, spec.sample_rate, spec.bits_per_sample), (1, 22050, 16));
+        assert_eq!(
+            (spec.channels, spec.sample_rate, spec.bits_per_sample),
+            (1, 22050, 16)
+        );
         assert_eq!(reader.duration(), 5003);
         let first: Vec<i16> = reader.into_samples().take(4).map(Result::unwrap).collect();
         assert_eq!(first, [0, 16384, -16384, 0]);
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, ["out.wav"]);
     }
 
