@@ -169,7 +169,7 @@ impl Synthesizer for PiperEngine {
         cancel: &dyn Fn() -> bool,
     ) -> Result<Speech, TtsError> {
         let speed = prosody::check_speed(request.speed)?;
-        let sentences = text::sentences(&request.text)?;
+        let sentences = text::sentences(&request.text, text::sentence_char_limit(speed))?;
         let dir = self.home.voices_dir();
         let resolved =
             voice::resolve_voice(&voice::list_voices(&dir)?, request.voice.as_deref(), &dir)?;

@@ -16,9 +16,21 @@ use crate::prosody::SentenceEnd;
 /// The most characters one request (one segment's narration) may have.
 pub const MAX_TEXT_CHARS: usize = 5000;
 
-/// Sentences longer than this are cut at clause, else word, boundaries: one utterance's
-/// memory in the model grows with its length, so this bounds the peak.
-pub const MAX_SENTENCE_CHARS: usize = 400;
+/// Sentences longer than this (at speed 1.0 and above; see [`sentence_char_limit`]) are cut
+/// at clause, else word, boundaries. The model's working memory grows with the length of one
+/// call. Measured with the default voice (process peak RSS, `storyflow tts`): a 390-character
+/// sentence peaked at ~500 MB; 250-character pieces at ~430 MB; 125-character pieces at speed
+/// 0.5 at ~340 MB. 200 characters (~10 s of speech) keeps the peak under ~400 MB.
+pub const MAX_SENTENCE_CHARS: usize = 200;
+
+/// The per-utterance character limit at `speed`: slower speech makes longer audio from the
+/// same text, so below 1.0 the limit shrinks with the speed (100 characters at 0.5). Faster
+/// speech keeps the 1.0 limit: the model's memory also grows with the phoneme count.
+pub fn sentence_char_limit(speed: f32) -> usize {
+    ((MAX_SENTENCE_CHARS as f32) * speed.min(1.0))
+        .round()
+        .max(1.0) as usize
+}
 
 /// A piece of a sentence and the punctuation that ends it (`,` `;` `:` `.` `?` `!`), if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,11 +66,12 @@ impl Sentence {
     }
 }
 
-/// Checks the text, normalises it and cuts it into sentences.
+/// Checks the text, normalises it and cuts it into sentences of at most `max_chars`
+/// characters (see [`sentence_char_limit`]).
 ///
 /// Errors: [`TtsError::EmptyText`] when nothing but whitespace (or invisible characters) is
 /// left, [`TtsError::TextTooLong`] above [`MAX_TEXT_CHARS`].
-pub fn sentences(text: &str) -> Result<Vec<Sentence>, TtsError> {
+pub fn sentences(text: &str, max_chars: usize) -> Result<Vec<Sentence>, TtsError> {
     let chars = text.trim().chars().count();
     if chars > MAX_TEXT_CHARS {
         return Err(TtsError::TextTooLong {
@@ -69,7 +82,7 @@ pub fn sentences(text: &str) -> Result<Vec<Sentence>, TtsError> {
     let normalized = normalize(text);
     let sentences: Vec<Sentence> = split_sentences(&normalized)
         .into_iter()
-        .flat_map(split_long)
+        .flat_map(|sentence| split_long(sentence, max_chars))
         .collect();
     if sentences.is_empty() {
         return Err(TtsError::EmptyText);
@@ -360,19 +373,24 @@ fn is_abbreviation(word: &str, next: Option<char>) -> bool {
     lower.contains('.') && !next.is_some_and(char::is_uppercase)
 }
 
-/// Cuts a sentence above [`MAX_SENTENCE_CHARS`] into several: at clause ends where possible,
+/// Cuts a sentence above `max_chars` into several: at clause ends where possible,
 /// at word ends inside a clause that is itself too long. All but the last piece end in
 /// [`SentenceEnd::Split`].
-pub fn split_long(sentence: Sentence) -> Vec<Sentence> {
-    if sentence.char_count() <= MAX_SENTENCE_CHARS {
+pub fn split_long(sentence: Sentence, max_chars: usize) -> Vec<Sentence> {
+    let max_chars = max_chars.max(1);
+    if sentence.char_count() <= max_chars {
         return vec![sentence];
     }
     let mut pieces = Vec::new();
     let mut current: Vec<Clause> = Vec::new();
     let mut current_chars = 0;
-    for clause in sentence.clauses.into_iter().flat_map(split_clause) {
+    for clause in sentence
+        .clauses
+        .into_iter()
+        .flat_map(|clause| split_clause(clause, max_chars))
+    {
         let chars = clause.text.chars().count();
-        if current_chars + chars > MAX_SENTENCE_CHARS && !current.is_empty() {
+        if current_chars + chars > max_chars && !current.is_empty() {
             pieces.push(Sentence {
                 clauses: std::mem::take(&mut current),
                 end: SentenceEnd::Split,
@@ -391,15 +409,15 @@ pub fn split_long(sentence: Sentence) -> Vec<Sentence> {
     pieces
 }
 
-/// A clause above [`MAX_SENTENCE_CHARS`] cut at the last space before the limit (or at the
-/// limit, for a "word" longer than that); the last piece keeps the clause's punctuation.
-fn split_clause(clause: Clause) -> Vec<Clause> {
+/// A clause above `max_chars` cut at the last space before the limit (or at the limit, for a
+/// "word" longer than that); the last piece keeps the clause's punctuation.
+fn split_clause(clause: Clause, max_chars: usize) -> Vec<Clause> {
     let mut pieces = Vec::new();
     let mut rest: &str = &clause.text;
-    while rest.chars().count() > MAX_SENTENCE_CHARS {
+    while rest.chars().count() > max_chars {
         let limit = rest
             .char_indices()
-            .nth(MAX_SENTENCE_CHARS)
+            .nth(max_chars)
             .map_or(rest.len(), |(at, _)| at);
         let cut = rest[..limit]
             .rfind(' ')
@@ -527,6 +545,7 @@ mod tests {
 
     #[test]
     fn empty_and_over_long_text_are_refused() {
+        let sentences = |text: &str| sentences(text, MAX_SENTENCE_CHARS);
         assert!(matches!(sentences(""), Err(TtsError::EmptyText)));
         assert!(matches!(sentences(" \n\t "), Err(TtsError::EmptyText)));
         assert!(matches!(
@@ -543,11 +562,12 @@ mod tests {
             })
         ));
         let at_limit = "a".repeat(MAX_TEXT_CHARS);
-        assert_eq!(sentences(&at_limit).map(|s| s.len()).ok(), Some(13));
+        assert_eq!(sentences(&at_limit).map(|s| s.len()).ok(), Some(25));
     }
 
     #[test]
     fn long_sentences_are_cut_at_clauses_then_words() {
+        let sentences = |text: &str| sentences(text, 400);
         let clause = "word ".repeat(50).trim_end().to_owned(); // 249 chars
         let text = format!("{clause}, {clause}, {clause}.");
         let pieces = sentences(&text).unwrap_or_default();
@@ -574,8 +594,35 @@ mod tests {
     }
 
     #[test]
+    fn slower_speech_gets_shorter_sentences() {
+        assert_eq!(sentence_char_limit(1.0), 200);
+        assert_eq!(sentence_char_limit(0.5), 100);
+        assert_eq!(sentence_char_limit(0.75), 150);
+        assert_eq!(sentence_char_limit(2.0), 200);
+        let text = "word ".repeat(60); // 299 characters
+        assert_eq!(
+            sentences(&text, sentence_char_limit(1.0))
+                .map(|s| s.len())
+                .ok(),
+            Some(2)
+        );
+        assert_eq!(
+            sentences(&text, sentence_char_limit(2.0))
+                .map(|s| s.len())
+                .ok(),
+            Some(2)
+        );
+        assert_eq!(
+            sentences(&text, sentence_char_limit(0.5))
+                .map(|s| s.len())
+                .ok(),
+            Some(3)
+        );
+    }
+
+    #[test]
     fn sentence_text_round_trip_for_logs() {
-        let s = &sentences("Hi, you. ").unwrap_or_default()[0];
+        let s = &sentences("Hi, you. ", MAX_SENTENCE_CHARS).unwrap_or_default()[0];
         assert_eq!(s.to_text(), "Hi, you.");
         assert_eq!(s.char_count(), 5);
     }
