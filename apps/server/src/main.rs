@@ -20,8 +20,13 @@ enum Command {
     Import(commands::import::ImportArgs),
     /// Render a project manifest to an MP4 file, with a progress bar.
     Render(commands::render::RenderArgs),
-    /// Measure render speed against x264 alone, and peak memory, on a synthetic project.
+    /// Measure render speed against x264 alone, and peak memory, on a synthetic project
+    /// (`--tts`: narration synthesis speed and memory instead).
     Bench(commands::bench::BenchArgs),
+    /// List the installed text-to-speech voices.
+    Voices(commands::voices::VoicesArgs),
+    /// Speak a text into a WAV file with an installed voice.
+    Tts(commands::tts::TtsArgs),
 }
 
 fn main() {
@@ -33,6 +38,8 @@ fn main() {
         Command::Import(args) => commands::import::run(args),
         Command::Render(args) => commands::render::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Voices(args) => commands::voices::run(args),
+        Command::Tts(args) => commands::tts::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {}", task_manager::error_chain(err.as_ref()));

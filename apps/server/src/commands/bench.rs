@@ -11,6 +11,8 @@
 //! the timed pipeline includes the H.264 decoding instead, which flatters the render a
 //! little; the output says which method was used. Peak RSS is the process's VmHWM, read
 //! right after the render.
+//!
+//! `storyflow bench --tts` measures narration synthesis instead (see `bench_tts`).
 
 use std::time::Instant;
 
@@ -21,6 +23,10 @@ use super::CommandResult;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
+    /// Benchmark text-to-speech (a ~60 s story, default voice) instead of rendering; the
+    /// other options are then ignored.
+    #[arg(long)]
+    pub tts: bool,
     /// Number of segments.
     #[arg(long, default_value_t = 5)]
     pub segments: usize,
@@ -48,6 +54,9 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> CommandResult {
+    if args.tts {
+        return super::bench_tts::run();
+    }
     if args.segments == 0 || !args.seconds.is_finite() || args.seconds <= 0.0 {
         return Err("--segments and --seconds must be above zero".into());
     }
@@ -130,7 +139,7 @@ fn on_off(on: bool) -> &'static str {
 }
 
 /// The process's peak resident set size (VmHWM) in KiB.
-fn peak_rss_kib() -> Result<u64, Box<dyn std::error::Error>> {
+pub(super) fn peak_rss_kib() -> Result<u64, Box<dyn std::error::Error>> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     status
         .lines()

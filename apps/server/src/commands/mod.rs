@@ -1,9 +1,12 @@
 //! One module per subcommand; each has its clap `Args` and a `run`.
 
 pub mod bench;
+pub mod bench_tts;
 pub mod import;
 pub mod render;
 pub mod serve;
+pub mod tts;
+pub mod voices;
 
 /// What a subcommand returns: any error, printed with its cause chain by `main`.
 pub type CommandResult = Result<(), Box<dyn std::error::Error + 'static>>;

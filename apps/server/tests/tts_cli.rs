@@ -1,0 +1,79 @@
+//! `storyflow voices` and `storyflow tts` end to end, with the voice and runtime that
+//! `scripts/setup.sh` installs into the TTS home.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+fn storyflow() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_storyflow"))
+}
+
+#[test]
+fn voices_json_lists_the_default_voice() {
+    let output = storyflow().args(["voices", "--json"]).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let voices: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let ids: Vec<&str> = voices
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"en_US-joe-medium"),
+        "{ids:?}: run scripts/setup.sh to install the default voice"
+    );
+}
+
+#[test]
+fn tts_writes_a_wav_and_prints_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("hello.wav");
+    let output = storyflow()
+        .args([
+            "tts",
+            "Hello there. It is 5 o'clock.",
+            "--speed",
+            "1.5",
+            "--voice",
+        ])
+        .arg("nobody")
+        .arg("--output")
+        .arg(&wav)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["voice"], "en_US-joe-medium");
+    assert_eq!(summary["sentences"], 2);
+    let seconds = summary["duration_seconds"].as_f64().unwrap();
+    assert!((0.8..5.0).contains(&seconds), "{seconds}");
+    assert!(summary["realtime_factor"].as_f64().unwrap() > 0.0);
+    assert!(
+        stderr.contains("warning: voice `nobody` is not installed"),
+        "{stderr}"
+    );
+    assert!(wav.is_file());
+}
+
+#[test]
+fn tts_refuses_a_bad_speed_naming_the_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = storyflow()
+        .args(["tts", "Hi.", "--speed", "3", "--output"])
+        .arg(dir.path().join("x.wav"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("speed 3 is outside the allowed range 0.5–2"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

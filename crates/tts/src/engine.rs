@@ -1,0 +1,338 @@
+//! The synthesis API: a [`Synthesizer`] trait (so callers can be tested with a fake) and
+//! [`PiperEngine`], the real one: text → sentences → espeak-ng IPA → phoneme ids → ONNX model
+//! → samples → WAV, one sentence at a time.
+//!
+//! The engine is `Send + Sync` and meant to be shared (an `Arc`) by a background worker: it
+//! loads each voice model once per process and keeps it, since loading the 63 MB default
+//! model takes far longer than synthesising a sentence.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::error::TtsError;
+use crate::espeak;
+use crate::model::{self, VoiceModel};
+use crate::paths::TtsHome;
+use crate::phonemes;
+use crate::prosody::{self, SentenceEnd, DEFAULT_SPEED};
+use crate::text;
+use crate::voice::{self, VoiceConfig, VoiceInfo};
+use crate::wav::AtomicWav;
+
+/// What to say, in which voice, how fast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeechRequest {
+    pub text: String,
+    /// A voice id (`en_US-joe-medium`); `None` or unknown → the default voice.
+    pub voice: Option<String>,
+    /// [`prosody::MIN_SPEED`]..=[`prosody::MAX_SPEED`]; 1.0 is the voice's own pace.
+    pub speed: f32,
+}
+
+impl SpeechRequest {
+    /// The text in the default voice at normal speed.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            voice: None,
+            speed: DEFAULT_SPEED,
+        }
+    }
+
+    pub fn with_voice(mut self, voice: impl Into<String>) -> Self {
+        self.voice = Some(voice.into());
+        self
+    }
+
+    pub fn with_speed(mut self, speed: f32) -> Self {
+        self.speed = speed;
+        self
+    }
+}
+
+/// What was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Speech {
+    pub path: PathBuf,
+    /// The voice actually used (see `warnings` when it differs from the request).
+    pub voice_id: String,
+    pub sample_rate: u32,
+    pub samples: u64,
+    pub duration_seconds: f64,
+    /// Utterances synthesised (sentences, after long ones were cut).
+    pub sentences: usize,
+    /// Things the caller should show: a voice fallback, characters the voice cannot say.
+    pub warnings: Vec<String>,
+}
+
+/// Text to a WAV file.
+pub trait Synthesizer: Send + Sync {
+    /// Writes `request` as speech to `output` (atomically: a temporary file beside it,
+    /// renamed when complete). `cancel` is consulted between sentences; when it returns
+    /// true, synthesis stops after the current sentence with [`TtsError::Cancelled`] and no
+    /// file is left.
+    fn synthesize(
+        &self,
+        request: &SpeechRequest,
+        output: &Path,
+        cancel: &dyn Fn() -> bool,
+    ) -> Result<Speech, TtsError>;
+}
+
+/// A voice ready to speak: its settings and its loaded model.
+#[derive(Debug)]
+struct LoadedVoice {
+    config: VoiceConfig,
+    model: VoiceModel,
+}
+
+/// Piper voices run by ONNX Runtime, phonemes by espeak-ng.
+#[derive(Debug)]
+pub struct PiperEngine {
+    home: TtsHome,
+    threads: usize,
+    /// Loaded voices by model path; the lock is held while a voice loads, so concurrent
+    /// first uses load it once.
+    voices: Mutex<HashMap<PathBuf, Arc<LoadedVoice>>>,
+}
+
+impl PiperEngine {
+    /// An engine over the voices and runtime in `home`. Nothing is loaded until the first
+    /// synthesis, so a server starts even when TTS is not installed.
+    pub fn new(home: TtsHome) -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self {
+            home,
+            threads,
+            voices: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Intra-op threads per voice model (default: the available cores).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    pub fn home(&self) -> &TtsHome {
+        &self.home
+    }
+
+    /// The installed voices (see [`voice::list_voices`]).
+    pub fn voices(&self) -> Result<Vec<VoiceInfo>, TtsError> {
+        voice::list_voices(&self.home.voices_dir())
+    }
+
+    /// Loads the runtime and a voice now (default voice when `voice` is `None`), to fail
+    /// early or to take the load time out of the first request. Returns the fallback warning.
+    pub fn preload(&self, voice: Option<&str>) -> Result<Option<String>, TtsError> {
+        let dir = self.home.voices_dir();
+        let resolved = voice::resolve_voice(&voice::list_voices(&dir)?, voice, &dir)?;
+        self.load(&resolved.voice)?;
+        Ok(resolved.warning)
+    }
+
+    fn load(&self, info: &VoiceInfo) -> Result<Arc<LoadedVoice>, TtsError> {
+        let mut voices = self.voices.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(loaded) = voices.get(&info.model_path) {
+            return Ok(Arc::clone(loaded));
+        }
+        let environment = model::environment(&self.home.runtime_library())?;
+        let unusable = |path: &Path, reason: String| TtsError::Voice {
+            id: info.id.clone(),
+            path: path.to_path_buf(),
+            reason,
+        };
+        let (config, _) = voice::load_config(&info.config_path)
+            .map_err(|reason| unusable(&info.config_path, reason))?;
+        let started = std::time::Instant::now();
+        let model = VoiceModel::load(&environment, &info.model_path, self.threads)
+            .map_err(|reason| unusable(&info.model_path, reason))?;
+        log::info!(
+            "voice {} loaded in {:.2} s ({} threads)",
+            info.id,
+            started.elapsed().as_secs_f64(),
+            self.threads
+        );
+        let loaded = Arc::new(LoadedVoice { config, model });
+        voices.insert(info.model_path.clone(), Arc::clone(&loaded));
+        Ok(loaded)
+    }
+}
+
+impl Synthesizer for PiperEngine {
+    fn synthesize(
+        &self,
+        request: &SpeechRequest,
+        output: &Path,
+        cancel: &dyn Fn() -> bool,
+    ) -> Result<Speech, TtsError> {
+        let speed = prosody::check_speed(request.speed)?;
+        let sentences = text::sentences(&request.text, text::sentence_char_limit(speed))?;
+        let dir = self.home.voices_dir();
+        let resolved =
+            voice::resolve_voice(&voice::list_voices(&dir)?, request.voice.as_deref(), &dir)?;
+        let mut warnings: Vec<String> = resolved.warning.into_iter().collect();
+        let voice_id = resolved.voice.id.clone();
+        let loaded = self.load(&resolved.voice)?;
+        let config = &loaded.config;
+        let scales = prosody::scales(&config.inference, speed);
+
+        if cancel() {
+            return Err(TtsError::Cancelled);
+        }
+        let mut wav = AtomicWav::create(output, config.sample_rate)?;
+        let mut pending_pause: Option<SentenceEnd> = None;
+        let mut spoken = 0;
+        let mut missing: Vec<char> = Vec::new();
+        for sentence in &sentences {
+            let texts: Vec<&str> = sentence.clauses.iter().map(|c| c.text.as_str()).collect();
+            let ipa = espeak::phonemize(&config.espeak_voice, &texts)?;
+            let utterance = phonemes::utterance(
+                ipa.iter()
+                    .map(String::as_str)
+                    .zip(sentence.clauses.iter().map(|c| c.punctuation)),
+            );
+            let ids = config.phoneme_id_map.ids(&utterance);
+            for c in ids.missing {
+                if !missing.contains(&c) {
+                    missing.push(c);
+                }
+            }
+            if ids.spoken == 0 {
+                log::debug!("nothing to say in {:?}", sentence.to_text());
+            } else {
+                if let Some(end) = pending_pause.take() {
+                    wav.write_silence(prosody::pause_samples(end, speed, config.sample_rate))?;
+                }
+                let started = std::time::Instant::now();
+                let samples =
+                    loaded
+                        .model
+                        .infer(&ids.ids, scales)
+                        .map_err(|reason| TtsError::Inference {
+                            voice: voice_id.clone(),
+                            reason,
+                        })?;
+                log::debug!(
+                    "{} ids -> {:.2} s of audio in {:.3} s",
+                    ids.ids.len(),
+                    samples.len() as f64 / f64::from(config.sample_rate),
+                    started.elapsed().as_secs_f64()
+                );
+                wav.write(&samples)?;
+                spoken += 1;
+                pending_pause = Some(sentence.end);
+            }
+            if cancel() {
+                return Err(TtsError::Cancelled);
+            }
+        }
+        if spoken == 0 {
+            return Err(TtsError::Unspeakable { voice: voice_id });
+        }
+        if !missing.is_empty() {
+            let list: String = missing.iter().collect();
+            log::warn!("voice {voice_id} has no phoneme for {list:?}; skipped");
+            warnings.push(format!(
+                "voice `{voice_id}` skipped {} sound(s) it cannot pronounce",
+                missing.len()
+            ));
+        }
+        let samples = wav.samples();
+        wav.commit()?;
+        Ok(Speech {
+            path: output.to_path_buf(),
+            voice_id,
+            sample_rate: config.sample_rate,
+            samples,
+            duration_seconds: samples as f64 / f64::from(config.sample_rate),
+            sentences: spoken,
+            warnings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn engine_and_trait_objects_can_cross_threads() {
+        assert_send_sync::<PiperEngine>();
+        assert_send_sync::<Arc<dyn Synthesizer>>();
+        assert_send_sync::<TtsError>();
+    }
+
+    #[test]
+    fn request_builder_defaults() {
+        let request = SpeechRequest::new("Hi.").with_voice("v").with_speed(1.5);
+        assert_eq!(request.voice.as_deref(), Some("v"));
+        assert_eq!(request.speed, 1.5);
+        assert_eq!(SpeechRequest::new("x").speed, 1.0);
+    }
+
+    fn never() -> bool {
+        false
+    }
+
+    #[test]
+    fn request_errors_come_before_any_loading() {
+        // An empty home: a bad request is refused before the (missing) voice is looked for.
+        let home = tempfile::tempdir().unwrap();
+        let engine = PiperEngine::new(TtsHome::new(home.path()));
+        let out = home.path().join("out.wav");
+        let err = engine
+            .synthesize(&SpeechRequest::new("  \n "), &out, &never)
+            .unwrap_err();
+        assert!(matches!(err, TtsError::EmptyText), "{err}");
+        let long = "x".repeat(text::MAX_TEXT_CHARS + 1);
+        let err = engine
+            .synthesize(&SpeechRequest::new(long), &out, &never)
+            .unwrap_err();
+        assert!(
+            matches!(err, TtsError::TextTooLong { limit: 5000, .. }),
+            "{err}"
+        );
+        let err = engine
+            .synthesize(&SpeechRequest::new("Hi.").with_speed(2.5), &out, &never)
+            .unwrap_err();
+        assert!(matches!(err, TtsError::InvalidSpeed { .. }), "{err}");
+        let err = engine
+            .synthesize(&SpeechRequest::new("Hi."), &out, &never)
+            .unwrap_err();
+        assert!(matches!(err, TtsError::NoVoices { .. }), "{err}");
+        assert!(!out.exists());
+    }
+
+    #[test]
+    fn missing_runtime_library_names_setup() {
+        let home = tempfile::tempdir().unwrap();
+        let voices = home.path().join("voices");
+        std::fs::create_dir(&voices).unwrap();
+        std::fs::write(
+            voices.join("v.onnx.json"),
+            r#"{"audio": {"sample_rate": 22050}, "espeak": {"voice": "en-us"},
+                "phoneme_id_map": {"_": [0], "^": [1], "$": [2]}}"#,
+        )
+        .unwrap();
+        std::fs::write(voices.join("v.onnx"), b"not a model").unwrap();
+        // Only meaningful while this process has not loaded a runtime yet; the
+        // integration tests cover the corrupt-model path with the real runtime.
+        let engine = PiperEngine::new(TtsHome::new(home.path()));
+        match engine.synthesize(
+            &SpeechRequest::new("Hi."),
+            &home.path().join("o.wav"),
+            &never,
+        ) {
+            Err(err @ TtsError::RuntimeMissing { .. }) => {
+                assert!(err.to_string().contains("run scripts/setup.sh"), "{err}");
+            }
+            Err(TtsError::Voice { .. }) => {} // a runtime was already loaded by another test
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Real synthesis with the installed default voice and runtime (both put in place by
+//! `scripts/setup.sh`, which CI runs first). Short texts keep the suite quick.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use tts::{PiperEngine, Speech, SpeechRequest, Synthesizer, TtsError, TtsHome, DEFAULT_VOICE_ID};
+
+fn home() -> TtsHome {
+    let home = TtsHome::from_env().expect("HOME is not set");
+    let voice = home.voices_dir().join(format!("{DEFAULT_VOICE_ID}.onnx"));
+    for needed in [home.runtime_library(), voice] {
+        assert!(
+            needed.is_file(),
+            "{} is missing: run scripts/setup.sh to install the TTS runtime and default voice",
+            needed.display()
+        );
+    }
+    home
+}
+
+/// One engine for the whole file: the model loads once, as in the server.
+fn engine() -> &'static PiperEngine {
+    static ENGINE: OnceLock<PiperEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| PiperEngine::new(home()))
+}
+
+fn never() -> bool {
+    false
+}
+
+fn say(text: &str, speed: f32, dir: &Path) -> (Speech, Vec<i16>) {
+    let out = dir.join("speech.wav");
+    let speech = engine()
+        .synthesize(&SpeechRequest::new(text).with_speed(speed), &out, &never)
+        .unwrap();
+    let reader = hound::WavReader::open(&out).unwrap();
+    let spec = reader.spec();
+    assert_eq!((spec.channels, spec.bits_per_sample), (1, 16));
+    assert_eq!(spec.sample_rate, speech.sample_rate);
+    let samples: Vec<i16> = reader.into_samples().map(Result::unwrap).collect();
+    assert_eq!(samples.len() as u64, speech.samples);
+    (speech, samples)
+}
+
+fn rms(samples: &[i16]) -> f64 {
+    let sum: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    (sum / samples.len().max(1) as f64).sqrt()
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn one_sentence_is_audible_speech_of_plausible_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let (speech, samples) = say("The keeper lit the lamp.", 1.0, dir.path());
+    assert_eq!(speech.voice_id, DEFAULT_VOICE_ID);
+    assert_eq!(speech.sample_rate, 22050);
+    assert_eq!(speech.sentences, 1);
+    assert!(speech.warnings.is_empty(), "{:?}", speech.warnings);
+    assert!(
+        (0.8..4.0).contains(&speech.duration_seconds),
+        "{} s",
+        speech.duration_seconds
+    );
+    assert!(
+        (speech.duration_seconds - samples.len() as f64 / 22050.0).abs() < 1e-9,
+        "duration is samples / rate"
+    );
+    let level = rms(&samples);
+    assert!(level > 500.0, "RMS {level:.0}: silent?");
+    assert_eq!(files_in(dir.path()), [dir.path().join("speech.wav")]);
+}
+
+#[test]
+fn sentences_with_numbers_and_quotes_each_become_speech() {
+    let dir = tempfile::tempdir().unwrap();
+    let (short, _) = say("It was 7.", 1.0, dir.path());
+    let (speech, samples) = say(
+        "It was 1987. \u{201C}Stop!\u{201D} she said. Was anyone hurt?",
+        1.0,
+        dir.path(),
+    );
+    assert_eq!(speech.sentences, 3);
+    assert!(
+        (3.0..12.0).contains(&speech.duration_seconds),
+        "{} s",
+        speech.duration_seconds
+    );
+    assert!(speech.duration_seconds > short.duration_seconds + 2.0);
+    assert!(rms(&samples) > 500.0);
+    // The pause after each sentence: 0.3 s of digital silence somewhere in the middle.
+    let pause = 6615;
+    let longest_silence = samples
+        .split(|&s| s != 0)
+        .map(<[i16]>::len)
+        .max()
+        .unwrap_or(0);
+    assert!(
+        longest_silence >= pause,
+        "longest silence {longest_silence}"
+    );
+}
+
+#[test]
+fn faster_speech_is_shorter_and_slower_is_longer() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "The storm broke the great lens into seven pieces.";
+    let (normal, _) = say(text, 1.0, dir.path());
+    let (fast, _) = say(text, 2.0, dir.path());
+    let (slow, _) = say(text, 0.5, dir.path());
+    let ratio = fast.duration_seconds / normal.duration_seconds;
+    assert!(
+        (0.4..0.8).contains(&ratio),
+        "2.0x gave {ratio:.2} of the length"
+    );
+    assert!(slow.duration_seconds > normal.duration_seconds * 1.5);
+}
+
+#[test]
+fn cancelling_stops_after_the_current_sentence_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("speech.wav");
+    std::fs::write(&out, b"earlier take").unwrap();
+    let checks = AtomicUsize::new(0);
+    let cancel_after_first_sentence = || checks.fetch_add(1, Ordering::SeqCst) >= 1;
+    let err = engine()
+        .synthesize(
+            &SpeechRequest::new("One. Two. Three. Four."),
+            &out,
+            &cancel_after_first_sentence,
+        )
+        .unwrap_err();
+    assert!(matches!(err, TtsError::Cancelled), "{err}");
+    assert_eq!(
+        checks.load(Ordering::SeqCst),
+        2,
+        "checked before and after sentence one"
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"earlier take");
+    assert_eq!(files_in(dir.path()), [out]);
+}
+
+#[test]
+fn unknown_voice_falls_back_to_the_default_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let speech = engine()
+        .synthesize(
+            &SpeechRequest::new("Hello.").with_voice("xx_XX-nobody-low"),
+            &dir.path().join("a.wav"),
+            &never,
+        )
+        .unwrap();
+    assert_eq!(speech.voice_id, DEFAULT_VOICE_ID);
+    assert_eq!(
+        speech.warnings,
+        ["voice `xx_XX-nobody-low` is not installed; used `en_US-joe-medium` instead"]
+    );
+}
+
+#[test]
+fn text_in_a_script_the_voice_does_not_know_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cjk.wav");
+    match engine().synthesize(&SpeechRequest::new("你好，世界。"), &out, &never) {
+        Ok(speech) => assert!(speech.samples > 0),
+        Err(err @ TtsError::Unspeakable { .. }) => assert!(!out.exists(), "{err}"),
+        Err(other) => panic!("unexpected error {other}"),
+    }
+    let err = engine()
+        .synthesize(&SpeechRequest::new("... -- !?"), &out, &never)
+        .unwrap_err();
+    assert!(matches!(err, TtsError::EmptyText), "{err}");
+}
+
+#[test]
+fn a_corrupt_model_is_a_voice_error_naming_setup() {
+    let real = home();
+    let dir = tempfile::tempdir().unwrap();
+    let voices = dir.path().join("voices");
+    std::fs::create_dir(&voices).unwrap();
+    std::os::unix::fs::symlink(
+        real.runtime_library().parent().unwrap(),
+        dir.path().join("onnxruntime"),
+    )
+    .unwrap();
+    let config = real
+        .voices_dir()
+        .join(format!("{DEFAULT_VOICE_ID}.onnx.json"));
+    std::fs::copy(config, voices.join("broken.onnx.json")).unwrap();
+    std::fs::write(voices.join("broken.onnx"), b"this is not an ONNX model").unwrap();
+
+    let engine = PiperEngine::new(TtsHome::new(dir.path()));
+    assert_eq!(engine.voices().unwrap().len(), 1);
+    let out = dir.path().join("out.wav");
+    let err = engine
+        .synthesize(&SpeechRequest::new("Hello."), &out, &never)
+        .unwrap_err();
+    assert!(
+        matches!(err, TtsError::Voice { ref id, .. } if id == "broken"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("run scripts/setup.sh"), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn voices_lists_the_installed_default() {
+    let voices = engine().voices().unwrap();
+    let joe = voices
+        .iter()
+        .find(|v| v.id == DEFAULT_VOICE_ID)
+        .expect("default voice listed");
+    assert_eq!(joe.name, "joe");
+    assert_eq!(joe.language_code, "en_US");
+    assert_eq!(joe.quality.as_deref(), Some("medium"));
+    assert_eq!(engine().preload(None).unwrap(), None);
+}
