@@ -77,3 +77,60 @@ fn tts_refuses_a_bad_speed_naming_the_range() {
     );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+/// A story of pictures and text only: `render` and `import` narrate it themselves.
+fn story_from_text(dir: &std::path::Path) -> std::path::PathBuf {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo");
+    let manifest = dir.join("story.json");
+    let body = serde_json::json!({
+        "title": "From text",
+        "settings": {"width": 160, "height": 90, "fps": 10},
+        "segments": [
+            {"text_content": "A lighthouse stood on the rock.", "image": demo.join("images/01.jpg")},
+            {"text_content": "Its keeper counted the storms.", "image": demo.join("images/03.webp"),
+             "audio": demo.join("audio/03.mp3")},
+        ],
+    });
+    std::fs::write(&manifest, body.to_string()).unwrap();
+    manifest
+}
+
+#[test]
+fn render_and_import_narrate_segments_that_have_no_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = story_from_text(dir.path());
+    let video = dir.path().join("story.mp4");
+    let output = storyflow()
+        .arg("render")
+        .arg(&manifest)
+        .arg("--output")
+        .arg(&video)
+        .args(["--preset", "ultrafast", "--speed", "1.2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("narrating 1 segment(s)"), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // Two narrations (the spoken one about 2 s) and their silences.
+    let duration = summary["duration"].as_f64().unwrap();
+    assert!((2.5..15.0).contains(&duration), "{duration}");
+    assert!(video.is_file());
+
+    let data = dir.path().join("data");
+    let output = storyflow()
+        .arg("import")
+        .arg(&manifest)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let id = String::from_utf8(output.stdout).unwrap();
+    let audio = data.join(format!("media/projects/{}/audio", id.trim()));
+    assert_eq!(std::fs::read_dir(audio).unwrap().count(), 2);
+}

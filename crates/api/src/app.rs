@@ -13,6 +13,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{error, middleware, web, HttpRequest, HttpResponse};
 use serde_json::json;
 use task_manager::{TaskManager, TaskManagerConfig};
+use tts::{PiperEngine, TtsHome};
 
 use crate::db::{self, DbPool};
 use crate::errors::ApiError;
@@ -62,6 +63,9 @@ pub struct AppConfig {
     pub preview: Option<PreviewSize>,
     /// Finished task records are forgotten after this long.
     pub task_retention: Duration,
+    /// Where the text-to-speech runtime and voices are (`None`: narration from text is
+    /// unavailable and its endpoints answer 503).
+    pub tts_home: Option<TtsHome>,
 }
 
 impl AppConfig {
@@ -73,6 +77,7 @@ impl AppConfig {
             limits: UploadLimits::default(),
             preview: None,
             task_retention: Duration::from_secs(3600),
+            tts_home: TtsHome::from_env(),
         }
     }
 
@@ -96,6 +101,8 @@ pub struct AppState {
     pub renderer: Arc<dyn Renderer>,
     /// GStreamer's version, or why the renderer cannot run (answered as 503 by `render`).
     pub renderer_status: Result<String, String>,
+    /// Narration from text; loads nothing until first used.
+    pub tts: Option<Arc<PiperEngine>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -170,6 +177,13 @@ impl Application {
             Err(reason) => log::error!("renderer unavailable, renders will be refused: {reason}"),
         }
 
+        let tts = config.tts_home.map(|home| Arc::new(PiperEngine::new(home)));
+        match tts.as_deref().map(PiperEngine::installed_voices) {
+            Some(Ok(voices)) => log::info!("text to speech ready ({} voice(s))", voices.len()),
+            Some(Err(err)) => log::warn!("narration from text is unavailable: {err}"),
+            None => log::warn!("narration from text is unavailable: no TTS folder (set HOME)"),
+        }
+
         let tasks = TaskManager::new(TaskManagerConfig {
             prune_after: config.task_retention,
         })?;
@@ -181,6 +195,7 @@ impl Application {
             preview: config.preview,
             renderer: Arc::new(CoreEngineRenderer),
             renderer_status,
+            tts,
         };
 
         let listener = TcpListener::bind(&config.bind).map_err(|source| StartupError::Bind {

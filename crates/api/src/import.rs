@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use core_engine::manifest::Manifest;
+use core_engine::manifest::{Manifest, ManifestError};
 use core_engine::RenderError;
 
 use crate::db::DbPool;
@@ -17,6 +17,9 @@ const AUDIO_EXTENSIONS: &[&str] = &["wav", "mp3", "flac", "ogg", "opus", "m4a", 
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
+    /// A segment still has no narration (narrate the manifest first).
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
     #[error("the manifest has no segments")]
     NoSegments,
     #[error("segment {segment}: {path} is not a supported {kind} file (extensions: {allowed})")]
@@ -57,7 +60,8 @@ pub fn import_manifest(
     media_root: &Path,
     manifest: &Manifest,
 ) -> Result<String, ImportError> {
-    let sources = &manifest.spec.segments;
+    let spec = manifest.to_spec()?;
+    let sources = &spec.segments;
     if sources.is_empty() {
         return Err(ImportError::NoSegments);
     }

@@ -1,6 +1,7 @@
 //! StoryFlow's REST backend as a library: the SQLite data layer, the HTTP handlers the editor UI
-//! speaks to, and the background render task that ties the database, the renderer
-//! (`core_engine`) and the executor (`task_manager`) together through traits.
+//! speaks to, and the background tasks (renders, narration from text) that tie the database,
+//! the renderer (`core_engine`), the synthesiser (`tts`) and the executor (`task_manager`)
+//! together through traits.
 
 pub mod app;
 pub mod db;
@@ -9,6 +10,7 @@ pub mod handlers;
 pub mod import;
 pub mod import_text;
 pub mod models;
+pub mod narration_store;
 pub mod render_store;
 pub mod repository;
 pub mod schema;

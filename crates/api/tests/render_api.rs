@@ -505,7 +505,8 @@ fn subtitles_font_and_logo_render_and_sidecars_are_listed_and_served() {
     // Served under /media/, both files hold the same cues: every narration word, in order.
     let narration: Vec<String> = core_engine::manifest::Manifest::load(&demo_manifest())
         .unwrap()
-        .spec
+        .to_spec()
+        .unwrap()
         .segments
         .iter()
         .flat_map(|segment| segment.text.split_whitespace().map(str::to_owned))

@@ -30,10 +30,12 @@
 //! | `logo_opacity` | 0–1 | 1.0 |
 //! | `logo_margin` | pixels from the frame edges, 0–200 | 20 |
 //!
-//! `title`, `segments` and the three keys of every segment are required; unknown keys are
-//! refused (they are usually typos). Paths are relative to the manifest's folder (absolute
-//! paths are kept). Segment files must exist; the font and logo files need not, because the
-//! renderer falls back to the default font and leaves a missing logo out, with a warning.
+//! `title`, `segments` and each segment's `text_content` and `image` are required; a segment
+//! without `audio` is to be narrated from its text (the caller does that, with text to speech,
+//! and hands the file back with [`Manifest::set_narration`]). Unknown keys are refused (they are
+//! usually typos). Paths are relative to the manifest's folder (absolute paths are kept).
+//! Segment files must exist; the font and logo files need not, because the renderer falls back
+//! to the default font and leaves a missing logo out, with a warning.
 //!
 //! The settings are checked once, by [`RenderSpec::validate`], so a manifest accepts exactly
 //! what the renderer does.
@@ -82,6 +84,9 @@ pub enum ManifestError {
     Segment { segment: usize, message: String },
     #[error("manifest has no segments: add at least one entry to \"segments\"")]
     NoSegments,
+    /// `segment` is 1-based.
+    #[error("segment {segment} has no narration yet: narrate its text or give it \"audio\"")]
+    Unnarrated { segment: usize },
     #[error("segment {segment}: \"{key}\" file not found: {}", .path.display())]
     MissingFile {
         segment: usize,
@@ -95,8 +100,10 @@ pub enum ManifestError {
 pub struct Manifest {
     pub title: String,
     /// The render it describes: its settings (defaults where absent) and its segments in
-    /// order, with absolute paths. Already validated.
-    pub spec: RenderSpec,
+    /// order, with absolute paths. Already validated; see [`Manifest::to_spec`].
+    spec: RenderSpec,
+    /// Segments (0-based) the file gives no `audio`: narrated from their text by the caller.
+    unnarrated: Vec<usize>,
 }
 
 #[derive(Deserialize)]
@@ -135,7 +142,8 @@ struct RawSettings {
 struct RawSegment {
     text_content: String,
     image: PathBuf,
-    audio: PathBuf,
+    #[serde(default)]
+    audio: Option<PathBuf>,
 }
 
 impl Manifest {
@@ -169,22 +177,44 @@ impl Manifest {
         }
         let base = std::path::absolute(base_dir).unwrap_or_else(|_| base_dir.to_path_buf());
         let mut spec = settings_spec(settings, &base)?;
-        spec.segments = raw
-            .segments
-            .into_iter()
-            .enumerate()
-            .map(|(i, value)| parse_segment(i, value, &base))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut unnarrated = Vec::new();
+        for (i, value) in raw.segments.into_iter().enumerate() {
+            let (segment, narrated) = parse_segment(i, value, &base)?;
+            if !narrated {
+                unnarrated.push(i);
+            }
+            spec.segments.push(segment);
+        }
         spec.check().map_err(ManifestError::Settings)?;
         Ok(Manifest {
             title: raw.title,
             spec,
+            unnarrated,
         })
     }
 
-    /// The render this manifest describes, with default encoder settings.
-    pub fn to_spec(&self) -> RenderSpec {
-        self.spec.clone()
+    /// The segments still to be narrated, as (0-based index, text), in order.
+    pub fn unnarrated(&self) -> impl Iterator<Item = (usize, &str)> + '_ {
+        self.unnarrated
+            .iter()
+            .map(|&i| (i, self.spec.segments[i].text.as_str()))
+    }
+
+    /// Gives segment `index` (0-based) its narration file.
+    pub fn set_narration(&mut self, index: usize, audio: PathBuf) {
+        if let Some(segment) = self.spec.segments.get_mut(index) {
+            segment.audio = audio;
+            self.unnarrated.retain(|&i| i != index);
+        }
+    }
+
+    /// The render this manifest describes, with default encoder settings; refused while a
+    /// segment has no narration.
+    pub fn to_spec(&self) -> Result<RenderSpec, ManifestError> {
+        match self.unnarrated.first() {
+            Some(&i) => Err(ManifestError::Unnarrated { segment: i + 1 }),
+            None => Ok(self.spec.clone()),
+        }
     }
 }
 
@@ -243,12 +273,13 @@ fn parse_setting<T>(
         .transpose()
 }
 
-/// `index` is 0-based; errors name the segment 1-based, as people count.
+/// `index` is 0-based; errors name the segment 1-based, as people count. Also says whether the
+/// segment has its narration (else its text is to be spoken, so it must have some).
 fn parse_segment(
     index: usize,
     value: serde_json::Value,
     base: &Path,
-) -> Result<SegmentSpec, ManifestError> {
+) -> Result<(SegmentSpec, bool), ManifestError> {
     let segment = index + 1;
     let raw: RawSegment = serde_json::from_value(value).map_err(|e| ManifestError::Segment {
         segment,
@@ -262,11 +293,21 @@ fn parse_segment(
             Err(ManifestError::MissingFile { segment, key, path })
         }
     };
-    Ok(SegmentSpec::new(
-        index,
-        existing("image", raw.image)?,
-        existing("audio", raw.audio)?,
-        raw.text_content,
+    let image = existing("image", raw.image)?;
+    let audio = match raw.audio {
+        Some(audio) => Some(existing("audio", audio)?),
+        None if raw.text_content.trim().is_empty() => {
+            return Err(ManifestError::Segment {
+                segment,
+                message: "has neither \"audio\" nor text to narrate".into(),
+            })
+        }
+        None => None,
+    };
+    let narrated = audio.is_some();
+    Ok((
+        SegmentSpec::new(index, image, audio.unwrap_or_default(), raw.text_content),
+        narrated,
     ))
 }
 
@@ -313,7 +354,7 @@ mod tests {
 
     fn with_settings(dir: &tempfile::TempDir, settings: &str) -> RenderSpec {
         let json = format!(r#"{{"title": "T", "settings": {settings}, "segments": [{SEGMENT}]}}"#);
-        parse(dir, &json).unwrap().to_spec()
+        parse(dir, &json).unwrap().to_spec().unwrap()
     }
 
     #[test]
@@ -322,7 +363,7 @@ mod tests {
         let json = format!(r#"{{"title": "Demo", "segments": [{SEGMENT}, {SEGMENT}]}}"#);
         let manifest = parse(&dir, &json).unwrap();
         assert_eq!(manifest.title, "Demo");
-        let spec = manifest.to_spec();
+        let spec = manifest.to_spec().unwrap();
         let expected = RenderSpec {
             segments: vec![
                 SegmentSpec::new(
@@ -437,13 +478,10 @@ mod tests {
             ),
         )
         .unwrap();
-        let manifest = Manifest::load(&path).unwrap();
+        let spec = Manifest::load(&path).unwrap().to_spec().unwrap();
+        assert_eq!(spec.segments[0].audio, dir.path().join("audio/01.wav"));
         assert_eq!(
-            manifest.spec.segments[0].audio,
-            dir.path().join("audio/01.wav")
-        );
-        assert_eq!(
-            manifest.spec.logo.map(|logo| logo.path),
+            spec.logo.map(|logo| logo.path),
             Some(dir.path().join("logo.png"))
         );
         let missing = dir.path().join("nope.json");
@@ -453,6 +491,28 @@ mod tests {
             format!("cannot read manifest {}", missing.display())
         );
         assert!(std::error::Error::source(&err).is_some());
+    }
+
+    #[test]
+    fn segments_without_audio_wait_for_their_narration() {
+        let dir = project();
+        let json = format!(
+            r#"{{"title": "T", "segments": [{SEGMENT},
+                {{"text_content": "Say this.", "image": "images/01.jpg"}}]}}"#
+        );
+        let mut manifest = parse(&dir, &json).unwrap();
+        assert_eq!(
+            manifest.unnarrated().collect::<Vec<_>>(),
+            [(1, "Say this.")]
+        );
+        assert_eq!(
+            manifest.to_spec().unwrap_err().to_string(),
+            "segment 2 has no narration yet: narrate its text or give it \"audio\""
+        );
+        let spoken = dir.path().join("audio/02.wav");
+        manifest.set_narration(1, spoken.clone());
+        assert_eq!(manifest.unnarrated().count(), 0);
+        assert_eq!(manifest.to_spec().unwrap().segments[1].audio, spoken);
     }
 
     #[test]
@@ -471,9 +531,9 @@ mod tests {
         );
         assert_eq!(
             error(&format!(
-                r#"{{"title": "T", "segments": [{SEGMENT}, {{"text_content": "", "image": "images/01.jpg"}}]}}"#
+                r#"{{"title": "T", "segments": [{SEGMENT}, {{"text_content": " ", "image": "images/01.jpg"}}]}}"#
             )),
-            "segment 2: missing field `audio`"
+            "segment 2: has neither \"audio\" nor text to narrate"
         );
         assert_eq!(
             settings_error(r#"{"colour": 1}"#),

@@ -15,7 +15,8 @@ fn demo_spec() -> RenderSpec {
     tiny(
         Manifest::load(&demo_dir().join("manifest.json"))
             .unwrap()
-            .to_spec(),
+            .to_spec()
+            .unwrap(),
     )
 }
 
@@ -37,7 +38,8 @@ fn demo_copy() -> (tempfile::TempDir, RenderSpec) {
     let spec = tiny(
         Manifest::load(&dir.path().join("manifest.json"))
             .unwrap()
-            .to_spec(),
+            .to_spec()
+            .unwrap(),
     );
     (dir, spec)
 }

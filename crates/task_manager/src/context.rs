@@ -58,6 +58,15 @@ impl TaskContext {
         self.progress(current, total, phase, Some(percentage));
     }
 
+    /// Reports what the job has done so far besides its progress (e.g. the items a batch has
+    /// finished), for readers of [`TaskSnapshot::detail`](crate::TaskSnapshot::detail);
+    /// each call replaces the last.
+    pub fn update_detail(&self, detail: serde_json::Value) {
+        self.shared
+            .registry
+            .update_detail(&self.task_id, self.generation, detail);
+    }
+
     /// Whether a cancel has been requested for this task.
     pub fn is_cancelled(&self) -> bool {
         self.cancel.load(Ordering::Acquire)

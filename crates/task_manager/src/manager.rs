@@ -400,6 +400,33 @@ mod tests {
     }
 
     #[test]
+    fn detail_is_visible_while_running_and_kept_after() {
+        let tasks = manager();
+        let (reported, has_reported) = bounded(1);
+        let (go_on, go) = bounded::<()>(1);
+        tasks
+            .submit("batch", move |ctx| {
+                ctx.update_detail(json!({ "done": ["a"] }));
+                reported.send(()).unwrap();
+                go.recv_timeout(WAIT)?;
+                ctx.update_detail(json!({ "done": ["a", "b"] }));
+                Ok(json!({ "done": 2 }))
+            })
+            .unwrap();
+        recv(&has_reported);
+        assert_eq!(
+            status(&tasks, "batch").detail,
+            Some(json!({ "done": ["a"] }))
+        );
+        go_on.send(()).unwrap();
+        drain(&tasks);
+        let done = status(&tasks, "batch");
+        assert_eq!(done.detail, Some(json!({ "done": ["a", "b"] })));
+        assert_eq!(done.result, Some(json!({ "done": 2 })));
+        tasks.shutdown();
+    }
+
+    #[test]
     fn active_ids_are_refused_and_finished_ones_resubmitted() {
         let tasks = manager();
         let release = submit_blocker(&tasks, "render_1");

@@ -76,8 +76,11 @@ pub struct TaskSnapshot {
     pub status: TaskStatus,
     /// `None` until the job first reports progress.
     pub progress: Option<TaskProgress>,
-    /// What the job passed to `complete`, if it did.
+    /// What the job returned when it completed.
     pub result: Option<serde_json::Value>,
+    /// What the running job last reported besides its progress (e.g. the items a batch has
+    /// finished so far); kept after it ends.
+    pub detail: Option<serde_json::Value>,
     /// Why the task failed (or, for some cancellations, how it stopped).
     pub error: Option<String>,
     /// Whether a cancel was requested.
@@ -117,6 +120,7 @@ struct TaskRecord {
     status: TaskStatus,
     progress: Option<TaskProgress>,
     result: Option<serde_json::Value>,
+    detail: Option<serde_json::Value>,
     error: Option<String>,
     cancel: Arc<AtomicBool>,
     created_at: DateTime<Utc>,
@@ -133,6 +137,7 @@ impl TaskRecord {
             status: self.status,
             progress: self.progress.clone(),
             result: self.result.clone(),
+            detail: self.detail.clone(),
             error: self.error.clone(),
             cancel_requested: self.cancel.load(Ordering::Acquire),
             created_at: self.created_at,
@@ -200,6 +205,7 @@ impl Registry {
                 status: TaskStatus::Pending,
                 progress: None,
                 result: None,
+                detail: None,
                 error: None,
                 cancel: Arc::new(AtomicBool::new(false)),
                 created_at: Utc::now(),
@@ -261,6 +267,23 @@ impl Registry {
             phase: phase.to_owned(),
         });
         true
+    }
+
+    /// Records what a `PROCESSING` run reports besides progress. Returns whether it applied.
+    pub(crate) fn update_detail(
+        &self,
+        task_id: &str,
+        generation: u64,
+        detail: serde_json::Value,
+    ) -> bool {
+        let mut tasks = self.lock();
+        match tasks.run_mut(task_id, Some(generation)) {
+            Some(record) if record.status == TaskStatus::Processing => {
+                record.detail = Some(detail);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Ends a run that is in status `from`. Returns whether it applied: the first outcome of

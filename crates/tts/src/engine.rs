@@ -124,6 +124,23 @@ impl PiperEngine {
         voice::list_voices(&self.home.voices_dir())
     }
 
+    /// The installed voices, if synthesis can run at all: the runtime library is in place and
+    /// at least one voice is. Cheap (no model is loaded), so a server can ask per request and
+    /// answer "run scripts/setup.sh" instead of queueing work that cannot succeed.
+    pub fn installed_voices(&self) -> Result<Vec<VoiceInfo>, TtsError> {
+        let library = self.home.runtime_library();
+        if !library.is_file() {
+            return Err(TtsError::RuntimeMissing { path: library });
+        }
+        let voices = self.voices()?;
+        if voices.is_empty() {
+            return Err(TtsError::NoVoices {
+                dir: self.home.voices_dir(),
+            });
+        }
+        Ok(voices)
+    }
+
     /// Loads the runtime and a voice now (default voice when `voice` is `None`), to fail
     /// early or to take the load time out of the first request. Returns the fallback warning.
     pub fn preload(&self, voice: Option<&str>) -> Result<Option<String>, TtsError> {
@@ -306,6 +323,20 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, TtsError::NoVoices { .. }), "{err}");
         assert!(!out.exists());
+    }
+
+    #[test]
+    fn an_empty_home_is_not_ready() {
+        let home = tempfile::tempdir().unwrap();
+        let engine = PiperEngine::new(TtsHome::new(home.path()));
+        let err = engine.installed_voices().unwrap_err();
+        assert!(matches!(err, TtsError::RuntimeMissing { .. }), "{err}");
+        let library = engine.home().runtime_library();
+        std::fs::create_dir_all(library.parent().unwrap()).unwrap();
+        std::fs::write(&library, b"").unwrap();
+        let err = engine.installed_voices().unwrap_err();
+        assert!(matches!(err, TtsError::NoVoices { .. }), "{err}");
+        assert!(err.to_string().contains("scripts/setup.sh"));
     }
 
     #[test]

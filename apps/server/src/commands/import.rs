@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use api::AppConfig;
 use core_engine::manifest::Manifest;
 
+use super::narrate::{narrate, NarrationArgs};
 use super::CommandResult;
 
 #[derive(Debug, clap::Args)]
@@ -14,11 +15,15 @@ pub struct ImportArgs {
     /// Folder holding the SQLite database and media/ (as for `serve`).
     #[arg(long, env = "STORYFLOW_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
+    #[command(flatten)]
+    narration: NarrationArgs,
 }
 
+/// Segments without `audio` are narrated from their text first (see [`narrate`]).
 pub fn run(args: ImportArgs) -> CommandResult {
-    let manifest = Manifest::load(&args.manifest)?;
+    let mut manifest = Manifest::load(&args.manifest)?;
     core_engine::init()?;
+    let _narrations = narrate(&mut manifest, &args.narration, &|| false)?;
     let config = AppConfig::new(args.data_dir);
     std::fs::create_dir_all(config.media_root())?;
     let pool = api::db::build_pool(&config.database_path())?;

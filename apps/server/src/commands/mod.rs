@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_tts;
 pub mod import;
+pub mod narrate;
 pub mod render;
 pub mod serve;
 pub mod tts;

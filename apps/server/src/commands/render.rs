@@ -7,6 +7,7 @@ use core_engine::manifest::Manifest;
 use core_engine::CancelToken;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::narrate::{narrate, NarrationArgs};
 use super::CommandResult;
 
 #[derive(Debug, clap::Args)]
@@ -28,25 +29,27 @@ pub struct RenderArgs {
     /// x264 speed preset, e.g. ultrafast, veryfast (default), medium.
     #[arg(long)]
     pub preset: Option<String>,
+    #[command(flatten)]
+    pub narration: NarrationArgs,
 }
 
 /// Shows a progress bar on stderr, then the warnings and the subtitle sidecars written next to
 /// the video (`out.srt` / `out.vtt` for `out.mp4`), and prints a one-line JSON summary with
 /// the same on stdout. Ctrl-C cancels cleanly: no partial file is left and an earlier output
-/// survives.
+/// survives. Segments without `audio` are narrated from their text first (see [`narrate`]).
 pub fn run(args: RenderArgs) -> CommandResult {
-    let manifest = Manifest::load(&args.manifest)?;
-    let mut spec = manifest.to_spec();
+    let mut manifest = Manifest::load(&args.manifest)?;
+    let cancel = CancelToken::new();
+    let on_interrupt = cancel.clone();
+    ctrlc::set_handler(move || on_interrupt.cancel())?;
+    let _narrations = narrate(&mut manifest, &args.narration, &|| cancel.is_cancelled())?;
+    let mut spec = manifest.to_spec()?;
     spec.width = args.width.unwrap_or(spec.width);
     spec.height = args.height.unwrap_or(spec.height);
     spec.fps = args.fps.unwrap_or(spec.fps);
     if let Some(preset) = args.preset {
         spec.encoder.preset = preset;
     }
-
-    let cancel = CancelToken::new();
-    let on_interrupt = cancel.clone();
-    ctrlc::set_handler(move || on_interrupt.cancel())?;
 
     let bar = ProgressBar::new(1000);
     bar.set_style(

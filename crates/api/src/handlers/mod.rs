@@ -12,17 +12,20 @@ pub mod gallery;
 pub mod health;
 pub mod logos;
 pub mod media;
+pub mod narration;
 pub mod projects;
 pub mod render;
 pub mod segments;
 pub mod settings;
 pub mod support;
+pub mod tasks;
 pub mod uploads;
 
 /// Mounts every route of the API on an actix `App`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     render::configure(cfg);
+    tasks::configure(cfg);
     media::configure(cfg);
     projects::configure(cfg);
     segments::configure(cfg);
@@ -30,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     settings::configure(cfg);
     logos::configure(cfg);
     fonts::configure(cfg);
+    narration::configure(cfg);
     gallery::configure(cfg);
 }
 

@@ -1,4 +1,4 @@
-//! Rendering over REST: start a render, poll its status, cancel it, and read any task.
+//! Rendering over REST: start a render, poll its status, cancel it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -29,8 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/projects/{id}/cancel-render/",
             web::post().to(cancel_render),
-        )
-        .route("/api/tasks/{task_id}/status/", web::get().to(task_status));
+        );
 }
 
 /// Segments whose image or narration is not set or no longer on disk.
@@ -348,28 +347,4 @@ async fn wait_until_finished(state: &AppState, task_id: &str) -> bool {
         actix_web::rt::time::sleep(CANCEL_POLL).await;
     }
     false
-}
-
-async fn task_status(
-    state: web::Data<AppState>,
-    task_id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let snapshot = state
-        .tasks
-        .get_task_status(&task_id)
-        .ok_or_else(|| ApiError::NotFound {
-            entity: "Task",
-            id: task_id.to_string(),
-        })?;
-    let mut body = serde_json::to_value(&snapshot).map_err(ApiError::internal)?;
-    // The editor reads `progress` as an object and batch fields as arrays.
-    if body["progress"].is_null() {
-        body["progress"] = json!({});
-    }
-    body["completed_segments"] = json!([]);
-    body["errors"] = match &snapshot.error {
-        Some(message) => json!([{ "segment_id": null, "error": message }]),
-        None => json!([]),
-    };
-    Ok(HttpResponse::Ok().json(body))
 }

@@ -15,8 +15,8 @@ use super::{
 use crate::errors::ApiError;
 use crate::models::{GlobalSettings, SettingsUpdate};
 
-/// The narration speed the editor's slider offers.
-pub const TTS_SPEED: Bounds<f64> = Bounds::new(0.5, 2.0);
+/// The narration speeds the synthesiser takes (the editor's slider offers the same).
+pub const TTS_SPEED: Bounds<f64> = Bounds::new(tts::MIN_SPEED as f64, tts::MAX_SPEED as f64);
 
 const SETTINGS_READ_ONLY: [&str; 5] = [
     "id",

@@ -1,4 +1,4 @@
-//! Background tasks run on the `task_manager` worker thread.
+//! The render task.
 //!
 //! `render_task_function` is the seed task's Rust form. Where the Django original deferred its
 //! imports to dodge a circular import, this function reaches the database, the renderer and the
@@ -7,17 +7,14 @@
 //! the render handler, and the unit tests plug in fakes. What it returns is the task's outcome.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use core_engine::{CancelToken, Progress, RenderError, RenderOutput, RenderSpec};
 use serde::Serialize;
-use task_manager::{error_chain, TaskContext};
+use task_manager::error_chain;
 
+use super::{ProgressSink, StoreError};
 use crate::storage::{self, SubtitleUrls};
-
-/// Errors crossing the store seam; the store decides what they are.
-pub type StoreError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The database as the render task sees it. Every call re-reads by id on the calling (worker)
 /// thread, so no model instance ever crosses from a request thread.
@@ -47,12 +44,6 @@ pub trait Renderer: Send + Sync {
     ) -> Result<RenderOutput, RenderError>;
 }
 
-/// Where progress is reported and a cancel request is read: the task registry.
-pub trait ProgressSink {
-    fn update_progress(&self, current: u32, total: u32, phase: &str, percentage: f64);
-    fn cancel_flag(&self) -> Arc<AtomicBool>;
-}
-
 /// The real renderer.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CoreEngineRenderer;
@@ -66,16 +57,6 @@ impl Renderer for CoreEngineRenderer {
         cancel: &CancelToken,
     ) -> Result<RenderOutput, RenderError> {
         core_engine::render(spec, output, on_progress, cancel)
-    }
-}
-
-impl ProgressSink for TaskContext {
-    fn update_progress(&self, current: u32, total: u32, phase: &str, percentage: f64) {
-        self.update_progress_with_percentage(current, total, phase, percentage);
-    }
-
-    fn cancel_flag(&self) -> Arc<AtomicBool> {
-        TaskContext::cancel_flag(self)
     }
 }
 
@@ -246,6 +227,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::tasks::test_support::{FakeSink, ProgressCall};
 
     #[derive(Debug, Clone, PartialEq)]
     enum StoreCall {
@@ -361,25 +343,6 @@ mod tests {
                     Err(RenderError::Cancelled)
                 }
             }
-        }
-    }
-
-    #[derive(Debug, Clone, PartialEq)]
-    struct ProgressCall(u32, u32, String, f64);
-
-    #[derive(Default)]
-    struct FakeSink {
-        calls: Mutex<Vec<ProgressCall>>,
-        flag: Arc<AtomicBool>,
-    }
-
-    impl ProgressSink for FakeSink {
-        fn update_progress(&self, current: u32, total: u32, phase: &str, percentage: f64) {
-            let call = ProgressCall(current, total, phase.into(), percentage);
-            self.calls.lock().unwrap().push(call);
-        }
-        fn cancel_flag(&self) -> Arc<AtomicBool> {
-            self.flag.clone()
         }
     }
 
