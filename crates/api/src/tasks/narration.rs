@@ -190,15 +190,8 @@ pub fn narrate_segment_task(
     deps: &NarrationDeps,
     sink: &dyn ProgressSink,
 ) -> Result<NarrationReport, NarrationTaskError> {
-    let voice = deps
-        .store
-        .voice_settings()
-        .map_err(NarrationTaskError::Settings)?;
+    let (voice, mut report) = begin(deps, 1)?;
     sink.update_progress(0, 1, "Generating audio", 0.0);
-    let mut report = NarrationReport {
-        total: 1,
-        ..NarrationReport::default()
-    };
     let (completed, warnings) = narrate_one(segment_id, &voice, deps, sink)?;
     report.completed_segments.push(completed);
     report.warn(warnings);
@@ -216,15 +209,8 @@ pub fn narrate_segments_task(
     deps: &NarrationDeps,
     sink: &dyn ProgressSink,
 ) -> Result<NarrationReport, NarrationTaskError> {
-    let voice = deps
-        .store
-        .voice_settings()
-        .map_err(NarrationTaskError::Settings)?;
     let total = segment_ids.len();
-    let mut report = NarrationReport {
-        total,
-        ..NarrationReport::default()
-    };
+    let (voice, mut report) = begin(deps, total)?;
     for (done, segment_id) in segment_ids.iter().enumerate() {
         if sink.cancel_flag().load(Ordering::Acquire) {
             return Err(NarrationTaskError::Cancelled);
@@ -261,6 +247,22 @@ pub fn narrate_segments_task(
         report.completed_segments.len()
     );
     Ok(report)
+}
+
+/// The voice the settings ask for, and an empty report of `total` segments.
+fn begin(
+    deps: &NarrationDeps,
+    total: usize,
+) -> Result<(VoiceSettings, NarrationReport), NarrationTaskError> {
+    let voice = deps
+        .store
+        .voice_settings()
+        .map_err(NarrationTaskError::Settings)?;
+    let report = NarrationReport {
+        total,
+        ..NarrationReport::default()
+    };
+    Ok((voice, report))
 }
 
 fn percent(done: usize, total: usize) -> f64 {
