@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 cargo build --release --locked -p storyflow-server
-exec bash scripts/demo.sh target/release/storyflow
+exec bash scripts/demo.sh "${CARGO_TARGET_DIR:-target}/release/storyflow"
