@@ -29,42 +29,67 @@ pub(crate) struct SourceImage {
     pub upscale: f64,
 }
 
-/// Decodes `path` fully (so truncated files are caught) and returns its size as displayed,
-/// i.e. after EXIF orientation.
+/// The largest picture, in pixels, that is accepted anywhere (upload checks and renders):
+/// 100 megapixels, about 300 MB once decoded to RGB. Checked from the file's header before
+/// anything is decoded, so a small file declaring a huge picture costs nothing.
+pub const MAX_IMAGE_PIXELS: u64 = 100_000_000;
+
+/// The most a decoder may allocate: the largest accepted picture in the widest format a
+/// decoder produces (16-bit RGBA, 8 bytes a pixel).
+const MAX_DECODE_BYTES: u64 = MAX_IMAGE_PIXELS * 8;
+
+/// Decodes `path` fully and strictly (a truncated or damaged file is refused) and returns
+/// its size as displayed, i.e. after EXIF orientation.
 pub fn validate_image(path: &Path) -> Result<(u32, u32), RenderError> {
     let image = decode_rgb(path, None)?;
     Ok(image.dimensions())
 }
 
 /// Reads only the picture's header: a cheap early check, so a render does not fail on a
-/// file that is not a picture at all after encoding everything before it.
+/// file that is not a picture at all, or far too big, after encoding everything before it.
 pub(crate) fn check_header(path: &Path, segment: Option<usize>) -> Result<(), RenderError> {
-    if !path.is_file() {
-        return Err(RenderError::MissingFile {
-            segment,
-            path: path.to_path_buf(),
-        });
-    }
-    let image_error = |reason: String| RenderError::Image {
-        segment,
-        path: path.to_path_buf(),
-        reason,
-    };
-    let reader = ImageReader::open(path)
-        .and_then(ImageReader::with_guessed_format)
-        .map_err(|e| image_error(e.to_string()))?;
-    if reader.format().is_none() {
-        return Err(image_error(NOT_A_PICTURE.into()));
-    }
-    match reader.into_dimensions() {
-        Ok((0, _)) | Ok((_, 0)) => Err(image_error(EMPTY_PICTURE.into())),
-        Ok(_) => Ok(()),
-        Err(e) => Err(image_error(e.to_string())),
-    }
+    open(path, segment)?.header().map(|_| ())
 }
 
 const NOT_A_PICTURE: &str = "not a picture this renderer reads (use JPEG, PNG or WebP)";
 const EMPTY_PICTURE: &str = "the picture is empty (0 pixels)";
+
+/// The reason given for a picture larger than [`MAX_IMAGE_PIXELS`].
+fn too_big(width: u32, height: u32) -> String {
+    format!(
+        "the picture is {width}x{height} ({:.1} megapixels); the largest accepted is {} \
+         megapixels",
+        f64::from(width) * f64::from(height) / 1e6,
+        MAX_IMAGE_PIXELS / 1_000_000
+    )
+}
+
+/// The reason given for a file whose data stops early or does not decode.
+fn damaged(detail: impl std::fmt::Display) -> String {
+    format!("the picture is damaged or truncated ({detail})")
+}
+
+/// Refuses empty pictures and pictures above [`MAX_IMAGE_PIXELS`].
+fn check_size(width: u32, height: u32) -> Result<(), String> {
+    if width == 0 || height == 0 {
+        return Err(EMPTY_PICTURE.into());
+    }
+    if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS {
+        return Err(too_big(width, height));
+    }
+    Ok(())
+}
+
+/// The image crate's limits for decoding a picture whose header says `width` x `height`
+/// (already checked): the decoder refuses to produce anything bigger or to allocate more
+/// than the largest accepted picture needs.
+fn decode_limits(width: u32, height: u32) -> image::Limits {
+    let mut limits = image::Limits::no_limits();
+    limits.max_image_width = Some(width);
+    limits.max_image_height = Some(height);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    limits
+}
 
 /// The size pictures are cover-fitted to: the output times the zoom headroom, rounded up to
 /// even numbers so the chroma planes have whole pixels.
@@ -110,43 +135,210 @@ pub(crate) fn load_source(
     })
 }
 
-/// Decodes to 8-bit RGB, oriented as the camera meant, transparency composited over black.
-fn decode_rgb(path: &Path, segment: Option<usize>) -> Result<RgbImage, RenderError> {
-    let image_error = |reason: String| RenderError::Image {
-        segment,
-        path: path.to_path_buf(),
-        reason,
-    };
+/// A picture file whose format is known, not yet decoded.
+struct PictureFile<'a> {
+    path: &'a Path,
+    segment: Option<usize>,
+    format: image::ImageFormat,
+}
+
+/// Opens `path` and recognises its format from its first bytes.
+fn open(path: &Path, segment: Option<usize>) -> Result<PictureFile<'_>, RenderError> {
     if !path.is_file() {
         return Err(RenderError::MissingFile {
             segment,
             path: path.to_path_buf(),
         });
     }
-    let reader = ImageReader::open(path)
+    let error = |reason: String| RenderError::Image {
+        segment,
+        path: path.to_path_buf(),
+        reason,
+    };
+    let format = ImageReader::open(path)
         .and_then(ImageReader::with_guessed_format)
-        .map_err(|e| image_error(e.to_string()))?;
-    if reader.format().is_none() {
-        return Err(image_error(NOT_A_PICTURE.into()));
+        .map_err(|e| error(e.to_string()))?
+        .format();
+    match format {
+        Some(
+            format
+            @ (image::ImageFormat::Jpeg | image::ImageFormat::Png | image::ImageFormat::WebP),
+        ) => Ok(PictureFile {
+            path,
+            segment,
+            format,
+        }),
+        _ => Err(error(NOT_A_PICTURE.into())),
     }
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| image_error(e.to_string()))?;
-    let orientation = decoder.orientation().unwrap_or_else(|e| {
-        log::warn!(
-            "{}: ignoring unreadable EXIF orientation: {e}",
-            path.display()
-        );
-        image::metadata::Orientation::NoTransforms
-    });
-    let image = DynamicImage::from_decoder(decoder).map_err(|e| image_error(e.to_string()))?;
-    if image.width() == 0 || image.height() == 0 {
-        return Err(image_error(EMPTY_PICTURE.into()));
+}
+
+impl PictureFile<'_> {
+    fn error(&self, reason: String) -> RenderError {
+        RenderError::Image {
+            segment: self.segment,
+            path: self.path.to_path_buf(),
+            reason,
+        }
     }
-    // Flatten first: orientation then moves 3 bytes per pixel instead of 4 (or 8).
-    let mut image = DynamicImage::ImageRgb8(flatten(image));
+
+    fn read(&self) -> Result<Vec<u8>, RenderError> {
+        std::fs::read(self.path).map_err(|e| RenderError::io(self.path, e))
+    }
+
+    /// A reader for formats the image crate decodes (PNG, WebP).
+    fn reader(&self) -> Result<ImageReader<std::io::BufReader<std::fs::File>>, RenderError> {
+        let mut reader = ImageReader::open(self.path).map_err(|e| RenderError::io(self.path, e))?;
+        reader.set_format(self.format);
+        Ok(reader)
+    }
+
+    /// The stored size (before EXIF orientation), checked against [`MAX_IMAGE_PIXELS`].
+    fn header(&self) -> Result<(u32, u32), RenderError> {
+        let (width, height) = if self.format == image::ImageFormat::Jpeg {
+            let bytes = self.read()?;
+            let mut decoder = strict_jpeg(&bytes);
+            decoder
+                .decode_headers()
+                .map_err(|e| self.error(damaged(e)))?;
+            jpeg_size(&decoder)
+        } else {
+            let mut reader = self.reader()?;
+            reader.limits(image::Limits::no_limits());
+            reader
+                .into_dimensions()
+                .map_err(|e| self.error(image_reason(e)))?
+        };
+        check_size(width, height).map_err(|reason| self.error(reason))?;
+        Ok((width, height))
+    }
+}
+
+/// zune-jpeg in strict mode: unlike the lenient mode the image crate uses, it refuses a
+/// stream that ends before the last block or holds undecodable data, instead of filling
+/// the rest of the picture with grey. The size limits are JPEG's own (65535 a side); the
+/// pixel limit is checked from the header before decoding.
+fn strict_jpeg(bytes: &[u8]) -> zune_jpeg::JpegDecoder<zune_core::bytestream::ZCursor<&[u8]>> {
+    let options = zune_core::options::DecoderOptions::default()
+        .set_strict_mode(true)
+        .set_max_width(usize::from(u16::MAX))
+        .set_max_height(usize::from(u16::MAX))
+        .jpeg_set_out_colorspace(zune_core::colorspace::ColorSpace::RGB);
+    zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(bytes), options)
+}
+
+fn jpeg_size<T: zune_core::bytestream::ZByteReaderTrait>(
+    decoder: &zune_jpeg::JpegDecoder<T>,
+) -> (u32, u32) {
+    let (width, height) = decoder.dimensions().unwrap_or((0, 0));
+    // JPEG sizes are 16-bit.
+    (width as u32, height as u32)
+}
+
+/// True when the JPEG in `bytes` reaches its end-of-image (EOI) marker: its segments are
+/// followed one by one and each scan's entropy-coded data is skipped to the marker that ends
+/// it. A JPEG cut short anywhere has none; bytes after the EOI (camera trailers) are allowed,
+/// and thumbnails inside metadata segments are skipped with their segment.
+fn jpeg_has_end_marker(bytes: &[u8]) -> bool {
+    const EOI: u8 = 0xD9;
+    // Markers without a length: TEM and the restart markers.
+    let standalone = |m: u8| m == 0x01 || (0xD0..=0xD7).contains(&m);
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return false;
+    }
+    let mut i = 2;
+    loop {
+        // The next marker: 0xFF (any number of fill bytes) and a code that is neither
+        // 0x00 (a stuffed data byte) nor 0xFF. Other bytes are entropy-coded data.
+        let Some(ff) = bytes
+            .get(i..)
+            .and_then(|rest| rest.iter().position(|&b| b == 0xFF))
+        else {
+            return false;
+        };
+        i += ff + 1;
+        let Some(&code) = bytes.get(i) else {
+            return false;
+        };
+        match code {
+            0x00 | 0xFF => continue,
+            EOI => return true,
+            code if standalone(code) => i += 1,
+            // A segment with its length; after a scan header (SOS), the search for the
+            // next marker skips the entropy-coded data.
+            _ => {
+                let Some(length) = bytes.get(i + 1..i + 3) else {
+                    return false;
+                };
+                i += 1 + usize::from(u16::from_be_bytes([length[0], length[1]]));
+            }
+        }
+    }
+}
+
+/// Words for an image crate error: decoding failures mean a damaged file.
+fn image_reason(err: image::ImageError) -> String {
+    match err {
+        image::ImageError::Decoding(_) | image::ImageError::IoError(_) => damaged(err),
+        other => other.to_string(),
+    }
+}
+
+/// Decodes to 8-bit RGB, oriented as the camera meant, transparency composited over black.
+/// The size is checked from the header first, and the decoder is held to it.
+fn decode_rgb(path: &Path, segment: Option<usize>) -> Result<RgbImage, RenderError> {
+    let file = open(path, segment)?;
+    let (image, orientation) = if file.format == image::ImageFormat::Jpeg {
+        decode_jpeg(&file)?
+    } else {
+        let (width, height) = file.header()?;
+        let mut reader = file.reader()?;
+        reader.limits(decode_limits(width, height));
+        let mut decoder = reader
+            .into_decoder()
+            .map_err(|e| file.error(image_reason(e)))?;
+        let orientation = decoder.orientation().unwrap_or_else(|e| {
+            log::warn!(
+                "{}: ignoring unreadable EXIF orientation: {e}",
+                path.display()
+            );
+            image::metadata::Orientation::NoTransforms
+        });
+        let image = DynamicImage::from_decoder(decoder).map_err(|e| file.error(image_reason(e)))?;
+        // Flatten first: orientation then moves 3 bytes per pixel instead of 4 (or 8).
+        (flatten(image), orientation)
+    };
+    let mut image = DynamicImage::ImageRgb8(image);
     image.apply_orientation(orientation);
     Ok(image.into_rgb8())
+}
+
+/// Decodes a JPEG strictly (see [`strict_jpeg`]) to RGB, with its EXIF orientation.
+fn decode_jpeg(
+    file: &PictureFile<'_>,
+) -> Result<(RgbImage, image::metadata::Orientation), RenderError> {
+    let bytes = file.read()?;
+    let mut decoder = strict_jpeg(&bytes);
+    decoder
+        .decode_headers()
+        .map_err(|e| file.error(damaged(e)))?;
+    let (width, height) = jpeg_size(&decoder);
+    check_size(width, height).map_err(|reason| file.error(reason))?;
+    let orientation = decoder
+        .exif()
+        .and_then(|exif| image::metadata::Orientation::from_exif_chunk(exif))
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut rgb = vec![0u8; width as usize * height as usize * 3];
+    decoder
+        .decode_into(&mut rgb)
+        .map_err(|e| file.error(damaged(e)))?;
+    // Strict mode misses a stream that stops in the last row of blocks (the rest is decoded
+    // from padding); a whole stream always ends with its end-of-image marker.
+    if !jpeg_has_end_marker(&bytes) {
+        return Err(file.error(damaged("the JPEG data stops before its end marker")));
+    }
+    let image = RgbImage::from_raw(width, height, rgb)
+        .ok_or_else(|| file.error(damaged("the decoded size does not match the header")))?;
+    Ok((image, orientation))
 }
 
 /// 8-bit RGB with any transparency composited over black.
@@ -404,5 +596,200 @@ mod tests {
             validate_image(&missing).unwrap_err(),
             RenderError::MissingFile { segment: None, .. }
         ));
+    }
+
+    /// The demo JPEG cut anywhere in its scan data: the decoder runs out of data before the
+    /// last block. (Cut only before its final EOI marker, every block is there: accepted.)
+    #[test]
+    fn a_truncated_jpeg_is_refused_as_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo/images/01.jpg");
+        let bytes = std::fs::read(&demo).unwrap();
+        assert_eq!(validate_image(&demo).unwrap(), (1600, 1000));
+        let cut = dir.path().join("cut.jpg");
+        let scan = bytes.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        for keep in (scan + 20..bytes.len() - 2)
+            .step_by(1500)
+            .chain([bytes.len() - 3])
+        {
+            std::fs::write(&cut, &bytes[..keep]).unwrap();
+            // The header is intact: the cheap check passes, decoding does not.
+            check_header(&cut, Some(1)).unwrap();
+            let err = validate_image(&cut).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("the picture is damaged or truncated"),
+                "{keep}: {err}"
+            );
+            let err = load_source(&cut, Some(3), (64, 36)).unwrap_err();
+            assert!(
+                matches!(&err, RenderError::Image { segment: Some(3), reason, .. }
+                    if reason.starts_with("the picture is damaged or truncated")),
+                "{keep}: {err}"
+            );
+        }
+        // Only the end marker missing: every block is there, but the file was cut all the
+        // same. Bytes after the end marker are allowed.
+        std::fs::write(&cut, &bytes[..bytes.len() - 2]).unwrap();
+        assert!(validate_image(&cut).is_err());
+        let mut trailer = bytes.clone();
+        trailer.extend_from_slice(b"camera trailer \xFF\xD8");
+        std::fs::write(&cut, &trailer).unwrap();
+        assert_eq!(validate_image(&cut).unwrap(), (1600, 1000));
+    }
+
+    #[test]
+    fn the_end_marker_is_found_after_segments_and_scans() {
+        // SOI, an APP1 segment holding a thumbnail's own markers, a scan with a stuffed
+        // 0xFF00, a restart marker and fill bytes, then EOI.
+        let thumbnail_in_app1 = [0xFF, 0xE1, 0x00, 0x06, 0xFF, 0xD8, 0xFF, 0xD9];
+        let scan = [
+            0xFF, 0xDA, 0x00, 0x03, 0x01, 0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD3, 0x56,
+        ];
+        let mut jpeg = vec![0xFF, 0xD8];
+        jpeg.extend_from_slice(&thumbnail_in_app1);
+        jpeg.extend_from_slice(&scan);
+        assert!(!jpeg_has_end_marker(&jpeg));
+        jpeg.extend_from_slice(&[0xFF, 0xFF, 0xD9]);
+        assert!(jpeg_has_end_marker(&jpeg));
+        // Cut anywhere before the end marker: none found (the APP1's inner EOI is skipped).
+        for keep in 0..jpeg.len() - 1 {
+            assert!(!jpeg_has_end_marker(&jpeg[..keep]), "{keep}");
+        }
+        assert!(!jpeg_has_end_marker(b"\x89PNG"));
+    }
+
+    /// A progressive JPEG cut between two scans: every decoded scan is whole, the picture
+    /// is not.
+    #[test]
+    fn a_progressive_jpeg_cut_between_scans_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.jpg");
+        let rgb: Vec<u8> = (0..64 * 48 * 3).map(|i| (i * 7 % 251) as u8).collect();
+        let mut jpeg = Vec::new();
+        let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, 90);
+        encoder.set_progressive(true);
+        encoder
+            .encode(&rgb, 64, 48, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        std::fs::write(&path, &jpeg).unwrap();
+        assert_eq!(validate_image(&path).unwrap(), (64, 48));
+        // The start of the last scan (its SOS marker).
+        let last_scan = jpeg.windows(2).rposition(|w| w == [0xFF, 0xDA]).unwrap();
+        std::fs::write(&path, &jpeg[..last_scan]).unwrap();
+        let err = validate_image(&path).unwrap_err().to_string();
+        assert!(err.contains("damaged or truncated"), "{err}");
+    }
+
+    #[test]
+    fn truncated_png_and_webp_are_refused_as_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let rgba = RgbaImage::from_fn(64, 48, |x, y| Rgba([(x * 4) as u8, (y * 5) as u8, 9, 255]));
+        for name in ["a.png", "a.webp"] {
+            let path = dir.path().join(name);
+            rgba.save(&path).unwrap();
+            assert_eq!(validate_image(&path).unwrap(), (64, 48), "{name}");
+            let bytes = std::fs::read(&path).unwrap();
+            for keep in [bytes.len() / 2, bytes.len() - 10] {
+                std::fs::write(&path, &bytes[..keep]).unwrap();
+                let err = validate_image(&path).unwrap_err().to_string();
+                assert!(err.contains("damaged or truncated"), "{name} {keep}: {err}");
+            }
+        }
+    }
+
+    /// CRC-32 (PNG's, ISO-HDLC) of `bytes`, bit by bit.
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    /// A PNG that declares `width` x `height` RGB pixels, with a tiny (and short) zlib
+    /// stream: what an attacker uploads to exhaust memory.
+    fn png_declaring(width: u32, height: u32) -> Vec<u8> {
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut chunk = |kind: &[u8], data: &[u8]| {
+            png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            let mut body = kind.to_vec();
+            body.extend_from_slice(data);
+            png.extend_from_slice(&body);
+            png.extend_from_slice(&crc32(&body).to_be_bytes());
+        };
+        let mut ihdr = width.to_be_bytes().to_vec();
+        ihdr.extend_from_slice(&height.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB, no interlace
+        chunk(b"IHDR", &ihdr);
+        // A zlib header and one stored block of a few zero bytes.
+        chunk(
+            b"IDAT",
+            &[0x78, 0x01, 0x01, 0x04, 0x00, 0xFB, 0xFF, 0, 0, 0, 0],
+        );
+        chunk(b"IEND", &[]);
+        png
+    }
+
+    #[test]
+    fn crc32_matches_the_png_reference() {
+        // The IEND chunk's CRC, in every PNG file.
+        assert_eq!(crc32(b"IEND"), 0xAE42_6082);
+    }
+
+    #[test]
+    fn oversized_pictures_are_refused_from_their_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.png");
+        std::fs::write(&path, png_declaring(40_000, 40_000)).unwrap();
+        let expected = format!(
+            "segment 2: cannot read image {}: the picture is 40000x40000 (1600.0 megapixels); \
+             the largest accepted is 100 megapixels",
+            path.display()
+        );
+        assert_eq!(
+            check_header(&path, Some(2)).unwrap_err().to_string(),
+            expected
+        );
+        assert_eq!(
+            load_source(&path, Some(2), (64, 36))
+                .unwrap_err()
+                .to_string(),
+            expected
+        );
+        assert!(validate_image(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("the largest accepted is 100 megapixels"));
+        // Exactly at the limit the header passes; the picture itself is then damaged.
+        std::fs::write(&path, png_declaring(10_000, 10_000)).unwrap();
+        check_header(&path, None).unwrap();
+        std::fs::write(&path, png_declaring(10_000, 10_001)).unwrap();
+        assert!(check_header(&path, None).is_err());
+    }
+
+    #[test]
+    fn decoders_are_held_to_the_checked_size() {
+        let limits = decode_limits(4000, 3000);
+        assert_eq!(limits.max_image_width, Some(4000));
+        assert_eq!(limits.max_image_height, Some(3000));
+        assert_eq!(limits.max_alloc, Some(800_000_000));
+        assert_eq!(check_size(10_000, 10_000), Ok(()));
+        assert_eq!(check_size(0, 5), Err(EMPTY_PICTURE.to_string()));
+        assert_eq!(
+            check_size(20_000, 5_001),
+            Err(
+                "the picture is 20000x5001 (100.0 megapixels); the largest accepted is 100 \
+                 megapixels"
+                    .to_string()
+            )
+        );
     }
 }

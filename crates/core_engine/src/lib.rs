@@ -36,7 +36,7 @@ mod verify;
 pub use audio::probe_audio_duration;
 pub use cancel::CancelToken;
 pub use error::RenderError;
-pub use image_source::validate_image;
+pub use image_source::{validate_image, MAX_IMAGE_PIXELS};
 pub use pipeline::{check_elements, init};
 pub use progress::Progress;
 pub use render::{is_temporary_output, render, RenderOutput, TEMP_OUTPUT_MARKER};
