@@ -27,6 +27,7 @@ pub mod progress;
 mod render;
 pub mod sidecar;
 pub mod spec;
+pub mod stats;
 pub mod subtitles;
 pub mod text_overlay;
 pub mod timeline;
@@ -39,6 +40,9 @@ pub use error::RenderError;
 pub use image_source::{validate_image, MAX_IMAGE_PIXELS};
 pub use pipeline::{check_elements, init};
 pub use progress::Progress;
-pub use render::{is_temporary_output, render, RenderOutput, TEMP_OUTPUT_MARKER};
+pub use render::{
+    is_temporary_output, render, render_with_stats, RenderOutput, TEMP_OUTPUT_MARKER,
+};
 pub use sidecar::SubtitleFiles;
 pub use spec::{EncoderSettings, RenderSpec, SegmentSpec};
+pub use stats::RenderStats;

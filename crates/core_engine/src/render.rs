@@ -29,6 +29,7 @@ use crate::overlay::YuvOverlay;
 use crate::pipeline::EncodePipeline;
 use crate::progress::{share, Reporter};
 use crate::sidecar::{self, SubtitleFiles};
+use crate::stats::RenderStats;
 use crate::subtitles::{cues_for_segment, Cue};
 use crate::text_overlay::{SubtitleStyle, TextRenderer};
 use crate::timeline::{Timeline, SAMPLE_RATE};
@@ -76,6 +77,16 @@ pub fn render(
     on_progress: &mut dyn FnMut(&Progress),
     cancel: &CancelToken,
 ) -> Result<RenderOutput, RenderError> {
+    render_with_stats(spec, output, on_progress, cancel).map(|(output, _)| output)
+}
+
+/// [`render`], also returning where the time went (for `storyflow bench`).
+pub fn render_with_stats(
+    spec: &RenderSpec,
+    output: &Path,
+    on_progress: &mut dyn FnMut(&Progress),
+    cancel: &CancelToken,
+) -> Result<(RenderOutput, RenderStats), RenderError> {
     spec.validate()?;
     crate::check_elements()?;
     let mut reporter = Reporter::new(on_progress);
@@ -95,6 +106,7 @@ pub fn render(
         logo: logo_overlay(spec, &mut warnings),
     };
     let temp = TempOutput::new(output)?;
+    let stats = Mutex::new(RenderStats::default());
     warnings.extend(encode(
         spec,
         &timeline,
@@ -102,6 +114,7 @@ pub fn render(
         &temp,
         &mut reporter,
         cancel,
+        &stats,
     )?);
     for warning in &warnings {
         log::warn!("{}: {warning}", output.display());
@@ -155,14 +168,15 @@ pub fn render(
         started.elapsed()
     );
     reporter.finish(status("Done", 100.0));
-    Ok(RenderOutput {
+    let output = RenderOutput {
         output_path: output.to_path_buf(),
         duration,
         file_size,
         frames,
         subtitles,
         warnings,
-    })
+    };
+    Ok((output, stats.into_inner().unwrap_or_default()))
 }
 
 /// Decodes every narration once, without keeping it, to learn its exact length, and checks
@@ -281,6 +295,7 @@ fn encode(
     temp: &TempOutput,
     reporter: &mut Reporter<'_>,
     cancel: &CancelToken,
+    stats: &Mutex<RenderStats>,
 ) -> Result<Vec<String>, RenderError> {
     let encoder = EncodePipeline::build(spec, &temp.file, &temp.faststart)?;
     let stop = CancelToken::new();
@@ -304,7 +319,7 @@ fn encode(
                     .unwrap_or_else(|| RenderError::pipeline("pipeline", "cannot start encoding"))
             })?;
         spawn_worker(scope, "pictures", &done_tx, || {
-            prepare_pictures(spec, timeline, &pictures_tx, &warnings, &stopping)
+            prepare_pictures(spec, timeline, &pictures_tx, &warnings, &stopping, stats)
         })?;
         spawn_worker(scope, "frames", &done_tx, || {
             draw_frames(
@@ -315,10 +330,11 @@ fn encode(
                 &pictures_rx,
                 &warnings,
                 &stopping,
+                stats,
             )
         })?;
         spawn_worker(scope, "narration", &done_tx, || {
-            push_narration(spec, timeline, &encoder, &stopping)
+            push_narration(spec, timeline, &encoder, &stopping, stats)
         })?;
         watch_bus(spec, timeline, &encoder, &done_rx, reporter, cancel)
     })?;
@@ -443,7 +459,9 @@ fn prepare_pictures(
     pictures: &Sender<Picture>,
     warnings: &Mutex<Vec<String>>,
     stopping: &dyn Fn() -> bool,
+    stats: &Mutex<RenderStats>,
 ) -> WorkerResult {
+    let mut times = RenderStats::default();
     let size = image_source::source_size(spec.width, spec.height, spec.zoom_intensity);
     for (i, (segment, timing)) in spec.segments.iter().zip(timeline.segments()).enumerate() {
         if timing.frames() == 0 {
@@ -452,7 +470,9 @@ fn prepare_pictures(
         if stopping() {
             return Err(WorkerError::Stopped);
         }
+        let started = Instant::now();
         let picture = image_source::load_source(&segment.image, Some(i + 1), size);
+        times.picture.since(started);
         if let Ok(source) = &picture {
             // Enlarging more than twice makes a visibly soft picture.
             if source.upscale > 2.0 {
@@ -482,10 +502,20 @@ fn prepare_pictures(
             return Ok(()); // the frame thread reports it
         }
     }
+    add_stats(stats, &times);
     Ok(())
 }
 
+fn add_stats(stats: &Mutex<RenderStats>, times: &RenderStats) {
+    if let Ok(mut stats) = stats.lock() {
+        stats.merge(times);
+    }
+}
+
 /// Draws every frame and pushes it, with exact timestamps, to the encoder.
+// The thread's whole context, borrowed from `encode`'s scope: bundling it would only move
+// the list elsewhere.
+#[allow(clippy::too_many_arguments)]
 fn draw_frames(
     spec: &RenderSpec,
     timeline: &Timeline,
@@ -494,7 +524,9 @@ fn draw_frames(
     pictures: &Receiver<Picture>,
     warnings: &Mutex<Vec<String>>,
     stopping: &dyn Fn() -> bool,
+    stats: &Mutex<RenderStats>,
 ) -> WorkerResult {
+    let mut times = RenderStats::default();
     let pool = gst::BufferPool::new();
     let mut config = pool.config();
     config.set_params(Some(&encoder.video_caps), encoder.layout.size as u32, 2, 0);
@@ -513,6 +545,7 @@ fn draw_frames(
         }
         let segment = timeline.segment_of_frame(frame);
         let content = layers.transitions.content(frame, segment);
+        let started = Instant::now();
         let mut buffer = pool
             .acquire_buffer(None)
             .map_err(|flow| WorkerError::Refused {
@@ -532,25 +565,39 @@ fn draw_frames(
             let mut map = buffer
                 .map_writable()
                 .map_err(|e| RenderError::pipeline("frame pool", e.to_string()))?;
+            let mut now = times.acquire.since(started);
+            let (first, last) = match content {
+                FrameContent::Single(i) => (i, i),
+                FrameContent::Blend { from, .. } => (from, from + 1),
+            };
+            shown.load(first, last)?;
+            now = times.picture_wait.since(now);
+            let build = now;
             let drawn = match content {
-                FrameContent::Single(i) => {
-                    shown.load(i, i)?;
-                    compositor.draw_shot(&shown.shot(i, frame)?, &mut map)
-                }
+                FrameContent::Single(i) => compositor.draw_shot(&shown.shot(i, frame)?, &mut map),
                 FrameContent::Blend { from, weight } => {
-                    shown.load(from, from + 1)?;
                     let (out, into) = (shown.shot(from, frame)?, shown.shot(from + 1, frame)?);
                     compositor.draw_blend(&out, &into, weight, &mut map)
                 }
             };
             drawn.map_err(|e| RenderError::pipeline("compositor", e))?;
+            now = match content {
+                FrameContent::Single(_) => times.shot.since(now),
+                FrameContent::Blend { .. } => times.blend.since(now),
+            };
             if let Some(text) = captions.at(frame) {
                 text.blend_onto(&mut map, compositor.layout());
             }
             if let Some(logo) = &layers.logo {
                 logo.blend_onto(&mut map, compositor.layout());
             }
+            times.overlays.since(now);
+            times.frame.since(build);
         }
+        if encoder.video.current_level_bytes() == 0 {
+            times.starved_frames += 1;
+        }
+        let started = Instant::now();
         encoder
             .video
             .push_buffer(buffer)
@@ -558,7 +605,9 @@ fn draw_frames(
                 element: "frames",
                 flow,
             })?;
+        times.push.since(started);
     }
+    add_stats(stats, &times);
     let _ = pool.set_active(false);
     encoder
         .video
@@ -728,7 +777,9 @@ fn push_narration(
     timeline: &Timeline,
     encoder: &EncodePipeline,
     stopping: &dyn Fn() -> bool,
+    stats: &Mutex<RenderStats>,
 ) -> WorkerResult {
+    let mut times = RenderStats::default();
     let push = |buffer: gst::Buffer| {
         encoder
             .audio
@@ -753,9 +804,16 @@ fn push_narration(
     for (i, (segment, timing)) in spec.segments.iter().zip(timeline.segments()).enumerate() {
         let narration_end = timing.start_sample + timing.narration_samples;
         let mut position = timing.start_sample;
+        // Decoding time only: the pushes wait for the muxer, which waits for the video.
+        let mut decoding = Duration::ZERO;
+        let started = Instant::now();
         let mut decoder = Decoder::open(&segment.audio, Some(i + 1))?;
+        decoding += started.elapsed();
         while position < narration_end {
-            let Some(chunk) = decoder.next_chunk(stopping)? else {
+            let started = Instant::now();
+            let chunk = decoder.next_chunk(stopping)?;
+            decoding += started.elapsed();
+            let Some(chunk) = chunk else {
                 break;
             };
             let samples = (chunk.size() / BYTES_PER_SAMPLE) as u64;
@@ -786,7 +844,9 @@ fn push_narration(
             push(silence)?;
             position += samples;
         }
+        times.narration.record(decoding);
     }
+    add_stats(stats, &times);
     encoder
         .audio
         .end_of_stream()
