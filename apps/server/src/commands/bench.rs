@@ -11,12 +11,13 @@
 //!
 //! Each run renders a project, then times x264 alone on the same frames with the same
 //! settings: the render's frames are decoded to a raw I420 scratch file first (untimed), and
-//! only `raw file ! x264enc ! fakesink` is timed, in a child process of its own so its peak
-//! RSS is x264's alone (for very long benches, raw file above 6 GiB, the timed pipeline
-//! includes the H.264 decoding instead, which flatters the render a little; the output says
-//! which). The render's peak RSS is this process's VmHWM, reset before each render. Both
-//! processes report their CPU time. Several `--runs` alternate render and encoder so both
-//! see the same machine load. Every run prints one JSON line; a summary line follows.
+//! only `raw file ! x264enc ! fakesink` is timed (for very long benches, raw file above
+//! 6 GiB, the timed pipeline includes the H.264 decoding instead, which flatters the render a
+//! little; the output says which). The render and x264 alone each run in a fresh child
+//! process of this binary, so each peak RSS (VmHWM) is that job's alone; the render child
+//! writes its project first and resets its VmHWM before rendering. Both report their CPU
+//! time. Several `--runs` alternate render and encoder so both see the same machine load.
+//! Every run prints one JSON line; a summary line follows.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -79,11 +80,18 @@ pub struct BenchArgs {
     pub encoder_only: Option<PathBuf>,
     #[arg(long, hide = true)]
     pub encoder_only_video: bool,
+    /// Internal: render the `--case` project (one case) into this MP4 in this process and
+    /// print the render's time, CPU time, peak RSS and stage costs as JSON.
+    #[arg(long, hide = true)]
+    pub render_only: Option<PathBuf>,
 }
 
 pub fn run(args: BenchArgs) -> CommandResult {
     if let Some(input) = &args.encoder_only {
         return encoder_only_child(&args, input);
+    }
+    if let Some(output) = &args.render_only {
+        return render_child(&args, output);
     }
     if args.segments == 0 || !args.seconds.is_finite() || args.seconds <= 0.0 || args.runs == 0 {
         return Err("--segments, --seconds and --runs must be above zero".into());
@@ -96,10 +104,9 @@ pub fn run(args: BenchArgs) -> CommandResult {
     let mut summary = serde_json::Map::new();
     for &case in cases {
         let dir = tempfile::tempdir()?;
-        let spec = project(&args, case, dir.path())?;
         let mut ratios = Vec::with_capacity(args.runs);
         for run in 1..=args.runs {
-            let result = bench_once(&args, case, run, &spec, dir.path())?;
+            let result = bench_once(&args, case, run, dir.path())?;
             ratios.push(
                 result["ratio_render_to_encoder_only"]
                     .as_f64()
@@ -148,45 +155,54 @@ fn project(
     Ok(spec)
 }
 
-/// One render and one encoder-only run of `spec`, as a JSON object.
+/// One render and one encoder-only run of `case`, each in a child process, as one JSON
+/// object.
 fn bench_once(
     args: &BenchArgs,
     case: &str,
     run: usize,
-    spec: &RenderSpec,
     dir: &Path,
 ) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     let output = dir.join("bench.mp4");
-    eprintln!(
-        "{case} run {run}: rendering {} segments at {}x{} {} fps, {} s crossfades, \
-         subtitles {}, logo {}",
-        spec.segments.len(),
-        spec.width,
-        spec.height,
-        spec.fps,
-        spec.transition_duration,
-        on_off(spec.subtitles.is_some()),
-        on_off(spec.logo.is_some()),
-    );
-    reset_peak_rss()?;
-    let cpu = cpu_seconds()?;
-    let started = Instant::now();
-    let (rendered, stats) =
-        core_engine::render_with_stats(spec, &output, &mut |_| {}, &CancelToken::new())?;
-    let render_seconds = started.elapsed().as_secs_f64();
-    let render_cpu = cpu_seconds()? - cpu;
-    let peak_rss_mb = peak_rss_kib()? as f64 / 1024.0;
+    eprintln!("{case} run {run}: rendering");
+    let case_arg = ["--case", case];
+    let render = run_child(
+        args,
+        &["--render-only".as_ref(), output.as_os_str()],
+        &case_arg,
+    )?;
+    let field = |json: &serde_json::Value, name: &str| json[name].as_f64().unwrap_or(f64::NAN);
+    let frames = render["frames"]
+        .as_u64()
+        .ok_or("the render child gave no frame count")?;
 
     eprintln!("{case} run {run}: encoding the same frames with x264 alone");
-    let input = encoder_only_input(&output, spec, rendered.frames, dir)?;
-    let encoder = run_encoder_child(args, &input);
+    let spec = encoder_spec(args);
+    let input = encoder_only_input(&output, &spec, frames, dir)?;
+    let encoder = match &input {
+        EncoderInput::Raw(raw) => {
+            run_child(args, &["--encoder-only".as_ref(), raw.as_os_str()], &[])
+        }
+        EncoderInput::Video(video) => run_child(
+            args,
+            &["--encoder-only".as_ref(), video.as_os_str()],
+            &["--encoder-only-video"],
+        ),
+    };
     if let EncoderInput::Raw(raw) = &input {
         let _ = std::fs::remove_file(raw);
     }
     let encoder = encoder?;
-    let field = |name: &str| encoder[name].as_f64().unwrap_or(f64::NAN);
-    let (encoder_seconds, encoder_cpu, encoder_rss) =
-        (field("seconds"), field("cpu_seconds"), field("peak_rss_mb"));
+    let (render_seconds, render_cpu, peak_rss_mb) = (
+        field(&render, "render_wall_seconds"),
+        field(&render, "render_cpu_seconds"),
+        field(&render, "peak_rss_mb"),
+    );
+    let (encoder_seconds, encoder_cpu, encoder_rss) = (
+        field(&encoder, "seconds"),
+        field(&encoder, "cpu_seconds"),
+        field(&encoder, "peak_rss_mb"),
+    );
     let method = match input {
         EncoderInput::Raw(_) => "pre-decoded raw frames",
         EncoderInput::Video(_) => "decode included",
@@ -196,12 +212,57 @@ fn bench_once(
         "{case} run {run}: render {render_seconds:.2} s ({render_cpu:.1} s CPU, \
          {peak_rss_mb:.0} MB), x264 alone {encoder_seconds:.2} s ({encoder_cpu:.1} s CPU, \
          {encoder_rss:.0} MB): ratio {ratio:.3}; frame build p50 {:.2} ms, p99 {:.2} ms",
-        ms(stats.frame.quantile(0.5)),
-        ms(stats.frame.quantile(0.99)),
+        field(&render, "frame_build_ms_p50"),
+        field(&render, "frame_build_ms_p99"),
     );
     let mut result = json!({
-        "case": case,
         "run": run,
+        "encoder_only_wall_seconds": round(encoder_seconds, 3),
+        "encoder_only_cpu_seconds": round(encoder_cpu, 2),
+        "encoder_only_method": method,
+        "ratio_render_to_encoder_only": round(ratio, 3),
+        "encoder_only_peak_rss_mb": round(encoder_rss, 1),
+        "rss_above_encoder_only_mb": round(peak_rss_mb - encoder_rss, 1),
+    });
+    if let (serde_json::Value::Object(fields), serde_json::Value::Object(render)) =
+        (&mut result, render)
+    {
+        fields.extend(render);
+    }
+    Ok(result)
+}
+
+/// The child side of a render run: writes the project, renders it into `output` and prints
+/// the render's figures.
+fn render_child(args: &BenchArgs, output: &Path) -> CommandResult {
+    let case = match args.case {
+        Case::Synthetic => "synthetic",
+        Case::Photos => "photos",
+        Case::Both => return Err("--render-only renders one --case".into()),
+    };
+    let dir = tempfile::tempdir()?;
+    let spec = project(args, case, dir.path())?;
+    eprintln!(
+        "{case}: rendering {} segments at {}x{} {} fps, {} s crossfades, subtitles {}, logo {}",
+        spec.segments.len(),
+        spec.width,
+        spec.height,
+        spec.fps,
+        spec.transition_duration,
+        on_off(spec.subtitles.is_some()),
+        on_off(spec.logo.is_some()),
+    );
+    // Writing the project allocated and freed pictures: the peak counts from here.
+    reset_peak_rss()?;
+    let cpu = cpu_seconds()?;
+    let started = Instant::now();
+    let (rendered, stats) =
+        core_engine::render_with_stats(&spec, output, &mut |_| {}, &CancelToken::new())?;
+    let render_seconds = started.elapsed().as_secs_f64();
+    let render_cpu = cpu_seconds()? - cpu;
+    let peak_rss_mb = peak_rss_kib()? as f64 / 1024.0;
+    let mut result = json!({
+        "case": case,
         "preset": spec.encoder.preset,
         "size": format!("{}x{}@{}", spec.width, spec.height, spec.fps),
         "segments": spec.segments.len(),
@@ -212,18 +273,13 @@ fn bench_once(
         "video_seconds": round(rendered.duration, 3),
         "render_wall_seconds": round(render_seconds, 3),
         "render_cpu_seconds": round(render_cpu, 2),
-        "encoder_only_wall_seconds": round(encoder_seconds, 3),
-        "encoder_only_cpu_seconds": round(encoder_cpu, 2),
-        "encoder_only_method": method,
-        "ratio_render_to_encoder_only": round(ratio, 3),
         "peak_rss_mb": round(peak_rss_mb, 1),
-        "encoder_only_peak_rss_mb": round(encoder_rss, 1),
-        "rss_above_encoder_only_mb": round(peak_rss_mb - encoder_rss, 1),
     });
     if let serde_json::Value::Object(fields) = &mut result {
         fields.extend(stage_fields(&stats));
     }
-    Ok(result)
+    println!("{result}");
+    Ok(())
 }
 
 /// The renderer's own costs: per frame (build = the picture, `shot` alone or `blend` during
@@ -266,41 +322,54 @@ fn stage_fields(stats: &RenderStats) -> serde_json::Map<String, serde_json::Valu
     fields
 }
 
-/// Runs this binary as `storyflow bench --encoder-only INPUT` with the same settings and
-/// returns what it printed.
-fn run_encoder_child(
+/// Runs this binary as `storyflow bench` with the same settings plus `extra` and `flags`,
+/// and returns the JSON it printed.
+fn run_child(
     args: &BenchArgs,
-    input: &EncoderInput,
+    extra: &[&std::ffi::OsStr],
+    flags: &[&str],
 ) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     let mut command = std::process::Command::new(std::env::current_exe()?);
-    command.arg("bench");
-    match input {
-        EncoderInput::Raw(raw) => command.arg("--encoder-only").arg(raw),
-        EncoderInput::Video(video) => command
-            .arg("--encoder-only")
-            .arg(video)
-            .arg("--encoder-only-video"),
-    };
     command
+        .arg("bench")
+        .args(extra)
+        .args(flags)
+        .args(["--runs", "1", "--segments", &args.segments.to_string()])
+        .args(["--seconds", &args.seconds.to_string()])
+        .arg("--photos")
+        .arg(&args.photos)
         .args(["--width", &args.width.to_string()])
         .args(["--height", &args.height.to_string()])
         .args(["--fps", &args.fps.to_string()])
         .args(["--preset", &args.preset])
+        .args(["--transition", &args.transition.to_string()])
         .stderr(std::process::Stdio::inherit());
+    if args.no_subtitles {
+        command.arg("--no-subtitles");
+    }
+    if args.no_logo {
+        command.arg("--no-logo");
+    }
     let output = command.output()?;
     if !output.status.success() {
-        return Err(format!("the encoder-only run failed ({})", output.status).into());
+        return Err(format!("a bench child process failed ({})", output.status).into());
     }
     Ok(serde_json::from_slice(&output.stdout)?)
 }
 
-/// The child side of [`run_encoder_child`].
-fn encoder_only_child(args: &BenchArgs, input: &Path) -> CommandResult {
+/// The encoder settings of a render with these arguments (all x264 alone needs).
+fn encoder_spec(args: &BenchArgs) -> RenderSpec {
     let mut spec = RenderSpec::new(Vec::new());
     spec.width = args.width;
     spec.height = args.height;
     spec.fps = args.fps;
     spec.encoder.preset = args.preset.clone();
+    spec
+}
+
+/// The child side of an encoder-only run.
+fn encoder_only_child(args: &BenchArgs, input: &Path) -> CommandResult {
+    let spec = encoder_spec(args);
     let input = match args.encoder_only_video {
         true => EncoderInput::Video(input.to_path_buf()),
         false => EncoderInput::Raw(input.to_path_buf()),
