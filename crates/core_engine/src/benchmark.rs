@@ -1,9 +1,10 @@
-//! Support for `storyflow bench`: a deterministic synthetic project, and the encoder-only
-//! time that a render is compared with.
+//! Support for `storyflow bench`: two deterministic projects (synthetic noise-rich pictures,
+//! and real photographs from a Debian package), and the encoder-only time that a render is
+//! compared with.
 
 use std::f64::consts::PI;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use gstreamer as gst;
@@ -38,15 +39,147 @@ pub fn write_synthetic_project(
     let logo = dir.join("logo.png");
     write_logo(&logo)?;
     Ok(RenderSpec {
-        logo: Some(LogoSpec {
-            path: logo,
-            scale: 0.15,
-            position: LogoPosition::BottomRight,
-            opacity: 0.8,
-            margin: 20,
-        }),
+        logo: Some(bench_logo(logo)),
         ..RenderSpec::new(specs)
     })
+}
+
+/// Where the Debian package `mate-backgrounds` (GPL-2+, photographs by several authors; see
+/// `/usr/share/doc/mate-backgrounds/copyright`) installs its pictures. `scripts/bench-setup.sh`
+/// installs it.
+pub const PHOTO_DIR: &str = "/usr/share/backgrounds/mate";
+
+/// The photographs of the real-picture project, from [`PHOTO_DIR`], and how each is stored
+/// for the render: a variety like users upload.
+const PHOTOS: [(&str, PhotoFormat); 5] = [
+    // 1920x1280 baseline JPEG.
+    ("nature/Storm.jpg", PhotoFormat::AsIs),
+    // 1680x1050: smaller than the 2496x1404 the camera needs at 1080p, so enlarged.
+    ("nature/Dune.jpg", PhotoFormat::AsIs),
+    // 2560x1920, re-encoded as a CMYK JPEG (as print workflows and some phones save).
+    ("nature/Wood.jpg", PhotoFormat::CmykJpeg),
+    // 1920x1200, re-encoded as a (lossless) WebP.
+    ("nature/RainDrops.jpg", PhotoFormat::WebP),
+    // 5640x3172 (17.9 MP) progressive JPEG: a large photo.
+    ("abstract/Elephants_5640x3172.jpg", PhotoFormat::AsIs),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PhotoFormat {
+    AsIs,
+    CmykJpeg,
+    WebP,
+}
+
+/// Writes a project of real photographs from `photo_dir` (see [`PHOTO_DIR`]) into `dir`:
+/// five pictures of different sizes and formats (baseline, CMYK and 17.9 MP progressive
+/// JPEG, WebP), speech-like narrations of `seconds` with subtitle text, and the logo; returns
+/// the default spec rendering them. The same photos always give the same files.
+pub fn write_photo_project(
+    dir: &Path,
+    photo_dir: &Path,
+    seconds: f64,
+) -> Result<RenderSpec, RenderError> {
+    let mut specs = Vec::with_capacity(PHOTOS.len());
+    for (i, (name, format)) in PHOTOS.iter().enumerate() {
+        let photo = photo_dir.join(name);
+        if !photo.is_file() {
+            return Err(RenderError::MissingFile {
+                segment: Some(i + 1),
+                path: photo,
+            });
+        }
+        let image = match format {
+            PhotoFormat::AsIs => {
+                let copy = dir.join(format!("{:03}.jpg", i + 1));
+                std::fs::copy(&photo, &copy).map_err(|e| RenderError::io(&copy, e))?;
+                copy
+            }
+            PhotoFormat::CmykJpeg => {
+                let out = dir.join(format!("{:03}-cmyk.jpg", i + 1));
+                write_cmyk_jpeg(&photo, &out)?;
+                out
+            }
+            PhotoFormat::WebP => {
+                let out = dir.join(format!("{:03}.webp", i + 1));
+                write_webp(&photo, &out)?;
+                out
+            }
+        };
+        let audio = dir.join(format!("{:03}.wav", i + 1));
+        let mut rng = Rng::new(0xF070_0000 + i as u64);
+        write_speech(&audio, seconds, &mut rng)?;
+        let text = narration_text(seconds, &mut rng);
+        specs.push(SegmentSpec::new(i, image, audio, text));
+    }
+    let logo = dir.join("logo.png");
+    write_logo(&logo)?;
+    Ok(RenderSpec {
+        logo: Some(bench_logo(logo)),
+        ..RenderSpec::new(specs)
+    })
+}
+
+fn image_error(path: &Path, reason: impl ToString) -> RenderError {
+    RenderError::Image {
+        segment: None,
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+fn read_rgb(path: &Path) -> Result<image::RgbImage, RenderError> {
+    image::open(path)
+        .map(|picture| picture.into_rgb8())
+        .map_err(|e| image_error(path, e))
+}
+
+/// Re-encodes `photo` as a 4-component (CMYK, Adobe) JPEG at quality 90, with the naive
+/// conversion K = 1 - max(R, G, B), C = (1 - R - K) / (1 - K), ...
+fn write_cmyk_jpeg(photo: &Path, out: &Path) -> Result<(), RenderError> {
+    let rgb = read_rgb(photo)?;
+    let (width, height) = rgb.dimensions();
+    let mut cmyk = Vec::with_capacity(rgb.len() / 3 * 4);
+    for px in rgb.as_raw().chunks_exact(3) {
+        let max = px.iter().copied().max().unwrap_or(0);
+        let ink = |c: u8| match max {
+            0 => 0,
+            max => ((u32::from(max) - u32::from(c)) * 255 / u32::from(max)) as u8,
+        };
+        cmyk.extend_from_slice(&[ink(px[0]), ink(px[1]), ink(px[2]), 255 - max]);
+    }
+    let (width, height) = (
+        u16::try_from(width).map_err(|e| image_error(photo, e))?,
+        u16::try_from(height).map_err(|e| image_error(photo, e))?,
+    );
+    jpeg_encoder::Encoder::new_file(out, 90)
+        .and_then(|encoder| encoder.encode(&cmyk, width, height, jpeg_encoder::ColorType::Cmyk))
+        .map_err(|e| image_error(out, e))
+}
+
+/// Re-encodes `photo` as a lossless WebP (the encoder the image crate has).
+fn write_webp(photo: &Path, out: &Path) -> Result<(), RenderError> {
+    let rgb = read_rgb(photo)?;
+    let file = std::fs::File::create(out).map_err(|e| RenderError::io(out, e))?;
+    image::codecs::webp::WebPEncoder::new_lossless(std::io::BufWriter::new(file))
+        .encode(
+            rgb.as_raw(),
+            rgb.width(),
+            rgb.height(),
+            image::ExtendedColorType::Rgb8,
+        )
+        .map_err(|e| image_error(out, e))
+}
+
+/// The benchmark's logo settings: 15 % of the width, bottom right, 80 % opaque.
+fn bench_logo(path: PathBuf) -> LogoSpec {
+    LogoSpec {
+        path,
+        scale: 0.15,
+        position: LogoPosition::BottomRight,
+        opacity: 0.8,
+        margin: 20,
+    }
 }
 
 /// Sentences of 3–11 words, some with a comma, about 2.5 words per second.
@@ -113,11 +246,7 @@ fn write_logo(path: &Path) -> Result<(), RenderError> {
         }
         image::Rgba([0, 0, 0, 0])
     });
-    logo.save(path).map_err(|e| RenderError::Image {
-        segment: None,
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
+    logo.save(path).map_err(|e| image_error(path, e))
 }
 
 /// xorshift64*: tiny, seedable, good enough for pictures and noise.
@@ -229,11 +358,7 @@ fn write_photo(path: &Path, width: u32, height: u32, rng: &mut Rng) -> Result<()
     let file = std::fs::File::create(path).map_err(|e| RenderError::io(path, e))?;
     image::codecs::jpeg::JpegEncoder::new_with_quality(std::io::BufWriter::new(file), 90)
         .encode(&pixels, width, height, image::ExtendedColorType::Rgb8)
-        .map_err(|e| RenderError::Image {
-            segment: None,
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
+        .map_err(|e| image_error(path, e))
 }
 
 /// Syllable-like voiced bursts (a few harmonics with a gliding pitch) and short noisy
@@ -296,38 +421,32 @@ pub fn wav_bytes(rate: u32, samples: &[i16]) -> Vec<u8> {
     out
 }
 
-/// How the encoder-only time was measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BaselineMethod {
-    /// The frames were decoded to a raw file first; only `raw file ! x264enc` was timed.
-    PreDecoded,
-    /// Too many frames for a scratch file: `decode ! x264enc` was timed, which includes the
+/// What x264 alone is timed on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncoderInput {
+    /// The render's frames decoded to a raw I420 file: only `raw file ! x264enc` is timed.
+    Raw(PathBuf),
+    /// Too many frames for a scratch file: `decode ! x264enc` is timed, which includes the
     /// H.264 decoding cost and so flatters the render a little.
-    DecodeIncluded,
+    Video(PathBuf),
 }
 
 /// Largest raw scratch file the pre-decoded baseline may write.
 const RAW_LIMIT_BYTES: u64 = 6 << 30;
 
-/// Seconds x264 alone needs to encode the frames of `video` (an MP4 from [`crate::render`])
-/// with `spec`'s encoder settings, into a `fakesink`. `scratch_dir` receives (and loses
-/// again) the raw frames.
-pub fn encoder_only_seconds(
+/// Prepares the input of [`encoder_only_seconds`] for `video` (an MP4 from [`crate::render`]
+/// of `frames` frames of `spec`): its frames decoded (untimed) to `scratch_dir/frames.i420`,
+/// or the video itself when that file would be too big. The caller removes the raw file.
+pub fn encoder_only_input(
     video: &Path,
     spec: &RenderSpec,
     frames: u64,
     scratch_dir: &Path,
-) -> Result<(f64, BaselineMethod), RenderError> {
+) -> Result<EncoderInput, RenderError> {
     crate::init()?;
     let frame_bytes = u64::from(spec.width) * u64::from(spec.height) * 3 / 2;
     if frames * frame_bytes > RAW_LIMIT_BYTES {
-        let pipeline = launch(
-            "filesrc name=src ! qtdemux ! h264parse ! avdec_h264 ! x264enc name=enc ! \
-             fakesink sync=false",
-        )?;
-        set(&pipeline, "src", "location", video)?;
-        configure_x264(&by_name(&pipeline, "enc")?, spec);
-        return Ok((run_timed(&pipeline)?, BaselineMethod::DecodeIncluded));
+        return Ok(EncoderInput::Video(video.to_path_buf()));
     }
     let raw = scratch_dir.join("frames.i420");
     let decode = launch(
@@ -337,22 +456,41 @@ pub fn encoder_only_seconds(
     set(&decode, "src", "location", video)?;
     set(&decode, "sink", "location", &raw)?;
     run_timed(&decode)?;
+    Ok(EncoderInput::Raw(raw))
+}
 
-    let encode = launch(
-        "filesrc name=src ! rawvideoparse name=parse ! x264enc name=enc ! fakesink sync=false",
-    )?;
-    set(&encode, "src", "location", &raw)?;
-    let src = by_name(&encode, "src")?;
-    src.set_property("blocksize", frame_bytes as u32);
-    let parse = by_name(&encode, "parse")?;
-    parse.set_property("width", spec.width as i32);
-    parse.set_property("height", spec.height as i32);
-    parse.set_property_from_str("format", "i420");
-    parse.set_property("framerate", gst::Fraction::new(spec.fps as i32, 1));
-    configure_x264(&by_name(&encode, "enc")?, spec);
-    let seconds = run_timed(&encode);
-    let _ = std::fs::remove_file(&raw);
-    Ok((seconds?, BaselineMethod::PreDecoded))
+/// Seconds x264 alone needs to encode `input`'s frames with `spec`'s encoder settings, into
+/// a `fakesink`. `storyflow bench` runs it in a process of its own, so that process's peak
+/// memory is x264's alone.
+pub fn encoder_only_seconds(input: &EncoderInput, spec: &RenderSpec) -> Result<f64, RenderError> {
+    crate::init()?;
+    let pipeline = match input {
+        EncoderInput::Video(video) => {
+            let pipeline = launch(
+                "filesrc name=src ! qtdemux ! h264parse ! avdec_h264 ! x264enc name=enc ! \
+                 fakesink sync=false",
+            )?;
+            set(&pipeline, "src", "location", video)?;
+            pipeline
+        }
+        EncoderInput::Raw(raw) => {
+            let pipeline = launch(
+                "filesrc name=src ! rawvideoparse name=parse ! x264enc name=enc ! \
+                 fakesink sync=false",
+            )?;
+            set(&pipeline, "src", "location", raw)?;
+            let frame_bytes = u64::from(spec.width) * u64::from(spec.height) * 3 / 2;
+            by_name(&pipeline, "src")?.set_property("blocksize", frame_bytes as u32);
+            let parse = by_name(&pipeline, "parse")?;
+            parse.set_property("width", spec.width as i32);
+            parse.set_property("height", spec.height as i32);
+            parse.set_property_from_str("format", "i420");
+            parse.set_property("framerate", gst::Fraction::new(spec.fps as i32, 1));
+            pipeline
+        }
+    };
+    configure_x264(&by_name(&pipeline, "enc")?, spec);
+    run_timed(&pipeline)
 }
 
 fn launch(description: &str) -> Result<gst::Pipeline, RenderError> {

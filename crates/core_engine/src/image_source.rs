@@ -41,8 +41,7 @@ const MAX_DECODE_BYTES: u64 = MAX_IMAGE_PIXELS * 8;
 /// Decodes `path` fully and strictly (a truncated or damaged file is refused) and returns
 /// its size as displayed, i.e. after EXIF orientation.
 pub fn validate_image(path: &Path) -> Result<(u32, u32), RenderError> {
-    let image = decode_rgb(path, None)?;
-    Ok(image.dimensions())
+    Ok(decode_rgb(path, None, None)?.original)
 }
 
 /// Reads only the picture's header: a cheap early check, so a render does not fail on a
@@ -110,16 +109,16 @@ pub(crate) fn load_source(
     segment: Option<usize>,
     size: (u32, u32),
 ) -> Result<SourceImage, RenderError> {
-    let rgb = decode_rgb(path, segment)?;
-    let original = rgb.dimensions();
+    let Decoded { rgb, original } = decode_rgb(path, segment, Some(size))?;
     let upscale = (f64::from(size.0) / f64::from(original.0))
         .max(f64::from(size.1) / f64::from(original.1))
         .max(1.0);
     // Convert first and scale the planes: half the bytes of RGB go through the resampler,
     // and the decoded picture is freed before the bigger cover-fitted planes exist.
-    let planes = rgb_to_i420(rgb.as_raw(), original.0, original.1);
+    let decoded = rgb.dimensions();
+    let planes = rgb_to_i420(rgb.as_raw(), decoded.0, decoded.1);
     drop(rgb);
-    let [y, u, v] = cover_fit(original, planes, size).map_err(|reason| RenderError::Image {
+    let [y, u, v] = cover_fit(decoded, planes, size).map_err(|reason| RenderError::Image {
         segment,
         path: path.to_path_buf(),
         reason,
@@ -283,12 +282,25 @@ fn image_reason(err: image::ImageError) -> String {
     }
 }
 
+/// A decoded picture: 8-bit RGB as displayed, and the size the whole picture has when
+/// displayed (more than `rgb`'s when a large JPEG was decoded at a fraction of its size).
+struct Decoded {
+    rgb: RgbImage,
+    original: (u32, u32),
+}
+
 /// Decodes to 8-bit RGB, oriented as the camera meant, transparency composited over black.
-/// The size is checked from the header first, and the decoder is held to it.
-fn decode_rgb(path: &Path, segment: Option<usize>) -> Result<RgbImage, RenderError> {
+/// The size is checked from the header first, and the decoder is held to it. With `fit`, a
+/// JPEG at least twice that size both ways (as displayed) is decoded at 1/2, 1/4 or 1/8 of
+/// its size, the smallest fraction still covering `fit`.
+fn decode_rgb(
+    path: &Path,
+    segment: Option<usize>,
+    fit: Option<(u32, u32)>,
+) -> Result<Decoded, RenderError> {
     let file = open(path, segment)?;
-    let (image, orientation) = if file.format == image::ImageFormat::Jpeg {
-        decode_jpeg(&file)?
+    let (image, orientation, stored) = if file.format == image::ImageFormat::Jpeg {
+        decode_jpeg(&file, fit)?
     } else {
         let (width, height) = file.header()?;
         let mut reader = file.reader()?;
@@ -305,17 +317,45 @@ fn decode_rgb(path: &Path, segment: Option<usize>) -> Result<RgbImage, RenderErr
         });
         let image = DynamicImage::from_decoder(decoder).map_err(|e| file.error(image_reason(e)))?;
         // Flatten first: orientation then moves 3 bytes per pixel instead of 4 (or 8).
-        (flatten(image), orientation)
+        (flatten(image), orientation, (width, height))
     };
     let mut image = DynamicImage::ImageRgb8(image);
     image.apply_orientation(orientation);
-    Ok(image.into_rgb8())
+    Ok(Decoded {
+        rgb: image.into_rgb8(),
+        original: displayed(stored, orientation),
+    })
+}
+
+/// The size of a `stored` picture once `orientation` is applied.
+fn displayed(stored: (u32, u32), orientation: image::metadata::Orientation) -> (u32, u32) {
+    use image::metadata::Orientation::*;
+    match orientation {
+        Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH => (stored.1, stored.0),
+        _ => stored,
+    }
+}
+
+/// The IDCT scale (out of 8: 1, 2 or 4, i.e. 1/8, 1/4, 1/2) at which a JPEG stored at
+/// `stored` still covers `fit` both ways once `orientation` is applied; `None` when only
+/// its full size does.
+fn jpeg_scale(
+    stored: (u32, u32),
+    orientation: image::metadata::Orientation,
+    fit: (u32, u32),
+) -> Option<u32> {
+    let fit = displayed(fit, orientation); // the same swap maps it back to stored axes
+    [1, 2, 4].into_iter().find(|&eighths| {
+        let scaled = |len: u32| (len * eighths).div_ceil(8);
+        scaled(stored.0) >= fit.0 && scaled(stored.1) >= fit.1
+    })
 }
 
 /// Decodes a JPEG strictly (see [`strict_jpeg`]) to RGB, with its EXIF orientation.
 fn decode_jpeg(
     file: &PictureFile<'_>,
-) -> Result<(RgbImage, image::metadata::Orientation), RenderError> {
+    fit: Option<(u32, u32)>,
+) -> Result<(RgbImage, image::metadata::Orientation, (u32, u32)), RenderError> {
     let bytes = file.read()?;
     let mut decoder = strict_jpeg(&bytes);
     decoder
@@ -327,6 +367,20 @@ fn decode_jpeg(
         .exif()
         .and_then(|exif| image::metadata::Orientation::from_exif_chunk(exif))
         .unwrap_or(image::metadata::Orientation::NoTransforms);
+    // Three components are YCbCr (or RGB); one is grey. CMYK and YCCK stay with zune-jpeg,
+    // whose colour conversion knows them.
+    let components = decoder.info().map_or(0, |info| info.components);
+    let scale = fit.and_then(|fit| jpeg_scale((width, height), orientation, fit));
+    if let (Some(eighths), 1 | 3) = (scale, components) {
+        // A whole stream is checked here, its data decoded by jpeg-decoder (which pads a
+        // short stream instead of failing) from the file, without the file in memory.
+        if !jpeg_has_end_marker(&bytes) {
+            return Err(file.error(damaged("the JPEG data stops before its end marker")));
+        }
+        drop(bytes);
+        let image = decode_jpeg_scaled(file, (width, height), eighths)?;
+        return Ok((image, orientation, (width, height)));
+    }
     let mut rgb = vec![0u8; width as usize * height as usize * 3];
     decoder
         .decode_into(&mut rgb)
@@ -338,7 +392,36 @@ fn decode_jpeg(
     }
     let image = RgbImage::from_raw(width, height, rgb)
         .ok_or_else(|| file.error(damaged("the decoded size does not match the header")))?;
-    Ok((image, orientation))
+    Ok((image, orientation, (width, height)))
+}
+
+/// Decodes a JPEG of `stored` size at `eighths`/8 of it, in the IDCT: a 20 MP photo for a
+/// 1080p video is never in memory at full size, and most of its IDCT and colour conversion
+/// is skipped.
+fn decode_jpeg_scaled(
+    file: &PictureFile<'_>,
+    stored: (u32, u32),
+    eighths: u32,
+) -> Result<RgbImage, RenderError> {
+    let reader = std::fs::File::open(file.path).map_err(|e| RenderError::io(file.path, e))?;
+    let mut decoder = jpeg_decoder::Decoder::new(std::io::BufReader::new(reader));
+    decoder.set_max_decoding_buffer_size(MAX_DECODE_BYTES as usize);
+    let scaled = |len: u32| (len * eighths).div_ceil(8);
+    let request = |len: u32| u16::try_from(scaled(len)).unwrap_or(u16::MAX);
+    let (width, height) = decoder
+        .scale(request(stored.0), request(stored.1))
+        .map_err(|e| file.error(damaged(e)))?;
+    let pixels = decoder.decode().map_err(|e| file.error(damaged(e)))?;
+    let (width, height) = (u32::from(width), u32::from(height));
+    let rgb = match decoder.info().map(|info| info.pixel_format) {
+        Some(jpeg_decoder::PixelFormat::RGB24) => pixels,
+        Some(jpeg_decoder::PixelFormat::L8) => pixels.iter().flat_map(|&l| [l, l, l]).collect(),
+        other => {
+            return Err(file.error(format!("unexpected JPEG pixel format {other:?}")));
+        }
+    };
+    RgbImage::from_raw(width, height, rgb)
+        .ok_or_else(|| file.error(damaged("the decoded size does not match the header")))
 }
 
 /// 8-bit RGB with any transparency composited over black.
@@ -791,5 +874,79 @@ mod tests {
                     .to_string()
             )
         );
+    }
+
+    #[test]
+    fn large_jpegs_are_decoded_at_the_smallest_covering_fraction() {
+        use image::metadata::Orientation::*;
+        // 5640x3172 for a 2496x1404 source: half size (2820x1586) covers it.
+        assert_eq!(
+            jpeg_scale((5640, 3172), NoTransforms, (2496, 1404)),
+            Some(4)
+        );
+        // A quarter (1410x793) would not; 1/8 needs 8x.
+        assert_eq!(jpeg_scale((5640, 3172), NoTransforms, (1400, 790)), Some(2));
+        assert_eq!(
+            jpeg_scale((8000, 8000), NoTransforms, (1000, 1000)),
+            Some(1)
+        );
+        // Less than twice the size: only the full size covers it.
+        assert_eq!(jpeg_scale((3840, 2400), NoTransforms, (2496, 1404)), None);
+        // A portrait photo stored landscape (EXIF "rotate 90"): its stored width covers the
+        // video's height.
+        assert_eq!(jpeg_scale((6000, 4000), Rotate90, (1404, 2496)), Some(4));
+        assert_eq!(jpeg_scale((6000, 4000), Rotate90, (2496, 1404)), None);
+        assert_eq!(displayed((6000, 4000), Rotate270), (4000, 6000));
+    }
+
+    /// A JPEG decoded at a quarter of its size inside the IDCT gives the same cover-fitted
+    /// picture as one decoded whole, to a level or two (both are filtered before sampling).
+    #[test]
+    fn a_large_jpeg_decoded_at_a_fraction_looks_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("large.jpg");
+        let (w, h) = (1280u32, 960u32);
+        let rgb: Vec<u8> = (0..w * h)
+            .flat_map(|i| {
+                let (x, y) = (f64::from(i % w), f64::from(i / w));
+                let wave = ((x / 37.0).sin() * (y / 23.0).cos() * 60.0 + 128.0) as u8;
+                [wave, (x / 5.0) as u8, (y / 4.0) as u8]
+            })
+            .collect();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(
+            std::fs::File::create(&path).unwrap(),
+            95,
+        )
+        .write_image(&rgb, w, h, image::ExtendedColorType::Rgb8)
+        .unwrap();
+        let fit = (256, 180);
+        assert_eq!(
+            jpeg_scale((w, h), image::metadata::Orientation::NoTransforms, fit),
+            Some(2)
+        );
+        let scaled = load_source(&path, None, fit).unwrap();
+        assert_eq!(scaled.original, (1280, 960));
+        assert_eq!(scaled.upscale, 1.0);
+        // The same picture decoded whole, then fitted.
+        let whole = decode_rgb(&path, None, None).unwrap().rgb;
+        let planes = rgb_to_i420(whole.as_raw(), w, h);
+        let [y, ..] = cover_fit((w, h), planes, fit).unwrap();
+        let diffs: Vec<u8> = y
+            .iter()
+            .zip(&scaled.y)
+            .map(|(a, b)| a.abs_diff(*b))
+            .collect();
+        let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
+        assert!(mean < 0.5, "mean difference {mean}");
+        assert!(
+            diffs.iter().all(|&d| d <= 3),
+            "max {:?}",
+            diffs.iter().max()
+        );
+        // Cut short, it is refused like any JPEG.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() * 2 / 3]).unwrap();
+        let err = load_source(&path, Some(4), fit).unwrap_err().to_string();
+        assert!(err.contains("damaged or truncated"), "{err}");
     }
 }

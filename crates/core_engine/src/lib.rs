@@ -6,11 +6,12 @@
 //! - [`manifest`]: load a [`RenderSpec`] from a JSON project file.
 //! - [`render()`]: the whole job, with [`Progress`] events and a [`CancelToken`].
 //! - [`error`]: [`RenderError`], which says what the user has to fix.
-//! - Pure math, no I/O: [`ken_burns`] (camera motion) and [`timeline`] (frame/sample timing).
+//! - Pure math, no I/O: [`ken_burns`] (camera motion), [`timeline`] (frame/sample timing) and
+//!   `resample` (the camera's sampler: taps, weights, row kernels).
 //! - I/O stages: `image_source` (decode, orient, cover-fit), [`audio`] (decode, probe),
 //!   `compositor` (per-frame picture), `pipeline` (GStreamer graph), `verify` (check the file).
-//! - Housekeeping: [`init`], [`check_elements`], [`is_temporary_output`]; [`benchmark`] for
-//!   `storyflow bench`.
+//! - Housekeeping: [`init`], [`check_elements`], [`is_temporary_output`]; [`benchmark`] and
+//!   [`stats`] ([`render_with_stats`]) for `storyflow bench`.
 
 pub mod audio;
 pub mod benchmark;
@@ -25,8 +26,10 @@ pub mod overlay;
 mod pipeline;
 pub mod progress;
 mod render;
+mod resample;
 pub mod sidecar;
 pub mod spec;
+pub mod stats;
 pub mod subtitles;
 mod temp_output;
 pub mod text_overlay;
@@ -40,7 +43,8 @@ pub use error::RenderError;
 pub use image_source::{validate_image, MAX_IMAGE_PIXELS};
 pub use pipeline::{check_elements, init};
 pub use progress::Progress;
-pub use render::{render, RenderOutput};
+pub use render::{render, render_with_stats, RenderOutput};
 pub use sidecar::SubtitleFiles;
 pub use spec::{EncoderSettings, RenderSpec, SegmentSpec};
+pub use stats::RenderStats;
 pub use temp_output::{is_temporary_output, TEMP_OUTPUT_MARKER};

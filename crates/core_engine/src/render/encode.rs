@@ -15,6 +15,7 @@ use super::narration::push_narration;
 use super::Layers;
 use crate::pipeline::EncodePipeline;
 use crate::progress::{share, Reporter};
+use crate::stats::RenderStats;
 use crate::temp_output::TempOutput;
 use crate::timeline::Timeline;
 use crate::{CancelToken, Progress, RenderError, RenderSpec};
@@ -43,6 +44,13 @@ impl From<RenderError> for WorkerError {
 
 pub(super) type WorkerResult = Result<(), WorkerError>;
 
+/// Adds a worker's stage times to the render's, once, when the worker is done.
+pub(super) fn add_stats(stats: &Mutex<RenderStats>, times: &RenderStats) {
+    if let Ok(mut stats) = stats.lock() {
+        stats.merge(times);
+    }
+}
+
 /// On every way out of the scope (errors and panics included): tell the workers to stop
 /// and set the pipeline to `Null`, which also unblocks any `appsrc` push, so the scope can
 /// join them.
@@ -58,6 +66,9 @@ impl Drop for Teardown<'_> {
     }
 }
 
+// The render's whole context, each piece used by a different thread: bundling them would only
+// move the list elsewhere.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn encode(
     spec: &RenderSpec,
     timeline: &Timeline,
@@ -65,6 +76,7 @@ pub(super) fn encode(
     temp: &TempOutput,
     reporter: &mut Reporter<'_>,
     cancel: &CancelToken,
+    stats: &Mutex<RenderStats>,
 ) -> Result<Vec<String>, RenderError> {
     let encoder = EncodePipeline::build(spec, &temp.file, &temp.faststart)?;
     let stop = CancelToken::new();
@@ -88,7 +100,7 @@ pub(super) fn encode(
                     .unwrap_or_else(|| RenderError::pipeline("pipeline", "cannot start encoding"))
             })?;
         spawn_worker(scope, "pictures", &done_tx, || {
-            prepare_pictures(spec, timeline, &pictures_tx, &warnings, &stopping)
+            prepare_pictures(spec, timeline, &pictures_tx, &warnings, &stopping, stats)
         })?;
         spawn_worker(scope, "frames", &done_tx, || {
             draw_frames(
@@ -99,10 +111,11 @@ pub(super) fn encode(
                 &pictures_rx,
                 &warnings,
                 &stopping,
+                stats,
             )
         })?;
         spawn_worker(scope, "narration", &done_tx, || {
-            push_narration(spec, timeline, &encoder, &stopping)
+            push_narration(spec, timeline, &encoder, &stopping, stats)
         })?;
         watch_bus(spec, timeline, &encoder, &done_rx, reporter, cancel)
     })?;

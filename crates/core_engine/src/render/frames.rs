@@ -4,19 +4,20 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-use super::encode::{WorkerError, WorkerResult};
+use super::encode::{add_stats, WorkerError, WorkerResult};
 use super::Layers;
 use crate::compositor::{Compositor, Shot};
 use crate::image_source::{self, SourceImage};
 use crate::ken_burns::{Camera, Pattern};
 use crate::overlay::YuvOverlay;
 use crate::pipeline::EncodePipeline;
+use crate::stats::RenderStats;
 use crate::subtitles::Cue;
 use crate::text_overlay::{SubtitleStyle, TextRenderer};
 use crate::timeline::Timeline;
@@ -32,7 +33,9 @@ pub(super) fn prepare_pictures(
     pictures: &Sender<Picture>,
     warnings: &Mutex<Vec<String>>,
     stopping: &dyn Fn() -> bool,
+    stats: &Mutex<RenderStats>,
 ) -> WorkerResult {
+    let mut times = RenderStats::default();
     let size = image_source::source_size(spec.width, spec.height, spec.zoom_intensity);
     for (i, (segment, timing)) in spec.segments.iter().zip(timeline.segments()).enumerate() {
         if timing.frames() == 0 {
@@ -41,7 +44,9 @@ pub(super) fn prepare_pictures(
         if stopping() {
             return Err(WorkerError::Stopped);
         }
+        let started = Instant::now();
         let picture = image_source::load_source(&segment.image, Some(i + 1), size);
+        times.picture.since(started);
         if let Ok(source) = &picture {
             // Enlarging more than twice makes a visibly soft picture.
             if source.upscale > 2.0 {
@@ -71,10 +76,14 @@ pub(super) fn prepare_pictures(
             return Ok(()); // the frame thread reports it
         }
     }
+    add_stats(stats, &times);
     Ok(())
 }
 
 /// Draws every frame and pushes it, with exact timestamps, to the encoder.
+// The thread's whole context, borrowed from `encode`'s scope: bundling it would only move
+// the list elsewhere.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn draw_frames(
     spec: &RenderSpec,
     timeline: &Timeline,
@@ -83,7 +92,9 @@ pub(super) fn draw_frames(
     pictures: &Receiver<Picture>,
     warnings: &Mutex<Vec<String>>,
     stopping: &dyn Fn() -> bool,
+    stats: &Mutex<RenderStats>,
 ) -> WorkerResult {
+    let mut times = RenderStats::default();
     let pool = gst::BufferPool::new();
     let mut config = pool.config();
     config.set_params(Some(&encoder.video_caps), encoder.layout.size as u32, 2, 0);
@@ -102,6 +113,7 @@ pub(super) fn draw_frames(
         }
         let segment = timeline.segment_of_frame(frame);
         let content = layers.transitions.content(frame, segment);
+        let started = Instant::now();
         let mut buffer = pool
             .acquire_buffer(None)
             .map_err(|flow| WorkerError::Refused {
@@ -121,25 +133,39 @@ pub(super) fn draw_frames(
             let mut map = buffer
                 .map_writable()
                 .map_err(|e| RenderError::pipeline("frame pool", e.to_string()))?;
+            let mut now = times.acquire.since(started);
+            let (first, last) = match content {
+                FrameContent::Single(i) => (i, i),
+                FrameContent::Blend { from, .. } => (from, from + 1),
+            };
+            shown.load(first, last)?;
+            now = times.picture_wait.since(now);
+            let build = now;
             let drawn = match content {
-                FrameContent::Single(i) => {
-                    shown.load(i, i)?;
-                    compositor.draw_shot(&shown.shot(i, frame)?, &mut map)
-                }
+                FrameContent::Single(i) => compositor.draw_shot(&shown.shot(i, frame)?, &mut map),
                 FrameContent::Blend { from, weight } => {
-                    shown.load(from, from + 1)?;
                     let (out, into) = (shown.shot(from, frame)?, shown.shot(from + 1, frame)?);
                     compositor.draw_blend(&out, &into, weight, &mut map)
                 }
             };
             drawn.map_err(|e| RenderError::pipeline("compositor", e))?;
+            now = match content {
+                FrameContent::Single(_) => times.shot.since(now),
+                FrameContent::Blend { .. } => times.blend.since(now),
+            };
             if let Some(text) = captions.at(frame) {
                 text.blend_onto(&mut map, compositor.layout());
             }
             if let Some(logo) = &layers.logo {
                 logo.blend_onto(&mut map, compositor.layout());
             }
+            times.overlays.since(now);
+            times.frame.since(build);
         }
+        if encoder.video.current_level_bytes() == 0 {
+            times.starved_frames += 1;
+        }
+        let started = Instant::now();
         encoder
             .video
             .push_buffer(buffer)
@@ -147,7 +173,9 @@ pub(super) fn draw_frames(
                 element: "frames",
                 flow,
             })?;
+        times.push.since(started);
     }
+    add_stats(stats, &times);
     let _ = pool.set_active(false);
     encoder
         .video

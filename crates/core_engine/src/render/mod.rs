@@ -18,6 +18,7 @@ mod frames;
 mod narration;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::audio;
@@ -26,6 +27,7 @@ use crate::logo::prepare_logo;
 use crate::overlay::YuvOverlay;
 use crate::progress::{share, Reporter};
 use crate::sidecar::{self, SubtitleFiles};
+use crate::stats::RenderStats;
 use crate::subtitles::{cues_for_segment, Cue};
 use crate::temp_output::TempOutput;
 use crate::timeline::{Timeline, SAMPLE_RATE};
@@ -61,6 +63,16 @@ pub fn render(
     on_progress: &mut dyn FnMut(&Progress),
     cancel: &CancelToken,
 ) -> Result<RenderOutput, RenderError> {
+    render_with_stats(spec, output, on_progress, cancel).map(|(output, _)| output)
+}
+
+/// [`render`], also returning where the time went (for `storyflow bench`).
+pub fn render_with_stats(
+    spec: &RenderSpec,
+    output: &Path,
+    on_progress: &mut dyn FnMut(&Progress),
+    cancel: &CancelToken,
+) -> Result<(RenderOutput, RenderStats), RenderError> {
     spec.validate()?;
     crate::check_elements()?;
     let mut reporter = Reporter::new(on_progress);
@@ -80,6 +92,7 @@ pub fn render(
         logo: logo_overlay(spec, &mut warnings),
     };
     let temp = TempOutput::new(output)?;
+    let stats = Mutex::new(RenderStats::default());
     warnings.extend(encode::encode(
         spec,
         &timeline,
@@ -87,6 +100,7 @@ pub fn render(
         &temp,
         &mut reporter,
         cancel,
+        &stats,
     )?);
     for warning in &warnings {
         log::warn!("{}: {warning}", output.display());
@@ -140,14 +154,15 @@ pub fn render(
         started.elapsed()
     );
     reporter.finish(status("Done", 100.0));
-    Ok(RenderOutput {
+    let output = RenderOutput {
         output_path: output.to_path_buf(),
         duration,
         file_size,
         frames,
         subtitles,
         warnings,
-    })
+    };
+    Ok((output, stats.into_inner().unwrap_or_default()))
 }
 
 /// Decodes every narration once, without keeping it, to learn its exact length, and checks

@@ -1,11 +1,15 @@
 //! The `narration` thread: decodes each narration in turn and pushes it into the audio
 //! `appsrc` with sample-exact timestamps, followed by its gap of silence.
 
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use gstreamer as gst;
 
-use super::encode::{WorkerError, WorkerResult};
+use super::encode::{add_stats, WorkerError, WorkerResult};
 use crate::audio::{Decoder, BYTES_PER_SAMPLE};
 use crate::pipeline::EncodePipeline;
+use crate::stats::RenderStats;
 use crate::timeline::{Timeline, SAMPLE_RATE};
 use crate::{RenderError, RenderSpec};
 
@@ -20,7 +24,9 @@ pub(super) fn push_narration(
     timeline: &Timeline,
     encoder: &EncodePipeline,
     stopping: &dyn Fn() -> bool,
+    stats: &Mutex<RenderStats>,
 ) -> WorkerResult {
+    let mut times = RenderStats::default();
     let push = |buffer: gst::Buffer| {
         encoder
             .audio
@@ -45,9 +51,16 @@ pub(super) fn push_narration(
     for (i, (segment, timing)) in spec.segments.iter().zip(timeline.segments()).enumerate() {
         let narration_end = timing.start_sample + timing.narration_samples;
         let mut position = timing.start_sample;
+        // Decoding time only: the pushes wait for the muxer, which waits for the video.
+        let mut decoding = Duration::ZERO;
+        let started = Instant::now();
         let mut decoder = Decoder::open(&segment.audio, Some(i + 1))?;
+        decoding += started.elapsed();
         while position < narration_end {
-            let Some(chunk) = decoder.next_chunk(stopping)? else {
+            let started = Instant::now();
+            let chunk = decoder.next_chunk(stopping)?;
+            decoding += started.elapsed();
+            let Some(chunk) = chunk else {
                 break;
             };
             let samples = (chunk.size() / BYTES_PER_SAMPLE) as u64;
@@ -78,7 +91,9 @@ pub(super) fn push_narration(
             push(silence)?;
             position += samples;
         }
+        times.narration.record(decoding);
     }
+    add_stats(stats, &times);
     encoder
         .audio
         .end_of_stream()
