@@ -9,12 +9,16 @@
 //! - Pure math, no I/O: [`ken_burns`] (camera motion) and [`timeline`] (frame/sample timing).
 //! - I/O stages: `image_source` (decode, orient, cover-fit), [`audio`] (decode, probe),
 //!   `compositor` (per-frame picture), `pipeline` (GStreamer graph), `verify` (check the file).
+//! - Chunks (issue 15, not yet used by [`render()`]): [`chunk_plan`] (pure: the chunks of a
+//!   video and their cache keys), [`chunk_cache`] (the on-disk cache of encoded chunks),
+//!   [`splice`] (encode one chunk; join chunks and the narration into the MP4 losslessly).
 //! - Housekeeping: [`init`], [`check_elements`], [`is_temporary_output`]; [`benchmark`] for
 //!   `storyflow bench`.
 
 pub mod audio;
 pub mod benchmark;
 pub mod cancel;
+pub mod chunk_plan;
 mod compositor;
 pub mod error;
 mod image_source;
