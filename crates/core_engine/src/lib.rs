@@ -18,6 +18,7 @@
 pub mod audio;
 pub mod benchmark;
 pub mod cancel;
+pub mod chunk_cache;
 pub mod chunk_plan;
 mod compositor;
 pub mod error;
