@@ -32,6 +32,7 @@ pub mod progress;
 mod render;
 pub mod sidecar;
 pub mod spec;
+pub mod splice;
 pub mod subtitles;
 mod temp_output;
 pub mod text_overlay;
