@@ -13,16 +13,18 @@
 //! separate encode, so nothing in it refers outside it). One x264 thread makes the encode
 //! deterministic: the same frames give the same bits, whatever else the machine is doing.
 //!
-//! The splice copies the chunks' compressed samples unchanged and only re-times them. Every
-//! chunk's samples are decoded at `j / fps` (decode order `j`) and shown at `(i + d) / fps`
-//! (picture `i`), where `d` is x264's reorder delay: the same for every chunk of a render,
-//! and checked. A chunk starting at frame `s` of the video gets decode times `(s + j) / fps`
-//! and presentation times `(s + i + d) / fps`, computed from frame numbers (never by adding
-//! rounded nanoseconds), in a segment starting at `d / fps`: exactly the timestamps one encode
-//! of the whole video would have had, so mp4mux writes the same tables (one edit list of `d`
-//! frames, composition offsets, one sample duration). The chunks' decoder configurations
-//! (`codec_data`) must be identical, which they are for one spec; a chunk that differs, has
-//! the wrong frame count or uneven timestamps is an error, never spliced.
+//! The splice copies the chunks' compressed samples unchanged and only re-times them, from
+//! frame numbers (never by adding rounded nanoseconds). In a chunk, sample `j` (decode order)
+//! is decoded at `j / fps` and picture `i` is shown at `(i + d_k) / fps`, where `d_k` is the
+//! chunk's reorder delay (x264's B-frame delay, 2 frames at `veryfast`; 0 for a chunk where
+//! x264 used no B-frames). With `d` the largest delay of all chunks, a chunk starting at
+//! frame `s` of the video gets decode times `(s + j) / fps` and presentation times
+//! `(s + i + d) / fps`, in a segment starting at `d / fps`: exactly the timestamps of one
+//! encode of the whole video, so mp4mux writes the same tables (an edit list of `d` frames,
+//! composition offsets, one sample duration) and every frame is shown once, in order, at
+//! `n / fps`. The chunks' decoder configurations (`codec_data`, size) must be identical,
+//! which they are for one spec; a chunk that differs, has the wrong frame count, does not
+//! start with a key frame or is not evenly timed is an error, never spliced.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -202,10 +204,13 @@ pub struct ChunkFile {
 
 /// Writes `output` (with mp4mux's fast-start scratch data in `faststart_file`) from `chunks`,
 /// in order, without re-encoding them, and the narration AAC-encoded: `narration` runs on a
-/// thread of its own, pushes 48 kHz stereo F32 buffers with timestamps into the `appsrc` it
-/// is given and ends it with `end_of_stream`; it should stop (returning any result) once
-/// `stopping` says so. `progress` gets the number of frames spliced so far, on this thread,
-/// about ten times a second. Returns the video's frame count.
+/// thread of its own and pushes 48 kHz stereo F32 buffers with timestamps into the `appsrc`
+/// it is given (the stream is ended when it returns `Ok`); it should return once `stopping`
+/// says so. `progress` gets the number of frames spliced so far, on this thread, about ten
+/// times a second. Returns the video's frame count.
+///
+/// `output` is written in place: pass a temporary path and move it into place once verified.
+/// `cancel` is honoured within a tenth of a second.
 pub fn splice<F>(
     spec: &RenderSpec,
     chunks: &[ChunkFile],
@@ -249,7 +254,12 @@ where
         let audio = &splicer.audio;
         let stopping = &stopping;
         spawn(scope, "splice-narration", &done_tx, move || {
-            narration(audio, stopping)
+            narration(audio, stopping)?;
+            // A second end of stream is harmless, a missing one would never finish.
+            audio
+                .end_of_stream()
+                .map(|_| ())
+                .map_err(|flow| RenderError::pipeline("narration", format!("{flow:?}")))
         })?;
         watch(&splicer.pipeline, &done_rx, &spliced, progress, cancel)
     })?;
@@ -776,6 +786,18 @@ mod tests {
         samples: u64,
     ) -> impl FnOnce(&gst_app::AppSrc, &dyn Fn() -> bool) -> Result<(), RenderError> + Send {
         move |audio, stopping| {
+            tone_without_end(samples)(audio, stopping)?;
+            audio
+                .end_of_stream()
+                .map(|_| ())
+                .map_err(|flow| RenderError::pipeline("tone", format!("{flow:?}")))
+        }
+    }
+
+    fn tone_without_end(
+        samples: u64,
+    ) -> impl FnOnce(&gst_app::AppSrc, &dyn Fn() -> bool) -> Result<(), RenderError> + Send {
+        move |audio, stopping| {
             let refused = |flow: gst::FlowError| RenderError::pipeline("tone", format!("{flow:?}"));
             let time = |s: u64| gst::ClockTime::from_nseconds(s * 1_000_000_000 / 48_000);
             let mut position = 0;
@@ -800,7 +822,7 @@ mod tests {
                 audio.push_buffer(buffer).map_err(refused)?;
                 position += n;
             }
-            audio.end_of_stream().map(|_| ()).map_err(refused)
+            Ok(())
         }
     }
 
@@ -910,15 +932,23 @@ mod tests {
         }
     }
 
-    /// The top-level boxes of an MP4, and the box types nested in `moov` (depth, type).
-    fn boxes(path: &Path) -> (Vec<String>, Vec<(usize, String)>) {
-        fn walk(bytes: &[u8], depth: usize, out: &mut Vec<(usize, String)>) {
+    type NestedBox = (usize, String, Vec<u8>);
+
+    /// The top-level boxes of an MP4, and the boxes nested in `moov` (depth, type, and the
+    /// content of the timing tables `elst` and `stts`, empty for other boxes).
+    fn boxes(path: &Path) -> (Vec<String>, Vec<NestedBox>) {
+        fn walk(bytes: &[u8], depth: usize, out: &mut Vec<NestedBox>) {
             let mut at = 0;
             while at + 8 <= bytes.len() {
                 let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
                 let kind = String::from_utf8_lossy(&bytes[at + 4..at + 8]).into_owned();
                 let body = &bytes[at + 8..at + size];
-                out.push((depth, kind.clone()));
+                let timing = matches!(kind.as_str(), "elst" | "stts");
+                out.push((
+                    depth,
+                    kind.clone(),
+                    if timing { body.to_vec() } else { vec![] },
+                ));
                 let skip = match kind.as_str() {
                     "moov" | "trak" | "mdia" | "minf" | "stbl" | "edts" | "dinf" => Some(0),
                     "stsd" => Some(8),
@@ -1145,6 +1175,74 @@ mod tests {
         }]);
         assert!(message.contains("missing.mp4"), "{message}");
         assert!(attempt(&[]).contains("no chunks"));
+    }
+
+    /// The flow a render will follow: encode each chunk into the cache, splice what the cache
+    /// returns. A second splice, from cache hits alone, gives the same frames as the first.
+    #[test]
+    fn chunks_from_the_cache_splice_like_fresh_ones() {
+        use crate::chunk_cache::{ChunkCache, DEFAULT_MAX_BYTES};
+        use crate::chunk_plan::ChunkKey;
+        use std::collections::HashSet;
+
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec(20);
+        let cache = ChunkCache::open(dir.path().join("cache"), DEFAULT_MAX_BYTES).unwrap();
+        let ranges = [0..9, 9..10, 10..30];
+        let keys: Vec<ChunkKey> = ranges
+            .iter()
+            .map(|r| ChunkKey::of_bytes(format!("{r:?}").as_bytes()))
+            .collect();
+        let in_use: HashSet<ChunkKey> = keys.iter().cloned().collect();
+        let mut fresh = Vec::new();
+        for (key, range) in keys.iter().zip(&ranges) {
+            assert_eq!(cache.get(key), None);
+            let temp = cache.temp_path(key).unwrap();
+            let chunk = encode(&spec, range.clone(), &temp);
+            let cached = cache.insert(key, &temp, chunk.frames, &in_use).unwrap();
+            fresh.push(ChunkFile {
+                path: cached.path,
+                frames: cached.frames,
+            });
+        }
+        let first = dir.path().join("first.mp4");
+        splice_into(&spec, &fresh, &first);
+
+        let hits: Vec<ChunkFile> = keys
+            .iter()
+            .map(|key| {
+                let hit = cache.get(key).unwrap();
+                ChunkFile {
+                    path: hit.path,
+                    frames: hit.frames,
+                }
+            })
+            .collect();
+        let second = dir.path().join("second.mp4");
+        splice_into(&spec, &hits, &second);
+        let (a, b) = (video_of(&first, true), video_of(&second, true));
+        assert_eq!(a.len(), 30);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn the_narration_is_ended_for_the_caller() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec(20);
+        let chunks = encode_chunks(&spec, &[0, 6], dir.path());
+        let output = dir.path().join("out.mp4");
+        let frames = splice(
+            &spec,
+            &chunks,
+            &output,
+            &dir.path().join("out.faststart"),
+            tone_without_end(narration_samples(6)),
+            &mut |_| {},
+            &CancelToken::new(),
+        )
+        .unwrap();
+        assert_eq!(frames, 6);
+        assert_eq!(video_of(&output, true).len(), 6);
     }
 
     #[test]
