@@ -10,12 +10,17 @@
 //!   `resample` (the camera's sampler: taps, weights, row kernels).
 //! - I/O stages: `image_source` (decode, orient, cover-fit), [`audio`] (decode, probe),
 //!   `compositor` (per-frame picture), `pipeline` (GStreamer graph), `verify` (check the file).
+//! - Chunks: [`chunk_plan`] (pure: the chunks of a video and their cache keys),
+//!   [`chunk_cache`] (the on-disk cache of encoded chunks), [`splice`] (encode one chunk; join
+//!   chunks and the narration into the MP4 losslessly).
 //! - Housekeeping: [`init`], [`check_elements`], [`is_temporary_output`]; [`benchmark`] and
 //!   [`stats`] ([`render_with_stats`]) for `storyflow bench`.
 
 pub mod audio;
 pub mod benchmark;
 pub mod cancel;
+pub mod chunk_cache;
+pub mod chunk_plan;
 mod compositor;
 pub mod error;
 mod image_source;
@@ -29,6 +34,7 @@ mod render;
 mod resample;
 pub mod sidecar;
 pub mod spec;
+pub mod splice;
 pub mod stats;
 pub mod subtitles;
 mod temp_output;

@@ -85,7 +85,7 @@ fn aac_encoder() -> Result<&'static str, RenderError> {
         .ok_or_else(|| missing("avenc_aac"))
 }
 
-fn make(factory: &str, name: &str) -> Result<gst::Element, RenderError> {
+pub(crate) fn make(factory: &str, name: &str) -> Result<gst::Element, RenderError> {
     gst::ElementFactory::make(factory)
         .name(name)
         .build()
@@ -103,6 +103,35 @@ pub(crate) fn configure_x264(x264: &gst::Element, spec: &RenderSpec) {
     // x264's threaded lookahead buffers extra frames (about 40 MB at 1080p) and gains
     // nothing on a machine whose cores the frame threads already keep busy.
     x264.set_property("sync-lookahead", 0i32);
+}
+
+/// The raw frames' format for `spec`: I420, BT.709, limited range. For the chunk encoder
+/// (`crate::splice`); `EncodePipeline::build` can use it too once chunks are integrated.
+pub(crate) fn frame_info(spec: &RenderSpec) -> Result<gst_video::VideoInfo, RenderError> {
+    gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, spec.width, spec.height)
+        .fps(gst::Fraction::new(spec.fps as i32, 1))
+        .colorimetry(&gst_video::VideoColorimetry::new(
+            gst_video::VideoColorRange::Range16_235,
+            gst_video::VideoColorMatrix::Bt709,
+            gst_video::VideoTransferFunction::Bt709,
+            gst_video::VideoColorPrimaries::Bt709,
+        ))
+        .build()
+        .map_err(|e| RenderError::pipeline("video caps", e.to_string()))
+}
+
+/// The preferred installed AAC encoder, named `name`, at `bitrate` bits per second (within
+/// what it supports). For the splice (`crate::splice`); `EncodePipeline::build` can use it
+/// too once chunks are integrated.
+pub(crate) fn make_aac_encoder(name: &str, bitrate: u32) -> Result<gst::Element, RenderError> {
+    let encoder_name = aac_encoder()?;
+    let aac = make(encoder_name, name)?;
+    let bitrate = match encoder_name {
+        "voaacenc" => bitrate.min(VOAACENC_MAX_BITRATE),
+        _ => bitrate,
+    };
+    aac.set_property("bitrate", i32::try_from(bitrate).unwrap_or(i32::MAX));
+    Ok(aac)
 }
 
 /// A built encoding pipeline. Dropping it sets it to `Null`, on every exit path.
