@@ -14,7 +14,7 @@
 //!   [`chunk_cache`] (the on-disk cache of encoded chunks), [`splice`] (encode one chunk; join
 //!   chunks and the narration into the MP4 losslessly).
 //! - Housekeeping: [`init`], [`check_elements`], [`is_temporary_output`]; [`benchmark`] and
-//!   [`stats`] ([`render_with_stats`]) for `storyflow bench`.
+//!   [`stats`] ([`render_with`]) for `storyflow bench`.
 
 pub mod audio;
 pub mod benchmark;
@@ -49,7 +49,7 @@ pub use error::RenderError;
 pub use image_source::{validate_image, MAX_IMAGE_PIXELS};
 pub use pipeline::{check_elements, init};
 pub use progress::Progress;
-pub use render::{render, render_with_stats, RenderOutput};
+pub use render::{default_jobs, render, render_with, RenderOptions, RenderOutput};
 pub use sidecar::SubtitleFiles;
 pub use spec::{EncoderSettings, RenderSpec, SegmentSpec};
 pub use stats::RenderStats;

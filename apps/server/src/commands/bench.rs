@@ -29,7 +29,7 @@ use core_engine::benchmark::{
     EncoderInput, PHOTO_DIR,
 };
 use core_engine::stats::StageTimes;
-use core_engine::{CancelToken, RenderSpec, RenderStats};
+use core_engine::{CancelToken, RenderOptions, RenderSpec, RenderStats};
 use serde_json::json;
 
 use super::CommandResult;
@@ -265,8 +265,13 @@ fn render_child(args: &BenchArgs, output: &Path) -> CommandResult {
     reset_peak_rss()?;
     let cpu = cpu_seconds()?;
     let started = Instant::now();
-    let (rendered, stats) =
-        core_engine::render_with_stats(&spec, output, &mut |_| {}, &CancelToken::new())?;
+    let (rendered, stats) = core_engine::render_with(
+        &spec,
+        output,
+        &RenderOptions::default(),
+        &mut |_| {},
+        &CancelToken::new(),
+    )?;
     let render_seconds = started.elapsed().as_secs_f64();
     let render_cpu = cpu_seconds()? - cpu;
     let peak_rss_mb = peak_rss_kib()? as f64 / 1024.0;

@@ -22,6 +22,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::audio;
+use crate::chunk_cache::ChunkCache;
 use crate::image_source;
 use crate::logo::prepare_logo;
 use crate::overlay::YuvOverlay;
@@ -63,16 +64,48 @@ pub fn render(
     on_progress: &mut dyn FnMut(&Progress),
     cancel: &CancelToken,
 ) -> Result<RenderOutput, RenderError> {
-    render_with_stats(spec, output, on_progress, cancel).map(|(output, _)| output)
+    render_with(spec, output, &RenderOptions::default(), on_progress, cancel)
+        .map(|(output, _)| output)
 }
 
-/// [`render`], also returning where the time went (for `storyflow bench`).
-pub fn render_with_stats(
+/// How a render encodes: where it keeps and finds encoded chunks, and how many it encodes
+/// at once.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    /// Encoded chunks are looked up here and added; `None` encodes every chunk (in a scratch
+    /// folder beside the output, removed afterwards).
+    pub cache: Option<ChunkCache>,
+    /// Recorded as the user of the chunks this render needs (e.g. a project id), so that
+    /// [`ChunkCache::release_owner`] can drop them with the project.
+    pub owner: Option<String>,
+    /// Chunks encoded at once (each by one x264 thread); at least 1.
+    pub jobs: usize,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self {
+            cache: None,
+            owner: None,
+            jobs: default_jobs(),
+        }
+    }
+}
+
+/// One chunk encoder per core.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// [`render`] with `options`, also returning where the time went (for `storyflow bench`).
+pub fn render_with(
     spec: &RenderSpec,
     output: &Path,
+    options: &RenderOptions,
     on_progress: &mut dyn FnMut(&Progress),
     cancel: &CancelToken,
 ) -> Result<(RenderOutput, RenderStats), RenderError> {
+    let _ = options;
     spec.validate()?;
     crate::check_elements()?;
     let mut reporter = Reporter::new(on_progress);
