@@ -233,11 +233,32 @@ pub struct PlanError {
 
 /// The chunks of the video, in playing order: body `0`, blend `0|1`, body `1`, ... Empty
 /// chunks (a hard cut, a segment whose frames are all in crossfades) are left out; the ranges
-/// are contiguous and cover `0..timeline.total_frames()` exactly once.
+/// are contiguous and cover `0..timeline.total_frames()` exactly once. A chunk longer than
+/// `max_frames` is cut into pieces of `max_frames` from its start (the last one shorter), so
+/// one changed segment is still several chunks that encode side by side.
 pub fn chunk_ranges(
     timeline: &Timeline,
     transitions: &Transitions,
+    max_frames: u64,
 ) -> Vec<(ChunkKind, Range<u64>)> {
+    let max_frames = max_frames.max(1);
+    whole_chunks(timeline, transitions)
+        .into_iter()
+        .flat_map(|(kind, frames)| {
+            (frames.start..frames.end)
+                .step_by(usize::try_from(max_frames).unwrap_or(usize::MAX))
+                .map(move |start| {
+                    (
+                        kind,
+                        start..start.saturating_add(max_frames).min(frames.end),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// [`chunk_ranges`] before long chunks are cut.
+fn whole_chunks(timeline: &Timeline, transitions: &Transitions) -> Vec<(ChunkKind, Range<u64>)> {
     let fades = transitions.crossfades();
     let mut chunks = Vec::with_capacity(2 * timeline.segments().len());
     for (i, timing) in timeline.segments().iter().enumerate() {
@@ -297,70 +318,74 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<Vec<Chunk>, PlanError> {
         .map(|cue| (cue.frames(inputs.spec.fps), cue.text.as_str()))
         .collect();
 
-    chunk_ranges(inputs.timeline, inputs.transitions)
-        .into_iter()
-        .enumerate()
-        .map(|(index, (kind, frames))| {
-            let pictures = kind
-                .segments()
-                .into_iter()
-                .map(|segment| {
-                    let visible = inputs.transitions.visible(segment);
-                    PictureDescription {
-                        picture: (inputs.picture_hash)(segment),
-                        pattern: format!(
-                            "{:?}",
-                            Pattern::for_segment(
-                                inputs
-                                    .spec
-                                    .segments
-                                    .get(segment)
-                                    .map_or(segment, |s| s.index)
-                            )
-                        ),
-                        span_offset: frames.start.saturating_sub(visible.start),
-                        span_length: visible.end - visible.start,
-                    }
-                })
-                .collect();
-            let blend = match kind {
-                ChunkKind::Blend { from } => {
-                    inputs
-                        .transitions
-                        .crossfades()
-                        .get(from)
-                        .map(|fade| BlendDescription {
-                            frames: fade.frames,
-                            offset: frames.start.saturating_sub(fade.start),
-                        })
+    chunk_ranges(
+        inputs.timeline,
+        inputs.transitions,
+        u64::from(inputs.spec.keyframe_interval()),
+    )
+    .into_iter()
+    .enumerate()
+    .map(|(index, (kind, frames))| {
+        let pictures = kind
+            .segments()
+            .into_iter()
+            .map(|segment| {
+                let visible = inputs.transitions.visible(segment);
+                PictureDescription {
+                    picture: (inputs.picture_hash)(segment),
+                    pattern: format!(
+                        "{:?}",
+                        Pattern::for_segment(
+                            inputs
+                                .spec
+                                .segments
+                                .get(segment)
+                                .map_or(segment, |s| s.index)
+                        )
+                    ),
+                    span_offset: frames.start.saturating_sub(visible.start),
+                    span_length: visible.end - visible.start,
                 }
-                ChunkKind::Body { .. } => None,
-            };
-            let subtitles = style.as_ref().and_then(|style| {
-                let cues = cues_in(&cue_frames, &frames);
-                (!cues.is_empty()).then(|| SubtitlesDescription {
-                    style: style.clone(),
-                    cues,
-                })
-            });
-            let description = ChunkDescription {
-                renderer_version: RENDERER_VERSION,
-                frames: frames.end - frames.start,
-                output: output.clone(),
-                pictures,
-                blend,
-                subtitles,
-                logo: logo.clone(),
-            };
-            let key = key_of(&description).map_err(|source| PlanError { index, source })?;
-            Ok(Chunk {
-                kind,
-                frames,
-                description,
-                key,
             })
+            .collect();
+        let blend = match kind {
+            ChunkKind::Blend { from } => {
+                inputs
+                    .transitions
+                    .crossfades()
+                    .get(from)
+                    .map(|fade| BlendDescription {
+                        frames: fade.frames,
+                        offset: frames.start.saturating_sub(fade.start),
+                    })
+            }
+            ChunkKind::Body { .. } => None,
+        };
+        let subtitles = style.as_ref().and_then(|style| {
+            let cues = cues_in(&cue_frames, &frames);
+            (!cues.is_empty()).then(|| SubtitlesDescription {
+                style: style.clone(),
+                cues,
+            })
+        });
+        let description = ChunkDescription {
+            renderer_version: RENDERER_VERSION,
+            frames: frames.end - frames.start,
+            output: output.clone(),
+            pictures,
+            blend,
+            subtitles,
+            logo: logo.clone(),
+        };
+        let key = key_of(&description).map_err(|source| PlanError { index, source })?;
+        Ok(Chunk {
+            kind,
+            frames,
+            description,
+            key,
         })
-        .collect()
+    })
+    .collect()
 }
 
 /// The cache key of a description: the SHA-256 of its canonical JSON.
@@ -406,7 +431,7 @@ mod tests {
     }
 
     fn ranges(t: &Timeline, seconds: f64) -> Vec<(ChunkKind, Range<u64>)> {
-        chunk_ranges(t, &Transitions::plan(t, seconds).0)
+        chunk_ranges(t, &Transitions::plan(t, seconds).0, u64::MAX)
     }
 
     fn body(segment: usize) -> ChunkKind {
@@ -434,6 +459,28 @@ mod tests {
         assert_eq!(
             chunks,
             [(body(0), 0..20), (body(1), 20..50), (body(2), 50..75)]
+        );
+        assert_covers(&chunks, 75);
+    }
+
+    #[test]
+    fn long_chunks_are_cut_from_their_start() {
+        let t = timeline(&[20, 30, 25]);
+        let chunks = chunk_ranges(&t, &Transitions::plan(&t, 0.5).0, 10);
+        assert_eq!(
+            chunks,
+            [
+                (body(0), 0..10),
+                (body(0), 10..18),
+                (blend(0), 18..23),
+                (body(1), 23..33),
+                (body(1), 33..43),
+                (body(1), 43..48),
+                (blend(1), 48..53),
+                (body(2), 53..63),
+                (body(2), 63..73),
+                (body(2), 73..75)
+            ]
         );
         assert_covers(&chunks, 75);
     }
@@ -499,6 +546,11 @@ mod tests {
         RenderSpec {
             width: 320,
             height: 180,
+            // Key frames far apart: a body stays one chunk here (cutting is tested above).
+            encoder: crate::EncoderSettings {
+                keyframe_seconds: 10.0,
+                ..crate::EncoderSettings::default()
+            },
             ..RenderSpec::new(segments)
         }
     }
@@ -629,7 +681,7 @@ mod tests {
                 zoom: 1.3,
                 preset: "veryfast".into(),
                 quantizer: 20,
-                keyframe_interval: 60,
+                keyframe_interval: 300,
             }
         );
         // The gap after the last narration has no cue; body 3's cue ends before it.

@@ -49,6 +49,8 @@ pub enum RenderError {
     InvalidSpec(String),
     #[error("cannot draw subtitles: {0}")]
     Subtitles(crate::overlay::OverlayError),
+    #[error(transparent)]
+    Cache(#[from] crate::chunk_cache::CacheError),
     #[error("render cancelled")]
     Cancelled,
     #[error("cannot initialise GStreamer: {0}")]

@@ -1,21 +1,10 @@
-//! The GStreamer graph that encodes and muxes (building only; the bus is watched by
-//! `render`):
+//! What every GStreamer graph of a render shares (the graphs themselves are in `splice`):
+//! the elements a render needs, the raw frame format, the x264 settings and the AAC encoder.
 //!
-//! ```text
-//! appsrc (I420 frames) ! x264enc ! h264parse ─┐
-//!                                             ├─ mp4mux faststart ! filesink
-//! appsrc (F32 48k) ! audioconvert ! AAC ! aacparse ─┘
-//! ```
-//!
-//! Frames arrive already in I420, so no `videoconvert` is needed.
-
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+//! Frames are drawn straight in I420, so no `videoconvert` is needed.
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
 use crate::compositor::FrameLayout;
@@ -93,7 +82,8 @@ pub(crate) fn make(factory: &str, name: &str) -> Result<gst::Element, RenderErro
 }
 
 /// Applies the spec's H.264 settings (shared with the encoder-only benchmark, so both
-/// measure the same encoder). Threads stay automatic: x264 uses every core.
+/// measure the same encoder). Threads are the caller's choice: one for a chunk, automatic
+/// for the benchmark's x264 alone.
 pub(crate) fn configure_x264(x264: &gst::Element, spec: &RenderSpec) {
     x264.set_property_from_str("speed-preset", &spec.encoder.preset);
     // Constant quality (CRF-like): `quantizer` is the quality level.
@@ -105,8 +95,7 @@ pub(crate) fn configure_x264(x264: &gst::Element, spec: &RenderSpec) {
     x264.set_property("sync-lookahead", 0i32);
 }
 
-/// The raw frames' format for `spec`: I420, BT.709, limited range. For the chunk encoder
-/// (`crate::splice`); `EncodePipeline::build` can use it too once chunks are integrated.
+/// The raw frames' format for `spec`: I420, BT.709, limited range.
 pub(crate) fn frame_info(spec: &RenderSpec) -> Result<gst_video::VideoInfo, RenderError> {
     gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, spec.width, spec.height)
         .fps(gst::Fraction::new(spec.fps as i32, 1))
@@ -121,8 +110,22 @@ pub(crate) fn frame_info(spec: &RenderSpec) -> Result<gst_video::VideoInfo, Rend
 }
 
 /// The preferred installed AAC encoder, named `name`, at `bitrate` bits per second (within
-/// what it supports). For the splice (`crate::splice`); `EncodePipeline::build` can use it
-/// too once chunks are integrated.
+/// what it supports).
+/// Where the planes of a frame of format `info` are, for the compositor.
+pub(crate) fn frame_layout(info: &gst_video::VideoInfo) -> FrameLayout {
+    FrameLayout {
+        width: info.width(),
+        height: info.height(),
+        offsets: [info.offset()[0], info.offset()[1], info.offset()[2]],
+        strides: [
+            info.stride()[0] as usize,
+            info.stride()[1] as usize,
+            info.stride()[2] as usize,
+        ],
+        size: info.size(),
+    }
+}
+
 pub(crate) fn make_aac_encoder(name: &str, bitrate: u32) -> Result<gst::Element, RenderError> {
     let encoder_name = aac_encoder()?;
     let aac = make(encoder_name, name)?;
@@ -132,139 +135,6 @@ pub(crate) fn make_aac_encoder(name: &str, bitrate: u32) -> Result<gst::Element,
     };
     aac.set_property("bitrate", i32::try_from(bitrate).unwrap_or(i32::MAX));
     Ok(aac)
-}
-
-/// A built encoding pipeline. Dropping it sets it to `Null`, on every exit path.
-pub(crate) struct EncodePipeline {
-    pub pipeline: gst::Pipeline,
-    pub video: gst_app::AppSrc,
-    pub audio: gst_app::AppSrc,
-    pub layout: FrameLayout,
-    pub video_caps: gst::Caps,
-    /// Frames that came out of the H.264 encoder so far.
-    pub encoded_frames: Arc<AtomicU64>,
-}
-
-impl Drop for EncodePipeline {
-    fn drop(&mut self) {
-        let _ = self.pipeline.set_state(gst::State::Null);
-    }
-}
-
-impl EncodePipeline {
-    /// Builds the graph writing to `location`; mp4mux keeps its fast-start scratch data in
-    /// `faststart_file`.
-    pub fn build(
-        spec: &RenderSpec,
-        location: &Path,
-        faststart_file: &Path,
-    ) -> Result<EncodePipeline, RenderError> {
-        let info =
-            gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, spec.width, spec.height)
-                .fps(gst::Fraction::new(spec.fps as i32, 1))
-                .colorimetry(&gst_video::VideoColorimetry::new(
-                    gst_video::VideoColorRange::Range16_235,
-                    gst_video::VideoColorMatrix::Bt709,
-                    gst_video::VideoTransferFunction::Bt709,
-                    gst_video::VideoColorPrimaries::Bt709,
-                ))
-                .build()
-                .map_err(|e| RenderError::pipeline("video caps", e.to_string()))?;
-        let video_caps = info
-            .to_caps()
-            .map_err(|e| RenderError::pipeline("video caps", e.to_string()))?;
-        let layout = FrameLayout {
-            width: spec.width,
-            height: spec.height,
-            offsets: [info.offset()[0], info.offset()[1], info.offset()[2]],
-            strides: [
-                info.stride()[0] as usize,
-                info.stride()[1] as usize,
-                info.stride()[2] as usize,
-            ],
-            size: info.size(),
-        };
-
-        // Two frames of queue: enough to keep x264 busy, small enough to keep memory flat.
-        let video = gst_app::AppSrc::builder()
-            .name("frames")
-            .caps(&video_caps)
-            .format(gst::Format::Time)
-            .is_live(false)
-            .block(true)
-            .max_bytes(2 * info.size() as u64)
-            .build();
-        let audio_caps = crate::audio::audio_caps()?;
-        // A quarter of a second of sound queued ahead of the muxer.
-        let audio = gst_app::AppSrc::builder()
-            .name("narration")
-            .caps(&audio_caps)
-            .format(gst::Format::Time)
-            .is_live(false)
-            .block(true)
-            .max_bytes(48_000 * crate::audio::BYTES_PER_SAMPLE as u64 / 4)
-            .build();
-
-        let x264 = make("x264enc", "x264enc")?;
-        configure_x264(&x264, spec);
-        let h264parse = make("h264parse", "h264parse")?;
-
-        let audioconvert = make("audioconvert", "audioconvert")?;
-        let encoder_name = aac_encoder()?;
-        let aac = make(encoder_name, "aacenc")?;
-        let mut bitrate = spec.encoder.audio_bitrate;
-        if encoder_name == "voaacenc" {
-            bitrate = bitrate.min(VOAACENC_MAX_BITRATE);
-        }
-        let bitrate = i32::try_from(bitrate).unwrap_or(i32::MAX);
-        aac.set_property("bitrate", bitrate);
-        let aacparse = make("aacparse", "aacparse")?;
-
-        let mux = make("mp4mux", "mp4mux")?;
-        mux.set_property("faststart", true);
-        mux.set_property("faststart-file", faststart_file.to_string_lossy().as_ref());
-        let sink = make("filesink", "filesink")?;
-        sink.set_property("location", location.to_string_lossy().as_ref());
-
-        let pipeline = gst::Pipeline::with_name("storyflow-render");
-        let elements = [
-            video.upcast_ref(),
-            &x264,
-            &h264parse,
-            audio.upcast_ref(),
-            &audioconvert,
-            &aac,
-            &aacparse,
-            &mux,
-            &sink,
-        ];
-        let link_error = |e: gst::glib::BoolError| RenderError::pipeline("pipeline", e.to_string());
-        pipeline.add_many(elements).map_err(link_error)?;
-        gst::Element::link_many([video.upcast_ref(), &x264, &h264parse, &mux])
-            .map_err(link_error)?;
-        gst::Element::link_many([audio.upcast_ref(), &audioconvert, &aac, &aacparse, &mux])
-            .map_err(link_error)?;
-        mux.link(&sink).map_err(link_error)?;
-
-        // Progress counts what the encoder has produced, not what was pushed into it.
-        let encoded_frames = Arc::new(AtomicU64::new(0));
-        let counter = encoded_frames.clone();
-        x264.static_pad("src")
-            .ok_or_else(|| RenderError::pipeline("x264enc", "has no src pad"))?
-            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-                counter.fetch_add(1, Ordering::Relaxed);
-                gst::PadProbeReturn::Ok
-            });
-
-        Ok(EncodePipeline {
-            pipeline,
-            video,
-            audio,
-            layout,
-            video_caps,
-            encoded_frames,
-        })
-    }
 }
 
 #[cfg(test)]

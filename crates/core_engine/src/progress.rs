@@ -21,8 +21,10 @@ pub struct Progress {
 pub(crate) mod share {
     /// Decoding every narration once to learn its exact length.
     pub const ANALYSIS_END: f64 = 2.0;
-    /// Encoding frames, driven by the encoder's output.
-    pub const ENCODING_END: f64 = 97.0;
+    /// Encoding frames (reused chunks count at once), driven by the encoders' output.
+    pub const ENCODING_END: f64 = 92.0;
+    /// Joining the chunks and the narration into one file.
+    pub const SPLICED: f64 = 97.0;
     /// Writing the index (moov) and closing the file.
     pub const FINALISED: f64 = 98.0;
     /// Checked by the discoverer; only the rename remains.
@@ -36,6 +38,11 @@ pub(crate) mod share {
     /// Percentage for `encoded` of `total` frames out of the encoder.
     pub fn encoding(encoded: u64, total: u64) -> f64 {
         ANALYSIS_END + fraction(encoded as f64, total as f64) * (ENCODING_END - ANALYSIS_END)
+    }
+
+    /// Percentage for `spliced` of `total` frames joined into the output.
+    pub fn splicing(spliced: u64, total: u64) -> f64 {
+        ENCODING_END + fraction(spliced as f64, total as f64) * (SPLICED - ENCODING_END)
     }
 
     fn fraction(done: f64, total: f64) -> f64 {
@@ -122,12 +129,15 @@ mod tests {
     }
 
     #[test]
-    fn shares_cover_zero_to_the_encoding_end() {
+    fn shares_cover_zero_to_the_splice_end() {
         assert_eq!(share::analysis(0, 4), 0.0);
         assert_eq!(share::analysis(4, 4), share::ANALYSIS_END);
         assert_eq!(share::encoding(0, 100), share::ANALYSIS_END);
-        assert_eq!(share::encoding(50, 100), 49.5);
+        assert_eq!(share::encoding(50, 100), 47.0);
         assert_eq!(share::encoding(120, 100), share::ENCODING_END);
         assert_eq!(share::encoding(0, 0), share::ENCODING_END);
+        assert_eq!(share::splicing(0, 100), share::ENCODING_END);
+        assert_eq!(share::splicing(50, 100), 94.5);
+        assert_eq!(share::splicing(100, 100), share::SPLICED);
     }
 }

@@ -1,232 +1,347 @@
-//! The encode stage: starts the pipeline and the worker threads (pictures, frames,
-//! narration), then runs the bus loop until end of stream, the first error or a cancel,
-//! reporting progress from what the encoder has actually encoded.
+//! The encode stage: reuse the chunks the cache has, encode the others on `jobs` worker
+//! threads (one x264 thread each), then splice every chunk and the narration into the
+//! output. Progress counts reused chunks as done at once, then the frames x264 has encoded.
 
-use std::sync::atomic::Ordering;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
-use gstreamer as gst;
-use gstreamer::prelude::*;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use super::frames::{draw_frames, prepare_pictures};
+use super::frames::{FrameMaker, Pictures};
 use super::narration::push_narration;
 use super::Layers;
-use crate::pipeline::EncodePipeline;
+use crate::chunk_cache::ChunkCache;
+use crate::chunk_plan::{Chunk, ChunkKey};
 use crate::progress::{share, Reporter};
+use crate::splice::{self, ChunkEncoder, ChunkFile};
 use crate::stats::RenderStats;
 use crate::temp_output::TempOutput;
 use crate::timeline::Timeline;
 use crate::{CancelToken, Progress, RenderError, RenderSpec};
 
-/// How a worker thread ended badly.
-pub(super) enum WorkerError {
-    /// A real problem to report (bad picture, bad audio, ...).
-    Render(RenderError),
-    /// An `appsrc` refused data; the bus says why (unless we are stopping anyway).
-    Refused {
-        element: &'static str,
-        flow: gst::FlowError,
-    },
-    /// Stopped because the render is being torn down.
-    Stopped,
+/// What the encode stage works from.
+pub(super) struct Job<'a> {
+    pub spec: &'a RenderSpec,
+    pub timeline: &'a Timeline,
+    pub layers: &'a Layers<'a>,
+    pub chunks: &'a [Chunk],
+    pub cache: &'a ChunkCache,
+    pub jobs: usize,
 }
 
-impl From<RenderError> for WorkerError {
-    fn from(err: RenderError) -> Self {
-        match err {
-            RenderError::Cancelled => WorkerError::Stopped,
-            other => WorkerError::Render(other),
-        }
-    }
-}
-
-pub(super) type WorkerResult = Result<(), WorkerError>;
-
-/// Adds a worker's stage times to the render's, once, when the worker is done.
-pub(super) fn add_stats(stats: &Mutex<RenderStats>, times: &RenderStats) {
-    if let Ok(mut stats) = stats.lock() {
-        stats.merge(times);
-    }
-}
-
-/// On every way out of the scope (errors and panics included): tell the workers to stop
-/// and set the pipeline to `Null`, which also unblocks any `appsrc` push, so the scope can
-/// join them.
-struct Teardown<'a> {
-    stop: &'a CancelToken,
-    pipeline: &'a gst::Pipeline,
-}
-
-impl Drop for Teardown<'_> {
-    fn drop(&mut self) {
-        self.stop.cancel();
-        let _ = self.pipeline.set_state(gst::State::Null);
-    }
-}
-
-// The render's whole context, each piece used by a different thread: bundling them would only
-// move the list elsewhere.
-#[allow(clippy::too_many_arguments)]
+/// Encodes what is missing and splices the video into `temp`; returns the warnings met.
 pub(super) fn encode(
-    spec: &RenderSpec,
-    timeline: &Timeline,
-    layers: &Layers<'_>,
+    job: &Job<'_>,
     temp: &TempOutput,
     reporter: &mut Reporter<'_>,
     cancel: &CancelToken,
     stats: &Mutex<RenderStats>,
 ) -> Result<Vec<String>, RenderError> {
-    let encoder = EncodePipeline::build(spec, &temp.file, &temp.faststart)?;
-    let stop = CancelToken::new();
-    let stopping = || stop.is_cancelled() || cancel.is_cancelled();
-    let warnings = Mutex::new(Vec::new());
-    let (done_tx, done_rx) = crossbeam_channel::unbounded::<WorkerResult>();
-    // A rendezvous: the next picture waits, decoded, in the `pictures` thread until the frame
-    // that first shows it, so at most three are in memory (two on screen during a blend).
-    let (pictures_tx, pictures_rx) = crossbeam_channel::bounded(0);
-
-    std::thread::scope(|scope| {
-        let _teardown = Teardown {
-            stop: &stop,
-            pipeline: &encoder.pipeline,
-        };
-        encoder
-            .pipeline
-            .set_state(gst::State::Playing)
-            .map_err(|_| {
-                first_bus_error(&encoder.pipeline)
-                    .unwrap_or_else(|| RenderError::pipeline("pipeline", "cannot start encoding"))
-            })?;
-        spawn_worker(scope, "pictures", &done_tx, || {
-            prepare_pictures(spec, timeline, &pictures_tx, &warnings, &stopping, stats)
-        })?;
-        spawn_worker(scope, "frames", &done_tx, || {
-            draw_frames(
-                spec,
-                timeline,
-                layers,
-                &encoder,
-                &pictures_rx,
-                &warnings,
-                &stopping,
-                stats,
-            )
-        })?;
-        spawn_worker(scope, "narration", &done_tx, || {
-            push_narration(spec, timeline, &encoder, &stopping, stats)
-        })?;
-        watch_bus(spec, timeline, &encoder, &done_rx, reporter, cancel)
-    })?;
-    Ok(warnings.into_inner().unwrap_or_default())
+    let (files, warnings) = encode_chunks(job, reporter, cancel, stats)?;
+    let total_frames = job.timeline.total_frames();
+    let total_segments = job.spec.segments.len() as u32;
+    let narration_times = Mutex::new(RenderStats::default());
+    splice::splice(
+        job.spec,
+        &files,
+        &temp.file,
+        &temp.faststart,
+        |audio, stopping| {
+            let times = push_narration(job.spec, job.timeline, audio, stopping)?;
+            add_stats(&narration_times, &times);
+            Ok(())
+        },
+        &mut |spliced| {
+            reporter.update(
+                Progress {
+                    current_segment: total_segments,
+                    total_segments,
+                    phase: "Joining the chunks".to_string(),
+                    encoded_frames: total_frames,
+                    total_frames,
+                    percentage: share::splicing(spliced, total_frames),
+                },
+                Instant::now(),
+            );
+        },
+        cancel,
+    )?;
+    add_stats(stats, &narration_times.into_inner().unwrap_or_default());
+    Ok(warnings)
 }
 
-fn spawn_worker<'scope, F>(
-    scope: &'scope std::thread::Scope<'scope, '_>,
-    name: &str,
-    done: &Sender<WorkerResult>,
-    work: F,
-) -> Result<(), RenderError>
-where
-    F: FnOnce() -> WorkerResult + Send + 'scope,
-{
-    let done = done.clone();
-    std::thread::Builder::new()
-        .name(name.to_string())
-        .spawn_scoped(scope, move || {
-            let _ = done.send(work());
-        })
-        .map(|_| ())
-        .map_err(|e| RenderError::pipeline(name, format!("cannot start the thread: {e}")))
+/// Adds a worker's stage times to the render's, once, when the worker is done.
+fn add_stats(stats: &Mutex<RenderStats>, times: &RenderStats) {
+    if let Ok(mut stats) = stats.lock() {
+        stats.merge(times);
+    }
 }
 
-/// The bus loop: returns at end of stream, on the first error, or on cancel.
-fn watch_bus(
-    spec: &RenderSpec,
-    timeline: &Timeline,
-    encoder: &EncodePipeline,
-    done: &Receiver<WorkerResult>,
+/// Every chunk's file, in order: from the cache, or encoded now and added to it; and the
+/// warnings met drawing them.
+fn encode_chunks(
+    job: &Job<'_>,
     reporter: &mut Reporter<'_>,
     cancel: &CancelToken,
-) -> Result<(), RenderError> {
-    let bus = encoder
-        .pipeline
-        .bus()
-        .ok_or_else(|| RenderError::pipeline("pipeline", "has no bus"))?;
-    let total_frames = timeline.total_frames();
-    let total_segments = spec.segments.len() as u32;
-    let mut refused: Option<(&'static str, gst::FlowError, Instant)> = None;
-    loop {
+    stats: &Mutex<RenderStats>,
+) -> Result<(Vec<ChunkFile>, Vec<String>), RenderError> {
+    let total_frames = job.timeline.total_frames();
+    let total_segments = job.spec.segments.len() as u32;
+    let progress = |segment: usize, phase: String, done: u64| Progress {
+        current_segment: segment as u32 + 1,
+        total_segments,
+        phase,
+        encoded_frames: done,
+        total_frames,
+        percentage: share::encoding(done, total_frames),
+    };
+    let mut files: Vec<Option<PathBuf>> = vec![None; job.chunks.len()];
+    let mut reused = 0;
+    for (i, chunk) in job.chunks.iter().enumerate() {
         if cancel.is_cancelled() {
             return Err(RenderError::Cancelled);
         }
-        while let Ok(result) = done.try_recv() {
-            match result {
-                Ok(()) | Err(WorkerError::Stopped) => {}
-                Err(WorkerError::Render(err)) => return Err(err),
-                Err(WorkerError::Refused { element, flow }) => {
-                    refused.get_or_insert((element, flow, Instant::now()));
-                }
-            }
-        }
-        // A refused push is explained by an error message on the bus; give it a moment.
-        if let Some((element, flow, since)) = refused {
-            if since.elapsed() > Duration::from_secs(1) {
-                return Err(RenderError::pipeline(
-                    element,
-                    format!("stopped accepting data ({flow:?})"),
-                ));
-            }
-        }
-        if let Some(message) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) {
-            match message.view() {
-                gst::MessageView::Eos(_) => return Ok(()),
-                gst::MessageView::Error(err) => return Err(pipeline_error(err)),
-                gst::MessageView::Warning(warning) => {
-                    log::warn!("GStreamer: {} ({:?})", warning.error(), warning.debug());
-                }
-                _ => {}
-            }
-        }
-        let encoded = encoder
-            .encoded_frames
-            .load(Ordering::Relaxed)
-            .min(total_frames);
-        let segment = timeline.segment_of_frame(encoded) as u32 + 1;
-        let phase = if encoded < total_frames {
-            format!("Rendering segment {segment}/{total_segments}")
-        } else {
-            "Finalising".to_string()
+        let frames = chunk.frames.end - chunk.frames.start;
+        let Some(hit) = job.cache.get(&chunk.key).filter(|hit| hit.frames == frames) else {
+            continue;
         };
+        files[i] = Some(hit.path);
+        reused += frames;
+        let segment = first_segment(chunk);
+        let phase = format!("Reusing segment {}/{total_segments}", segment + 1);
+        reporter.update(progress(segment, phase, reused), Instant::now());
+    }
+    let missing: Vec<usize> = (0..job.chunks.len())
+        .filter(|&i| files[i].is_none())
+        .collect();
+    log::debug!(
+        "{} of {} chunks reused ({reused} of {total_frames} frames), {} to encode",
+        job.chunks.len() - missing.len(),
+        job.chunks.len(),
+        missing.len()
+    );
+    let mut warnings = Vec::new();
+    if !missing.is_empty() {
+        let encoded;
+        (encoded, warnings) = encode_missing(job, &missing, reused, reporter, cancel, stats)?;
+        for (i, path) in encoded {
+            files[i] = Some(path);
+        }
+    }
+    let files = job
+        .chunks
+        .iter()
+        .zip(files)
+        .map(|(chunk, path)| {
+            let path = path.ok_or_else(|| {
+                RenderError::pipeline("chunks", format!("chunk {} was not encoded", chunk.key))
+            })?;
+            Ok(ChunkFile {
+                path,
+                frames: chunk.frames.end - chunk.frames.start,
+            })
+        })
+        .collect::<Result<_, RenderError>>()?;
+    Ok((files, warnings))
+}
+
+/// The segment a chunk's progress is reported under (the outgoing one of a crossfade).
+fn first_segment(chunk: &Chunk) -> usize {
+    chunk.kind.segments().first().copied().unwrap_or(0)
+}
+
+/// Where the chunk workers meet: the queue of chunks to encode, their progress and results.
+struct Shared<'a> {
+    job: &'a Job<'a>,
+    /// The chunks to encode (indices into `job.chunks`).
+    missing: &'a [usize],
+    /// Frames of the chunks reused from the cache.
+    reused: u64,
+    pictures: Pictures<'a>,
+    warnings: &'a Mutex<Vec<String>>,
+    /// Every key this render uses, which eviction must spare.
+    in_use: HashSet<ChunkKey>,
+    stop: CancelToken,
+    /// Frames out of x264 over all the chunks encoded so far.
+    encoded: AtomicU64,
+    /// Per chunk of `missing`: finished.
+    finished: Vec<AtomicBool>,
+}
+
+/// Encodes the chunks `missing` (indices into `job.chunks`) on worker threads; returns each
+/// one's file in the cache, and the warnings met.
+fn encode_missing(
+    job: &Job<'_>,
+    missing: &[usize],
+    reused: u64,
+    reporter: &mut Reporter<'_>,
+    cancel: &CancelToken,
+    stats: &Mutex<RenderStats>,
+) -> Result<(Encoded, Vec<String>), RenderError> {
+    let warnings = Mutex::new(Vec::new());
+    let to_draw: Vec<&Chunk> = missing.iter().map(|&i| &job.chunks[i]).collect();
+    let shared = Shared {
+        job,
+        missing,
+        reused,
+        pictures: Pictures::new(job.spec, &to_draw, &warnings),
+        warnings: &warnings,
+        in_use: job.chunks.iter().map(|c| c.key.clone()).collect(),
+        stop: CancelToken::new(),
+        encoded: AtomicU64::new(0),
+        finished: missing.iter().map(|_| AtomicBool::new(false)).collect(),
+    };
+    let (queue_tx, queue_rx) = crossbeam_channel::unbounded();
+    for position in 0..missing.len() {
+        let _ = queue_tx.send(position);
+    }
+    drop(queue_tx);
+    let (done_tx, done_rx) = crossbeam_channel::unbounded();
+    let workers = job.jobs.clamp(1, missing.len());
+    let results = Mutex::new(Vec::with_capacity(missing.len()));
+
+    std::thread::scope(|scope| {
+        // On every way out (errors and panics included) the workers stop; each drops its
+        // encoder, which sets its pipeline to `Null`.
+        let _stop = StopOnDrop(&shared.stop);
+        for n in 0..workers {
+            let (queue, done, shared, results) = (&queue_rx, done_tx.clone(), &shared, &results);
+            std::thread::Builder::new()
+                .name(format!("chunks-{n}"))
+                .spawn_scoped(scope, move || {
+                    let outcome = work(shared, queue, results);
+                    let _ = done.send(outcome);
+                })
+                .map_err(|e| {
+                    RenderError::pipeline("chunks", format!("cannot start a thread: {e}"))
+                })?;
+        }
+        drop(done_tx);
+        watch(&shared, &done_rx, workers, reporter, cancel, stats)
+    })?;
+    drop(shared);
+    Ok((
+        results.into_inner().unwrap_or_default(),
+        warnings.into_inner().unwrap_or_default(),
+    ))
+}
+
+struct StopOnDrop<'a>(&'a CancelToken);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// Encoded chunks: each one's index in the plan and its file in the cache.
+type Encoded = Vec<(usize, PathBuf)>;
+
+type WorkerOutcome = Result<RenderStats, RenderError>;
+
+/// A chunk worker: takes chunks from `queue` until it is empty, draws and encodes each into
+/// a temporary file of the cache, and inserts it.
+fn work(shared: &Shared<'_>, queue: &Receiver<usize>, results: &Mutex<Encoded>) -> WorkerOutcome {
+    let job = shared.job;
+    let mut maker = FrameMaker::new(job.spec, job.timeline, job.layers, shared.warnings)?;
+    while let Ok(position) = queue.recv() {
+        if shared.stop.is_cancelled() {
+            return Err(RenderError::Cancelled);
+        }
+        let index = shared.missing[position];
+        let chunk = &job.chunks[index];
+        let scratch = Scratch(job.cache.temp_path(&chunk.key)?);
+        let mut encoder = ChunkEncoder::start(job.spec, &scratch.0, &shared.stop)?;
+        let mut counted = 0;
+        maker.draw_chunk(chunk, &shared.pictures, &mut encoder, &mut |encoded| {
+            shared
+                .encoded
+                .fetch_add(encoded - counted, Ordering::Relaxed);
+            counted = encoded;
+        })?;
+        let frames = encoder.finish()?;
+        shared
+            .encoded
+            .fetch_add(frames - counted, Ordering::Relaxed);
+        let entry = job
+            .cache
+            .insert(&chunk.key, &scratch.0, frames, &shared.in_use)?;
+        if let Ok(mut results) = results.lock() {
+            results.push((index, entry.path));
+        }
+        shared.finished[position].store(true, Ordering::Relaxed);
+    }
+    Ok(std::mem::take(&mut maker.times))
+}
+
+/// A chunk's temporary file, removed unless it was moved into the cache.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        remove_if_present(&self.0);
+    }
+}
+
+fn remove_if_present(path: &Path) {
+    if let Err(e) = std::fs::remove_file(path) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            log::warn!("cannot remove {}: {e}", path.display());
+        }
+    }
+}
+
+/// Reports progress until every worker is done, the first fails, or the render is cancelled.
+fn watch(
+    shared: &Shared<'_>,
+    done: &Receiver<WorkerOutcome>,
+    workers: usize,
+    reporter: &mut Reporter<'_>,
+    cancel: &CancelToken,
+    stats: &Mutex<RenderStats>,
+) -> Result<(), RenderError> {
+    let job = shared.job;
+    let total_frames = job.timeline.total_frames();
+    let total_segments = job.spec.segments.len();
+    let mut running = workers;
+    while running > 0 {
+        if cancel.is_cancelled() {
+            return Err(RenderError::Cancelled);
+        }
+        match done.recv_timeout(Duration::from_millis(100)) {
+            Ok(Ok(times)) => {
+                add_stats(stats, &times);
+                running -= 1;
+            }
+            Ok(Err(err)) => return Err(err),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        let done_frames =
+            (shared.reused + shared.encoded.load(Ordering::Relaxed)).min(total_frames);
+        // The earliest chunk still being encoded.
+        let segment = shared
+            .missing
+            .iter()
+            .zip(&shared.finished)
+            .find(|(_, finished)| !finished.load(Ordering::Relaxed))
+            .map_or(total_segments.saturating_sub(1), |(&i, _)| {
+                first_segment(&job.chunks[i])
+            });
         reporter.update(
             Progress {
-                current_segment: segment,
-                total_segments,
-                phase,
-                encoded_frames: encoded,
+                current_segment: segment as u32 + 1,
+                total_segments: total_segments as u32,
+                phase: format!("Rendering segment {}/{total_segments}", segment + 1),
+                encoded_frames: done_frames,
                 total_frames,
-                percentage: share::encoding(encoded, total_frames),
+                percentage: share::encoding(done_frames, total_frames),
             },
             Instant::now(),
         );
     }
-}
-
-fn pipeline_error(err: &gst::message::Error) -> RenderError {
-    RenderError::Pipeline {
-        element: err
-            .src()
-            .map_or_else(|| "pipeline".to_string(), |s| s.name().to_string()),
-        message: err.error().to_string(),
-        debug: err.debug().map(|d| d.to_string()),
-    }
-}
-
-fn first_bus_error(pipeline: &gst::Pipeline) -> Option<RenderError> {
-    let message = pipeline.bus()?.pop_filtered(&[gst::MessageType::Error])?;
-    match message.view() {
-        gst::MessageView::Error(err) => Some(pipeline_error(err)),
-        _ => None,
-    }
+    Ok(())
 }

@@ -1,22 +1,22 @@
-//! Frame production: the `pictures` thread decodes each segment's picture one ahead, and the
-//! `frames` thread draws every frame (Ken Burns shots, crossfades, subtitles, logo) into a
-//! pooled buffer and pushes it, with exact timestamps, into the video `appsrc`.
+//! Frame production for one chunk: the pictures it shows (decoded once per render and shared
+//! by the chunk workers), every frame drawn (Ken Burns shots, crossfades, subtitles, logo)
+//! into a pooled buffer and pushed into the chunk's encoder.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-use super::encode::{add_stats, WorkerError, WorkerResult};
 use super::Layers;
+use crate::chunk_plan::Chunk;
 use crate::compositor::{Compositor, Shot};
 use crate::image_source::{self, SourceImage};
 use crate::ken_burns::{Camera, Pattern};
 use crate::overlay::YuvOverlay;
-use crate::pipeline::EncodePipeline;
+use crate::pipeline::{frame_info, frame_layout};
+use crate::splice::ChunkEncoder;
 use crate::stats::RenderStats;
 use crate::subtitles::Cue;
 use crate::text_overlay::{SubtitleStyle, TextRenderer};
@@ -24,240 +24,262 @@ use crate::timeline::Timeline;
 use crate::transition::{FrameContent, Transitions};
 use crate::{RenderError, RenderSpec};
 
-pub(super) type Picture = Result<(usize, SourceImage), RenderError>;
-
-/// Decodes each segment's picture once, in order, one ahead of the frames being drawn.
-pub(super) fn prepare_pictures(
-    spec: &RenderSpec,
-    timeline: &Timeline,
-    pictures: &Sender<Picture>,
-    warnings: &Mutex<Vec<String>>,
-    stopping: &dyn Fn() -> bool,
-    stats: &Mutex<RenderStats>,
-) -> WorkerResult {
-    let mut times = RenderStats::default();
-    let size = image_source::source_size(spec.width, spec.height, spec.zoom_intensity);
-    for (i, (segment, timing)) in spec.segments.iter().zip(timeline.segments()).enumerate() {
-        if timing.frames() == 0 {
-            continue; // shorter than a frame: its picture is never seen
-        }
-        if stopping() {
-            return Err(WorkerError::Stopped);
-        }
-        let started = Instant::now();
-        let picture = image_source::load_source(&segment.image, Some(i + 1), size);
-        times.picture.since(started);
-        if let Ok(source) = &picture {
-            // Enlarging more than twice makes a visibly soft picture.
-            if source.upscale > 2.0 {
-                let (w, h) = source.original;
-                let warning = format!(
-                    "segment {}: the picture is only {w}x{h} and was enlarged {:.1}x; \
-                     it may look soft",
-                    i + 1,
-                    source.upscale
-                );
-                log::debug!("{warning}");
-                if let Ok(mut list) = warnings.lock() {
-                    list.push(warning);
-                }
-            }
-        }
-        let failed = picture.is_err();
-        let mut message = picture.map(|source| (i, source));
-        loop {
-            match pictures.send_timeout(message, Duration::from_millis(100)) {
-                Ok(()) => break,
-                Err(SendTimeoutError::Timeout(back)) if !stopping() => message = back,
-                Err(_) => return Err(WorkerError::Stopped),
-            }
-        }
-        if failed {
-            return Ok(()); // the frame thread reports it
-        }
-    }
-    add_stats(stats, &times);
-    Ok(())
+/// A decoded picture and its Ken Burns camera.
+pub(super) struct Shown {
+    source: SourceImage,
+    camera: Camera,
 }
 
-/// Draws every frame and pushes it, with exact timestamps, to the encoder.
-// The thread's whole context, borrowed from `encode`'s scope: bundling it would only move
-// the list elsewhere.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn draw_frames(
-    spec: &RenderSpec,
-    timeline: &Timeline,
-    layers: &Layers<'_>,
-    encoder: &EncodePipeline,
-    pictures: &Receiver<Picture>,
-    warnings: &Mutex<Vec<String>>,
-    stopping: &dyn Fn() -> bool,
-    stats: &Mutex<RenderStats>,
-) -> WorkerResult {
-    let mut times = RenderStats::default();
-    let pool = gst::BufferPool::new();
-    let mut config = pool.config();
-    config.set_params(Some(&encoder.video_caps), encoder.layout.size as u32, 2, 0);
-    pool.set_config(config)
-        .and_then(|()| pool.set_active(true))
-        .map_err(|e| RenderError::pipeline("frame pool", e.to_string()))?;
-    let mut compositor = Compositor::new(encoder.layout.clone());
-    let mut shown = OnScreen::new(spec, &layers.transitions, pictures, stopping);
-    let mut captions = match &spec.subtitles {
-        Some(style) => Captions::new(style, layers.cues, spec, warnings)?,
-        None => Captions::default(),
-    };
-    for frame in 0..timeline.total_frames() {
-        if stopping() {
-            return Err(WorkerError::Stopped);
-        }
-        let segment = timeline.segment_of_frame(frame);
-        let content = layers.transitions.content(frame, segment);
-        let started = Instant::now();
-        let mut buffer = pool
-            .acquire_buffer(None)
-            .map_err(|flow| WorkerError::Refused {
-                element: "frame pool",
-                flow,
-            })?;
-        {
-            let buffer = buffer
-                .get_mut()
-                .ok_or_else(|| RenderError::pipeline("frame pool", "frame is shared"))?;
-            let pts = timeline.frame_time_ns(frame);
-            buffer.set_pts(gst::ClockTime::from_nseconds(pts));
-            buffer.set_duration(gst::ClockTime::from_nseconds(
-                timeline.frame_time_ns(frame + 1) - pts,
-            ));
-            buffer.set_offset(frame);
-            let mut map = buffer
-                .map_writable()
-                .map_err(|e| RenderError::pipeline("frame pool", e.to_string()))?;
-            let mut now = times.acquire.since(started);
-            let (first, last) = match content {
-                FrameContent::Single(i) => (i, i),
-                FrameContent::Blend { from, .. } => (from, from + 1),
-            };
-            shown.load(first, last)?;
-            now = times.picture_wait.since(now);
-            let build = now;
-            let drawn = match content {
-                FrameContent::Single(i) => compositor.draw_shot(&shown.shot(i, frame)?, &mut map),
-                FrameContent::Blend { from, weight } => {
-                    let (out, into) = (shown.shot(from, frame)?, shown.shot(from + 1, frame)?);
-                    compositor.draw_blend(&out, &into, weight, &mut map)
-                }
-            };
-            drawn.map_err(|e| RenderError::pipeline("compositor", e))?;
-            now = match content {
-                FrameContent::Single(_) => times.shot.since(now),
-                FrameContent::Blend { .. } => times.blend.since(now),
-            };
-            if let Some(text) = captions.at(frame) {
-                text.blend_onto(&mut map, compositor.layout());
-            }
-            if let Some(logo) = &layers.logo {
-                logo.blend_onto(&mut map, compositor.layout());
-            }
-            times.overlays.since(now);
-            times.frame.since(build);
-        }
-        if encoder.video.current_level_bytes() == 0 {
-            times.starved_frames += 1;
-        }
-        let started = Instant::now();
-        encoder
-            .video
-            .push_buffer(buffer)
-            .map_err(|flow| WorkerError::Refused {
-                element: "frames",
-                flow,
-            })?;
-        times.push.since(started);
-    }
-    add_stats(stats, &times);
-    let _ = pool.set_active(false);
-    encoder
-        .video
-        .end_of_stream()
-        .map(|_| ())
-        .map_err(|flow| WorkerError::Refused {
-            element: "frames",
-            flow,
-        })
-}
-
-/// The pictures on screen (one, or two during a crossfade) with their Ken Burns cameras,
-/// taken in order from the `pictures` thread and dropped once no later frame shows them.
-struct OnScreen<'a> {
+/// Each segment's picture, decoded when a chunk first needs it and dropped once every chunk
+/// that shows it is drawn, so at most a few are in memory whatever the project's length.
+pub(super) struct Pictures<'a> {
     spec: &'a RenderSpec,
-    transitions: &'a Transitions,
-    pictures: &'a Receiver<Picture>,
-    stopping: &'a dyn Fn() -> bool,
-    loaded: VecDeque<(usize, SourceImage, Camera)>,
+    size: (u32, u32),
+    warnings: &'a Mutex<Vec<String>>,
+    slots: Vec<Mutex<Slot>>,
 }
 
-impl<'a> OnScreen<'a> {
-    fn new(
+#[derive(Default)]
+struct Slot {
+    picture: Option<Arc<Shown>>,
+    /// Chunks still to draw that show this picture.
+    uses: usize,
+}
+
+impl<'a> Pictures<'a> {
+    /// The pictures of the chunks `to_draw`.
+    pub(super) fn new(
         spec: &'a RenderSpec,
-        transitions: &'a Transitions,
-        pictures: &'a Receiver<Picture>,
-        stopping: &'a dyn Fn() -> bool,
+        to_draw: &[&Chunk],
+        warnings: &'a Mutex<Vec<String>>,
     ) -> Self {
+        let mut slots: Vec<Slot> = spec.segments.iter().map(|_| Slot::default()).collect();
+        for chunk in to_draw {
+            for segment in chunk.kind.segments() {
+                if let Some(slot) = slots.get_mut(segment) {
+                    slot.uses += 1;
+                }
+            }
+        }
         Self {
             spec,
-            transitions,
-            pictures,
-            stopping,
-            loaded: VecDeque::with_capacity(2),
+            size: image_source::source_size(spec.width, spec.height, spec.zoom_intensity),
+            warnings,
+            slots: slots.into_iter().map(Mutex::new).collect(),
         }
     }
 
-    /// Makes segments `first..=last` (those with frames) the loaded ones: drops the pictures
-    /// before `first` and receives those up to `last`.
-    fn load(&mut self, first: usize, last: usize) -> Result<(), WorkerError> {
-        while self.loaded.front().is_some_and(|(i, ..)| *i < first) {
-            self.loaded.pop_front();
+    /// Segment `segment`'s picture, decoded now unless another chunk already did (a worker
+    /// that needs it meanwhile waits for that decode instead of repeating it).
+    fn take(&self, segment: usize, times: &mut RenderStats) -> Result<Arc<Shown>, RenderError> {
+        let mut slot = self.slot(segment)?;
+        if let Some(picture) = &slot.picture {
+            return Ok(picture.clone());
         }
-        while self.loaded.back().is_none_or(|(i, ..)| *i < last) {
-            let (i, source) = loop {
-                match self.pictures.recv_timeout(Duration::from_millis(100)) {
-                    Ok(picture) => break picture?,
-                    Err(RecvTimeoutError::Timeout) if !(self.stopping)() => {}
-                    Err(_) => return Err(WorkerError::Stopped),
-                }
-            };
-            let camera = Camera::new(
-                Pattern::for_segment(self.spec.segments[i].index),
-                f64::from(source.width),
-                f64::from(source.height),
-                f64::from(self.spec.width) / f64::from(self.spec.height),
-                self.spec.zoom_intensity,
+        let started = Instant::now();
+        let spec_segment = &self.spec.segments[segment];
+        let source = image_source::load_source(&spec_segment.image, Some(segment + 1), self.size)?;
+        times.picture.since(started);
+        // Enlarging more than twice makes a visibly soft picture.
+        if source.upscale > 2.0 {
+            let (w, h) = source.original;
+            let warning = format!(
+                "segment {}: the picture is only {w}x{h} and was enlarged {:.1}x; it may look soft",
+                segment + 1,
+                source.upscale
             );
-            self.loaded.push_back((i, source, camera));
+            log::debug!("{warning}");
+            if let Ok(mut list) = self.warnings.lock() {
+                list.push(warning);
+            }
+        }
+        let camera = Camera::new(
+            Pattern::for_segment(spec_segment.index),
+            f64::from(source.width),
+            f64::from(source.height),
+            f64::from(self.spec.width) / f64::from(self.spec.height),
+            self.spec.zoom_intensity,
+        );
+        let picture = Arc::new(Shown { source, camera });
+        slot.picture = Some(picture.clone());
+        Ok(picture)
+    }
+
+    /// One chunk showing `segment` is drawn.
+    fn release(&self, segment: usize) {
+        if let Ok(mut slot) = self.slot(segment) {
+            slot.uses = slot.uses.saturating_sub(1);
+            if slot.uses == 0 {
+                slot.picture = None;
+            }
+        }
+    }
+
+    fn slot(&self, segment: usize) -> Result<std::sync::MutexGuard<'_, Slot>, RenderError> {
+        self.slots
+            .get(segment)
+            .and_then(|slot| slot.lock().ok())
+            .ok_or_else(|| {
+                RenderError::pipeline("frames", format!("segment {} has no picture", segment + 1))
+            })
+    }
+}
+
+/// What a chunk worker keeps from one chunk to the next: its frame pool, compositor and
+/// subtitle renderer.
+pub(super) struct FrameMaker<'a> {
+    timeline: &'a Timeline,
+    layers: &'a Layers<'a>,
+    pool: gst::BufferPool,
+    compositor: Compositor,
+    captions: Captions,
+    pub(super) times: RenderStats,
+}
+
+impl Drop for FrameMaker<'_> {
+    fn drop(&mut self) {
+        let _ = self.pool.set_active(false);
+    }
+}
+
+impl<'a> FrameMaker<'a> {
+    pub(super) fn new(
+        spec: &'a RenderSpec,
+        timeline: &'a Timeline,
+        layers: &'a Layers<'a>,
+        warnings: &Mutex<Vec<String>>,
+    ) -> Result<Self, RenderError> {
+        let info = frame_info(spec)?;
+        let caps = info
+            .to_caps()
+            .map_err(|e| RenderError::pipeline("video caps", e.to_string()))?;
+        let pool = gst::BufferPool::new();
+        let mut config = pool.config();
+        config.set_params(Some(&caps), info.size() as u32, 2, 0);
+        pool.set_config(config)
+            .and_then(|()| pool.set_active(true))
+            .map_err(|e| RenderError::pipeline("frame pool", e.to_string()))?;
+        let captions = match &spec.subtitles {
+            Some(style) => Captions::new(style, layers.cues, spec, warnings)?,
+            None => Captions::default(),
+        };
+        Ok(Self {
+            timeline,
+            layers,
+            pool,
+            compositor: Compositor::new(frame_layout(&info)),
+            captions,
+            times: RenderStats::default(),
+        })
+    }
+
+    /// Draws `chunk`'s frames into `encoder`, with `pictures`' help; `on_frame` is told the
+    /// encoder's count of encoded frames after each push.
+    pub(super) fn draw_chunk(
+        &mut self,
+        chunk: &Chunk,
+        pictures: &Pictures<'_>,
+        encoder: &mut ChunkEncoder,
+        on_frame: &mut dyn FnMut(u64),
+    ) -> Result<(), RenderError> {
+        let segments = chunk.kind.segments();
+        let started = Instant::now();
+        let shown = segments
+            .iter()
+            .map(|&segment| {
+                pictures
+                    .take(segment, &mut self.times)
+                    .map(|p| (segment, p))
+            })
+            .collect::<Result<Vec<_>, _>>();
+        self.times.picture_wait.since(started);
+        let drawn = shown
+            .and_then(|shown| self.draw_frames(chunk.frames.clone(), &shown, encoder, on_frame));
+        for &segment in &segments {
+            pictures.release(segment);
+        }
+        drawn
+    }
+
+    fn draw_frames(
+        &mut self,
+        frames: Range<u64>,
+        shown: &[(usize, Arc<Shown>)],
+        encoder: &mut ChunkEncoder,
+        on_frame: &mut dyn FnMut(u64),
+    ) -> Result<(), RenderError> {
+        self.captions.restart();
+        let transitions = &self.layers.transitions;
+        for frame in frames {
+            let content = transitions.content(frame, self.timeline.segment_of_frame(frame));
+            let started = Instant::now();
+            let mut buffer = self
+                .pool
+                .acquire_buffer(None)
+                .map_err(|flow| RenderError::pipeline("frame pool", format!("{flow:?}")))?;
+            {
+                let buffer = buffer
+                    .get_mut()
+                    .ok_or_else(|| RenderError::pipeline("frame pool", "frame is shared"))?;
+                let mut map = buffer
+                    .map_writable()
+                    .map_err(|e| RenderError::pipeline("frame pool", e.to_string()))?;
+                let build = self.times.acquire.since(started);
+                let drawn = match content {
+                    FrameContent::Single(i) => self
+                        .compositor
+                        .draw_shot(&shot(shown, transitions, i, frame)?, &mut map),
+                    FrameContent::Blend { from, weight } => {
+                        let out = shot(shown, transitions, from, frame)?;
+                        let into = shot(shown, transitions, from + 1, frame)?;
+                        self.compositor.draw_blend(&out, &into, weight, &mut map)
+                    }
+                };
+                drawn.map_err(|e| RenderError::pipeline("compositor", e))?;
+                let now = match content {
+                    FrameContent::Single(_) => self.times.shot.since(build),
+                    FrameContent::Blend { .. } => self.times.blend.since(build),
+                };
+                if let Some(text) = self.captions.at(frame) {
+                    text.blend_onto(&mut map, self.compositor.layout());
+                }
+                if let Some(logo) = &self.layers.logo {
+                    logo.blend_onto(&mut map, self.compositor.layout());
+                }
+                self.times.overlays.since(now);
+                self.times.frame.since(build);
+            }
+            if encoder.queued_bytes() == 0 {
+                self.times.starved_frames += 1;
+            }
+            let started = Instant::now();
+            encoder.push(buffer)?;
+            self.times.push.since(started);
+            on_frame(encoder.encoded_frames());
         }
         Ok(())
     }
+}
 
-    /// Segment `segment`'s shot at `frame`; its picture must be loaded.
-    fn shot(&self, segment: usize, frame: u64) -> Result<Shot<'_>, WorkerError> {
-        let (_, source, camera) = self
-            .loaded
-            .iter()
-            .find(|(i, ..)| *i == segment)
-            .ok_or_else(|| {
-                RenderError::pipeline("frames", format!("segment {} has no picture", segment + 1))
-            })?;
-        // The camera moves over all the frames the picture is seen on, blends included.
-        let visible = self.transitions.visible(segment);
-        Ok(Shot {
-            source,
-            camera: camera.at(Camera::progress(
-                frame.saturating_sub(visible.start),
-                visible.end - visible.start,
-            )),
-        })
-    }
+/// Segment `segment`'s shot at `frame`. The camera moves over all the frames the picture is
+/// seen on, blends included.
+fn shot<'p>(
+    shown: &'p [(usize, Arc<Shown>)],
+    transitions: &Transitions,
+    segment: usize,
+    frame: u64,
+) -> Result<Shot<'p>, RenderError> {
+    let (_, picture) = shown.iter().find(|(i, _)| *i == segment).ok_or_else(|| {
+        RenderError::pipeline("frames", format!("segment {} has no picture", segment + 1))
+    })?;
+    let visible = transitions.visible(segment);
+    Ok(Shot {
+        source: &picture.source,
+        camera: picture.camera.at(Camera::progress(
+            frame.saturating_sub(visible.start),
+            visible.end - visible.start,
+        )),
+    })
 }
 
 /// Burned-in subtitles: each cue drawn once, when its first frame comes, and blended onto
@@ -266,10 +288,10 @@ impl<'a> OnScreen<'a> {
 struct Captions {
     renderer: Option<TextRenderer>,
     /// Every cue with the frames that show it, in order.
-    cues: Vec<(std::ops::Range<u64>, String)>,
+    cues: Vec<(Range<u64>, String)>,
     /// Index in `cues` of the next cue to show, and the drawn current one.
     next: usize,
-    current: Option<(std::ops::Range<u64>, YuvOverlay)>,
+    current: Option<(Range<u64>, YuvOverlay)>,
 }
 
 impl Captions {
@@ -286,8 +308,12 @@ impl Captions {
             Ok(renderer) => renderer,
             // A configured font file that cannot be used falls back to the font family.
             Err(err) if style.font_file.is_some() => {
+                let warning = format!("subtitles use the default font: {err}");
                 if let Ok(mut list) = warnings.lock() {
-                    list.push(format!("subtitles use the default font: {err}"));
+                    // Each chunk worker meets it; say it once.
+                    if !list.contains(&warning) {
+                        list.push(warning);
+                    }
                 }
                 let fallback = SubtitleStyle {
                     font_file: None,
@@ -308,6 +334,12 @@ impl Captions {
             next: 0,
             current: None,
         })
+    }
+
+    /// Ready for a chunk starting anywhere (frames then come in increasing order).
+    fn restart(&mut self) {
+        self.next = 0;
+        self.current = None;
     }
 
     /// The subtitle to draw on `frame` (frames come in increasing order).

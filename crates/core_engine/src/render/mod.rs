@@ -1,16 +1,16 @@
-//! The render job: analyse the narration, stream frames and sound through the encoder,
-//! watch the bus, verify the file and move it into place.
+//! The render job: analyse the narration, cut the video into chunks keyed by their content
+//! (`chunk_plan`), reuse the chunks the cache has, encode the others, splice every chunk and
+//! the narration into the output, verify it and move it into place.
 //!
 //! Threads (all scoped to one render):
-//! - the caller's thread runs the bus loop, reports progress and checks for cancellation;
-//! - `pictures` decodes and prepares the next segment's picture while the current one plays;
-//! - `frames` draws every frame (Ken Burns shots, crossfades, subtitles, logo) and pushes it
-//!   into the video `appsrc`;
-//! - `narration` decodes each narration in turn and pushes it, then its silence.
+//! - the caller's thread reports progress and checks for cancellation;
+//! - `jobs` chunk workers each take the next chunk to encode, draw its frames (Ken Burns
+//!   shots, crossfades, subtitles, logo; each picture decoded once and shared) and push them
+//!   into that chunk's encoder, x264 with one thread so the same frames give the same bits;
+//! - during the splice, one thread feeds the chunks' samples and another decodes each
+//!   narration in turn and pushes it, then its silence.
 //!
-//! GStreamer's own threads (x264's among them) run the encoder on the remaining cores.
-//!
-//! Modules: `encode` (threads and the bus loop), `frames` (pictures and frame drawing),
+//! Modules: `encode` (reuse, workers, splice), `frames` (pictures and frame drawing),
 //! `narration` (the sound track).
 
 mod encode;
@@ -22,7 +22,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::audio;
-use crate::chunk_cache::ChunkCache;
+use crate::chunk_cache::{self, ChunkCache};
+use crate::chunk_plan::{self, Chunk, PlanInputs};
 use crate::image_source;
 use crate::logo::prepare_logo;
 use crate::overlay::YuvOverlay;
@@ -30,7 +31,7 @@ use crate::progress::{share, Reporter};
 use crate::sidecar::{self, SubtitleFiles};
 use crate::stats::RenderStats;
 use crate::subtitles::{cues_for_segment, Cue};
-use crate::temp_output::TempOutput;
+use crate::temp_output::{temporary_path, TempOutput};
 use crate::timeline::{Timeline, SAMPLE_RATE};
 use crate::transition::Transitions;
 use crate::verify::{self, Expected};
@@ -105,7 +106,6 @@ pub fn render_with(
     on_progress: &mut dyn FnMut(&Progress),
     cancel: &CancelToken,
 ) -> Result<(RenderOutput, RenderStats), RenderError> {
-    let _ = options;
     spec.validate()?;
     crate::check_elements()?;
     let mut reporter = Reporter::new(on_progress);
@@ -124,17 +124,33 @@ pub fn render_with(
         cues: &cues,
         logo: logo_overlay(spec, &mut warnings),
     };
+    let chunks = plan_chunks(spec, &timeline, &layers)?;
+    // Without a cache, the chunks go to a scratch folder beside the output.
+    let scratch;
+    let cache = match &options.cache {
+        Some(cache) => cache,
+        None => {
+            scratch = ScratchCache::new(output)?;
+            &scratch.cache
+        }
+    };
     let temp = TempOutput::new(output)?;
     let stats = Mutex::new(RenderStats::default());
-    warnings.extend(encode::encode(
+    let job = encode::Job {
         spec,
-        &timeline,
-        &layers,
-        &temp,
-        &mut reporter,
-        cancel,
-        &stats,
-    )?);
+        timeline: &timeline,
+        layers: &layers,
+        chunks: &chunks,
+        cache,
+        jobs: options.jobs.max(1),
+    };
+    warnings.extend(encode::encode(&job, &temp, &mut reporter, cancel, &stats)?);
+    if let Some(owner) = &options.owner {
+        // Losing the record only keeps the chunks until they are evicted.
+        if let Err(err) = cache.record_owner(owner, chunks.iter().map(|chunk| &chunk.key)) {
+            log::warn!("cannot record the chunks {owner} uses: {err}");
+        }
+    }
     for warning in &warnings {
         log::warn!("{}: {warning}", output.display());
     }
@@ -196,6 +212,61 @@ pub fn render_with(
         warnings,
     };
     Ok((output, stats.into_inner().unwrap_or_default()))
+}
+
+/// The chunks of the video and their keys, from the content of its files.
+fn plan_chunks(
+    spec: &RenderSpec,
+    timeline: &Timeline,
+    layers: &Layers<'_>,
+) -> Result<Vec<Chunk>, RenderError> {
+    let picture_hashes = spec
+        .segments
+        .iter()
+        .map(|segment| {
+            chunk_cache::file_sha256(&segment.image).map_err(|e| RenderError::io(&segment.image, e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // A font or logo that cannot be read is left out of the frames, and so of the keys.
+    let readable_hash = |path: Option<&Path>| path.and_then(|p| chunk_cache::file_sha256(p).ok());
+    let font_hash = readable_hash(
+        spec.subtitles
+            .as_ref()
+            .and_then(|style| style.font_file.as_deref()),
+    );
+    let logo_hash = readable_hash(spec.logo.as_ref().map(|logo| logo.path.as_path()));
+    let picture_hash = |segment: usize| picture_hashes[segment].clone();
+    chunk_plan::plan(&PlanInputs {
+        spec,
+        timeline,
+        transitions: &layers.transitions,
+        cues: layers.cues,
+        picture_hash: &picture_hash,
+        font_hash: font_hash.as_deref(),
+        logo_hash: logo_hash.as_deref(),
+    })
+    .map_err(|e| RenderError::pipeline("chunk plan", e.to_string()))
+}
+
+/// A cache for one render, in a temporary folder beside the output, removed on drop.
+struct ScratchCache {
+    cache: ChunkCache,
+}
+
+impl ScratchCache {
+    fn new(output: &Path) -> Result<ScratchCache, RenderError> {
+        let dir = temporary_path(output)?;
+        let cache = ChunkCache::open(&dir, u64::MAX)?;
+        Ok(ScratchCache { cache })
+    }
+}
+
+impl Drop for ScratchCache {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(self.cache.dir()) {
+            log::warn!("cannot remove {}: {e}", self.cache.dir().display());
+        }
+    }
 }
 
 /// Decodes every narration once, without keeping it, to learn its exact length, and checks

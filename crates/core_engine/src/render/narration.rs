@@ -1,14 +1,12 @@
-//! The `narration` thread: decodes each narration in turn and pushes it into the audio
+//! The narration track: each narration decoded in turn and pushed into the splice's audio
 //! `appsrc` with sample-exact timestamps, followed by its gap of silence.
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use gstreamer as gst;
+use gstreamer_app as gst_app;
 
-use super::encode::{add_stats, WorkerError, WorkerResult};
 use crate::audio::{Decoder, BYTES_PER_SAMPLE};
-use crate::pipeline::EncodePipeline;
 use crate::stats::RenderStats;
 use crate::timeline::{Timeline, SAMPLE_RATE};
 use crate::{RenderError, RenderSpec};
@@ -18,24 +16,19 @@ const SILENCE_CHUNK: u64 = SAMPLE_RATE as u64 / 10;
 
 /// Decodes each narration in turn and pushes it with sample-exact timestamps, then its gap
 /// of silence. The analysed length is authoritative: extra samples are cut, missing ones
-/// padded with silence.
+/// padded with silence. Returns the decoding times (the pushes wait for the muxer).
 pub(super) fn push_narration(
     spec: &RenderSpec,
     timeline: &Timeline,
-    encoder: &EncodePipeline,
+    audio: &gst_app::AppSrc,
     stopping: &dyn Fn() -> bool,
-    stats: &Mutex<RenderStats>,
-) -> WorkerResult {
+) -> Result<RenderStats, RenderError> {
     let mut times = RenderStats::default();
     let push = |buffer: gst::Buffer| {
-        encoder
-            .audio
+        audio
             .push_buffer(buffer)
             .map(|_| ())
-            .map_err(|flow| WorkerError::Refused {
-                element: "narration",
-                flow,
-            })
+            .map_err(|flow| RenderError::pipeline("narration", format!("{flow:?}")))
     };
     let stamp = |buffer: &mut gst::Buffer, start: u64, samples: u64| {
         // Copies only the buffer's header if someone else still holds it.
@@ -51,7 +44,6 @@ pub(super) fn push_narration(
     for (i, (segment, timing)) in spec.segments.iter().zip(timeline.segments()).enumerate() {
         let narration_end = timing.start_sample + timing.narration_samples;
         let mut position = timing.start_sample;
-        // Decoding time only: the pushes wait for the muxer, which waits for the video.
         let mut decoding = Duration::ZERO;
         let started = Instant::now();
         let mut decoder = Decoder::open(&segment.audio, Some(i + 1))?;
@@ -82,7 +74,7 @@ pub(super) fn push_narration(
         drop(decoder);
         while position < timing.end_sample() {
             if stopping() {
-                return Err(WorkerError::Stopped);
+                return Err(RenderError::Cancelled);
             }
             let samples = SILENCE_CHUNK.min(timing.end_sample() - position);
             let mut silence =
@@ -93,13 +85,5 @@ pub(super) fn push_narration(
         }
         times.narration.record(decoding);
     }
-    add_stats(stats, &times);
-    encoder
-        .audio
-        .end_of_stream()
-        .map(|_| ())
-        .map_err(|flow| WorkerError::Refused {
-            element: "narration",
-            flow,
-        })
+    Ok(times)
 }
