@@ -81,18 +81,27 @@ pub(crate) fn make(factory: &str, name: &str) -> Result<gst::Element, RenderErro
         .map_err(|_| missing(factory))
 }
 
-/// Applies the spec's H.264 settings (shared with the encoder-only benchmark, so both
-/// measure the same encoder). Threads are the caller's choice: one for a chunk, automatic
-/// for the benchmark's x264 alone.
+/// The spec's H.264 settings as x264enc property values, shared by the chunk encoder and
+/// the encoder-only benchmark, so both measure the same encoder. Threads are the caller's
+/// choice: one for a chunk, automatic for the benchmark's x264 alone.
+pub(crate) fn x264_settings(spec: &RenderSpec) -> [(&'static str, String); 5] {
+    [
+        ("speed-preset", spec.encoder.preset.clone()),
+        // Constant quality (CRF-like): `quantizer` is the quality level.
+        ("pass", "qual".to_string()),
+        ("quantizer", spec.encoder.quantizer.to_string()),
+        ("key-int-max", spec.keyframe_interval().to_string()),
+        // x264's threaded lookahead buffers extra frames (about 40 MB at 1080p) and gains
+        // nothing on a machine whose cores the encoders already keep busy.
+        ("sync-lookahead", "0".to_string()),
+    ]
+}
+
+/// Applies [`x264_settings`] to an x264enc element.
 pub(crate) fn configure_x264(x264: &gst::Element, spec: &RenderSpec) {
-    x264.set_property_from_str("speed-preset", &spec.encoder.preset);
-    // Constant quality (CRF-like): `quantizer` is the quality level.
-    x264.set_property_from_str("pass", "qual");
-    x264.set_property("quantizer", spec.encoder.quantizer);
-    x264.set_property("key-int-max", spec.keyframe_interval());
-    // x264's threaded lookahead buffers extra frames (about 40 MB at 1080p) and gains
-    // nothing on a machine whose cores the frame threads already keep busy.
-    x264.set_property("sync-lookahead", 0i32);
+    for (name, value) in x264_settings(spec) {
+        x264.set_property_from_str(name, &value);
+    }
 }
 
 /// The raw frames' format for `spec`: I420, BT.709, limited range.

@@ -54,12 +54,14 @@ pub(crate) mod share {
     }
 }
 
-/// Forwards progress to the caller at most once per `interval`, keeping the percentage
-/// monotonic and below 100 until [`Reporter::finish`].
+/// Forwards progress to the caller at most once per `interval` within a phase (a new phase
+/// is always told, so a quick one like "Reusing segment 3/20" is not lost), keeping the
+/// percentage monotonic and below 100 until [`Reporter::finish`].
 pub(crate) struct Reporter<'a> {
     callback: &'a mut dyn FnMut(&Progress),
     interval: Duration,
     last_emit: Option<Instant>,
+    last_phase: String,
     highest: f64,
 }
 
@@ -74,17 +76,20 @@ impl<'a> Reporter<'a> {
             callback,
             interval,
             last_emit: None,
+            last_phase: String::new(),
             highest: 0.0,
         }
     }
 
-    /// Emits `progress` unless the last event was less than `interval` ago.
+    /// Emits `progress` unless the last event, in the same phase, was less than `interval`
+    /// ago.
     pub fn update(&mut self, mut progress: Progress, now: Instant) {
         if let Some(last) = self.last_emit {
-            if now.duration_since(last) < self.interval {
+            if now.duration_since(last) < self.interval && progress.phase == self.last_phase {
                 return;
             }
         }
+        self.last_phase.clone_from(&progress.phase);
         progress.percentage = progress.percentage.clamp(self.highest, 99.9);
         self.highest = progress.percentage;
         self.last_emit = Some(now);
@@ -126,6 +131,22 @@ mod tests {
         reporter.update(at(100.0), t0 + Duration::from_millis(300)); // not finished yet
         reporter.finish(at(99.0));
         assert_eq!(seen, vec![10.0, 10.0, 99.9, 100.0]);
+    }
+
+    #[test]
+    fn a_new_phase_is_told_at_once() {
+        let mut seen = Vec::new();
+        let mut callback = |p: &Progress| seen.push(p.phase.clone());
+        let mut reporter = Reporter::new(&mut callback);
+        let t0 = Instant::now();
+        let phase = |name: &str| Progress {
+            phase: name.into(),
+            ..at(10.0)
+        };
+        reporter.update(phase("Reusing segment 1/2"), t0);
+        reporter.update(phase("Reusing segment 1/2"), t0); // a repeat, too soon
+        reporter.update(phase("Reusing segment 2/2"), t0);
+        assert_eq!(seen, ["Reusing segment 1/2", "Reusing segment 2/2"]);
     }
 
     #[test]

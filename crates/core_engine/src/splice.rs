@@ -26,9 +26,11 @@
 //! which they are for one spec; a chunk that differs, has the wrong frame count, does not
 //! start with a key frame or is not evenly timed is an error, never spliced.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 use gstreamer as gst;
@@ -36,7 +38,7 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
-use crate::pipeline::{configure_x264, frame_info, make, make_aac_encoder};
+use crate::pipeline::{frame_info, make, make_aac_encoder, x264_settings};
 use crate::{CancelToken, RenderError, RenderSpec};
 
 /// How often blocked loops look at the cancel flag.
@@ -55,22 +57,36 @@ pub fn nearest_frame(ns: u64, fps: u32) -> u64 {
     ((2 * u128::from(ns) * u128::from(fps) + 1_000_000_000) / 2_000_000_000) as u64
 }
 
-/// Encodes one chunk: frames pushed in order (timestamps are set here, from 0 at exact
-/// `i / fps`) become an MP4 with one H.264 stream. Dropping it sets the pipeline to `Null`.
+/// The program that encodes a chunk (Debian package `gstreamer1.0-tools`).
+const CHUNK_ENCODER_PROGRAM: &str = "gst-launch-1.0";
+/// How often `finish` looks at the encoder process and the cancel flag.
+const CHILD_POLL: Duration = Duration::from_millis(20);
+
+/// Encodes one chunk: frames pushed in order become an MP4 with one H.264 stream, at exact
+/// `i / fps` timestamps.
+///
+/// x264 runs with one thread in a process of its own (`gst-launch-1.0`, reading the raw
+/// frames from a pipe). One thread makes x264's decisions independent of timing; a fresh
+/// process makes them independent of what encoded before: measured here, x264 encodes in a
+/// long-lived process now and then give different bits for the same frames, encodes in
+/// fresh processes never did. Dropping it kills the process.
 #[derive(Debug)]
 pub struct ChunkEncoder {
-    pipeline: gst::Pipeline,
-    frames: gst_app::AppSrc,
+    child: Child,
+    frames: Option<ChildStdin>,
+    output: PathBuf,
     info: gst_video::VideoInfo,
-    fps: u32,
     pushed: u64,
-    encoded: Arc<AtomicU64>,
     cancel: CancelToken,
 }
 
 impl Drop for ChunkEncoder {
     fn drop(&mut self) {
-        let _ = self.pipeline.set_state(gst::State::Null);
+        self.frames = None;
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
     }
 }
 
@@ -84,61 +100,28 @@ impl ChunkEncoder {
     ) -> Result<ChunkEncoder, RenderError> {
         crate::init()?;
         let info = frame_info(spec)?;
-        let caps = info
-            .to_caps()
-            .map_err(|e| RenderError::pipeline("video caps", e.to_string()))?;
-        // Two frames of queue, as in the renderer: memory stays flat.
-        let frames = gst_app::AppSrc::builder()
-            .name("chunk-frames")
-            .caps(&caps)
-            .format(gst::Format::Time)
-            .is_live(false)
-            .block(true)
-            .max_bytes(2 * info.size() as u64)
-            .build();
-        let x264 = make("x264enc", "x264enc")?;
-        configure_x264(&x264, spec);
-        // x264's frame threads make its decisions depend on timing; one thread makes the
-        // same frames give the same bits. Chunks are encoded side by side instead.
-        x264.set_property("threads", 1u32);
-        let parse = make("h264parse", "h264parse")?;
-        let mux = make("mp4mux", "mp4mux")?;
-        let sink = make("filesink", "filesink")?;
-        sink.set_property("location", output.to_string_lossy().as_ref());
-
-        let pipeline = gst::Pipeline::with_name("storyflow-chunk");
-        let link_error = |e: gst::glib::BoolError| RenderError::pipeline("chunk", e.to_string());
-        pipeline
-            .add_many([frames.upcast_ref(), &x264, &parse, &mux, &sink])
-            .map_err(link_error)?;
-        gst::Element::link_many([frames.upcast_ref(), &x264, &parse, &mux, &sink])
-            .map_err(link_error)?;
-        let encoded = Arc::new(AtomicU64::new(0));
-        let counter = encoded.clone();
-        x264.static_pad("src")
-            .ok_or_else(|| RenderError::pipeline("x264enc", "has no src pad"))?
-            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-                counter.fetch_add(1, Ordering::Relaxed);
-                gst::PadProbeReturn::Ok
-            });
-
-        let encoder = ChunkEncoder {
-            pipeline,
-            frames,
-            info,
-            fps: spec.fps,
-            pushed: 0,
-            encoded,
-            cancel: cancel.clone(),
-        };
-        encoder
-            .pipeline
-            .set_state(gst::State::Playing)
-            .map_err(|_| {
-                bus_error(&encoder.pipeline)
-                    .unwrap_or_else(|| RenderError::pipeline("chunk", "cannot start encoding"))
+        let mut child = Command::new(CHUNK_ENCODER_PROGRAM)
+            .arg("-q")
+            .args(chunk_pipeline(spec, output))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                RenderError::pipeline(
+                    CHUNK_ENCODER_PROGRAM,
+                    format!("cannot start it ({e}); install the Debian package gstreamer1.0-tools"),
+                )
             })?;
-        Ok(encoder)
+        let frames = child.stdin.take();
+        Ok(ChunkEncoder {
+            child,
+            frames,
+            output: output.to_path_buf(),
+            info,
+            pushed: 0,
+            cancel: cancel.clone(),
+        })
     }
 
     /// The layout frames must have (I420: plane offsets, strides, size).
@@ -146,58 +129,118 @@ impl ChunkEncoder {
         &self.info
     }
 
-    /// Frames that came out of x264 so far.
-    pub fn encoded_frames(&self) -> u64 {
-        self.encoded.load(Ordering::Relaxed)
+    /// Frames handed to x264 so far (the pipe holds at most a few it has not read yet).
+    pub fn pushed_frames(&self) -> u64 {
+        self.pushed
     }
 
-    /// Bytes of frames waiting for x264; zero means x264 is waiting for the next frame.
-    pub fn queued_bytes(&self) -> u64 {
-        self.frames.current_level_bytes()
-    }
-
-    /// Queues the next frame (its timestamps are overwritten). Blocks while the encoder is
-    /// two frames behind.
-    pub fn push(&mut self, mut frame: gst::Buffer) -> Result<(), RenderError> {
+    /// Hands the next frame to x264. Blocks while x264 is behind.
+    pub fn push(&mut self, frame: gst::Buffer) -> Result<(), RenderError> {
         if self.cancel.is_cancelled() {
             return Err(RenderError::Cancelled);
         }
-        let n = self.pushed;
-        {
-            let frame = frame.make_mut();
-            let pts = frame_time_ns(n, self.fps);
-            frame.set_pts(gst::ClockTime::from_nseconds(pts));
-            frame.set_dts(gst::ClockTime::NONE);
-            frame.set_duration(gst::ClockTime::from_nseconds(
-                frame_time_ns(n + 1, self.fps) - pts,
+        let map = frame
+            .map_readable()
+            .map_err(|e| RenderError::pipeline("chunk encoder", e.to_string()))?;
+        if map.size() != self.info.size() {
+            return Err(RenderError::pipeline(
+                "chunk encoder",
+                format!(
+                    "a frame has {} bytes, {} expected",
+                    map.size(),
+                    self.info.size()
+                ),
             ));
-            frame.set_offset(n);
         }
-        self.frames
-            .push_buffer(frame)
-            .map_err(|flow| refused(&self.pipeline, "chunk encoder", flow))?;
+        let written = match self.frames.as_mut() {
+            Some(pipe) => pipe.write_all(&map),
+            None => Err(std::io::ErrorKind::BrokenPipe.into()),
+        };
+        if let Err(e) = written {
+            return Err(self.failure(&format!("stopped reading frames ({e})")));
+        }
         self.pushed += 1;
         Ok(())
     }
 
-    /// Ends the chunk and waits until the file is complete; returns its frame count.
-    pub fn finish(self) -> Result<u64, RenderError> {
-        self.frames
-            .end_of_stream()
-            .map_err(|flow| refused(&self.pipeline, "chunk encoder", flow))?;
-        wait_for_eos(&self.pipeline, &self.cancel)?;
-        self.pipeline
-            .set_state(gst::State::Null)
-            .map_err(|e| RenderError::pipeline("chunk", e.to_string()))?;
-        let encoded = self.encoded_frames();
-        if encoded != self.pushed {
+    /// Ends the chunk and waits until the file is complete and holds every frame; returns
+    /// its frame count.
+    pub fn finish(mut self) -> Result<u64, RenderError> {
+        self.frames = None; // end of stream
+        let status = loop {
+            if self.cancel.is_cancelled() {
+                return Err(RenderError::Cancelled);
+            }
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) => std::thread::sleep(CHILD_POLL),
+                Err(e) => return Err(RenderError::pipeline(CHUNK_ENCODER_PROGRAM, e.to_string())),
+            }
+        };
+        if !status.success() {
+            return Err(self.failure(&format!("ended with {status}")));
+        }
+        let reader = ChunkReader::open(&self.output)?;
+        let mut frames = 0;
+        while reader.next(&|| self.cancel.is_cancelled())?.is_some() {
+            frames += 1;
+        }
+        if frames != self.pushed {
             return Err(RenderError::pipeline(
                 "x264enc",
-                format!("encoded {encoded} frames of {}", self.pushed),
+                format!("encoded {frames} frames of {}", self.pushed),
             ));
         }
-        Ok(self.pushed)
+        Ok(frames)
     }
+
+    /// The encoder process failed: `what`, and what it said.
+    fn failure(&mut self, what: &str) -> RenderError {
+        self.frames = None;
+        let _ = self.child.wait();
+        let mut said = String::new();
+        if let Some(stderr) = self.child.stderr.as_mut() {
+            let _ = stderr.read_to_string(&mut said);
+        }
+        RenderError::Pipeline {
+            element: CHUNK_ENCODER_PROGRAM.to_string(),
+            message: format!("the chunk encoder {what}"),
+            debug: Some(said.trim().to_string()).filter(|s| !s.is_empty()),
+        }
+    }
+}
+
+/// The chunk encoder's pipeline, as `gst-launch-1.0` arguments: raw I420 frames of `spec`
+/// from standard input, x264 with the spec's settings and one thread, into an MP4.
+fn chunk_pipeline(spec: &RenderSpec, output: &Path) -> Vec<String> {
+    let mut args = vec![
+        "fdsrc".to_string(),
+        "fd=0".to_string(),
+        "!".to_string(),
+        "rawvideoparse".to_string(),
+        format!("width={}", spec.width),
+        format!("height={}", spec.height),
+        "format=i420".to_string(),
+        format!("framerate={}/1", spec.fps),
+        // The colours `frame_info` describes: BT.709, limited range.
+        "colorimetry=bt709".to_string(),
+        "!".to_string(),
+        "x264enc".to_string(),
+    ];
+    args.extend(
+        x264_settings(spec)
+            .into_iter()
+            .map(|(name, value)| format!("{name}={value}")),
+    );
+    args.push("threads=1".to_string());
+    args.extend(["!", "h264parse", "!", "mp4mux", "!", "filesink"].map(String::from));
+    // gst-launch joins its arguments and parses them again: quote the path.
+    let location = output
+        .to_string_lossy()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    args.push(format!("location=\"{location}\""));
+    args
 }
 
 /// A chunk to splice: its MP4 file and the frames it must have.
@@ -652,39 +695,6 @@ fn watch(
             }
         }
         progress(spliced.load(Ordering::Relaxed));
-    }
-}
-
-/// Waits for the end of stream (or the first error, or a cancel).
-fn wait_for_eos(pipeline: &gst::Pipeline, cancel: &CancelToken) -> Result<(), RenderError> {
-    let bus = pipeline
-        .bus()
-        .ok_or_else(|| RenderError::pipeline("pipeline", "has no bus"))?;
-    loop {
-        if cancel.is_cancelled() {
-            return Err(RenderError::Cancelled);
-        }
-        if let Some(message) = bus.timed_pop(POLL) {
-            match message.view() {
-                gst::MessageView::Eos(_) => return Ok(()),
-                gst::MessageView::Error(err) => return Err(pipeline_error(err)),
-                gst::MessageView::Warning(warning) => {
-                    log::warn!("GStreamer: {} ({:?})", warning.error(), warning.debug());
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
-/// Why `element` refused data: the error it posted, if any, else the flow.
-fn refused(pipeline: &gst::Pipeline, element: &str, flow: gst::FlowError) -> RenderError {
-    let posted = pipeline.bus().and_then(|bus| {
-        bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
-    });
-    match posted.as_ref().map(|m| m.view()) {
-        Some(gst::MessageView::Error(err)) => pipeline_error(err),
-        _ => RenderError::pipeline(element, format!("stopped accepting data ({flow:?})")),
     }
 }
 

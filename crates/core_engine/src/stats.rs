@@ -131,9 +131,6 @@ pub struct RenderStats {
     pub picture_wait: StageTimes,
     pub picture: StageTimes,
     pub narration: StageTimes,
-    /// Frames handed over while the encoder's queue was empty: each is a moment the encoder
-    /// may have waited for the renderer.
-    pub starved_frames: u64,
 }
 
 impl RenderStats {
@@ -152,7 +149,6 @@ impl RenderStats {
         for (mine, theirs) in pairs {
             mine.merge(theirs);
         }
-        self.starved_frames += other.starved_frames;
     }
 }
 
@@ -194,12 +190,10 @@ mod tests {
         a.frame.record(micros(100));
         b.frame.record(micros(300));
         b.frame.record(micros(500));
-        b.starved_frames = 2;
         a.merge(&b);
         assert_eq!(a.frame.count(), 3);
         assert_eq!(a.frame.total(), micros(900));
         assert_eq!(a.frame.quantile(0.5), micros(310));
         assert_eq!(a.frame.max(), micros(500));
-        assert_eq!(a.starved_frames, 2);
     }
 }

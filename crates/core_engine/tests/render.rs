@@ -6,43 +6,9 @@ mod common;
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-use common::{decode_luma, demo_dir, files_in, tiny};
-use core_engine::manifest::Manifest;
+use common::{decode_luma, demo_copy, demo_spec, files_in};
 use core_engine::subtitles::parse_vtt;
-use core_engine::{render, CancelToken, Progress, RenderError, RenderSpec};
-
-fn demo_spec() -> RenderSpec {
-    tiny(
-        Manifest::load(&demo_dir().join("manifest.json"))
-            .unwrap()
-            .to_spec()
-            .unwrap(),
-    )
-}
-
-/// A copy of the demo project that a test may damage.
-fn demo_copy() -> (tempfile::TempDir, RenderSpec) {
-    let dir = tempfile::tempdir().unwrap();
-    for sub in ["images", "audio"] {
-        std::fs::create_dir(dir.path().join(sub)).unwrap();
-        for entry in std::fs::read_dir(demo_dir().join(sub)).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), dir.path().join(sub).join(entry.file_name())).unwrap();
-        }
-    }
-    std::fs::copy(
-        demo_dir().join("manifest.json"),
-        dir.path().join("manifest.json"),
-    )
-    .unwrap();
-    let spec = tiny(
-        Manifest::load(&dir.path().join("manifest.json"))
-            .unwrap()
-            .to_spec()
-            .unwrap(),
-    );
-    (dir, spec)
-}
+use core_engine::{render, CancelToken, Progress, RenderError};
 
 #[test]
 fn demo_renders_verifies_and_reports_progress() {

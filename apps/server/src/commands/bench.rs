@@ -332,7 +332,6 @@ fn stage_fields(stats: &RenderStats) -> serde_json::Map<String, serde_json::Valu
             json!(round(times.total().as_secs_f64(), 3)),
         );
     }
-    fields.insert("starved_frames".into(), json!(stats.starved_frames));
     fields
 }
 

@@ -165,7 +165,7 @@ struct Shared<'a> {
     /// Every key this render uses, which eviction must spare.
     in_use: HashSet<ChunkKey>,
     stop: CancelToken,
-    /// Frames out of x264 over all the chunks encoded so far.
+    /// Frames handed to x264 over all the chunks encoded so far.
     encoded: AtomicU64,
     /// Per chunk of `missing`: finished.
     finished: Vec<AtomicBool>,

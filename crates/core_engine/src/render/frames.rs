@@ -174,7 +174,7 @@ impl<'a> FrameMaker<'a> {
     }
 
     /// Draws `chunk`'s frames into `encoder`, with `pictures`' help; `on_frame` is told the
-    /// encoder's count of encoded frames after each push.
+    /// count of frames handed to the encoder after each push.
     pub(super) fn draw_chunk(
         &mut self,
         chunk: &Chunk,
@@ -249,13 +249,10 @@ impl<'a> FrameMaker<'a> {
                 self.times.overlays.since(now);
                 self.times.frame.since(build);
             }
-            if encoder.queued_bytes() == 0 {
-                self.times.starved_frames += 1;
-            }
             let started = Instant::now();
             encoder.push(buffer)?;
             self.times.push.since(started);
-            on_frame(encoder.encoded_frames());
+            on_frame(encoder.pushed_frames());
         }
         Ok(())
     }

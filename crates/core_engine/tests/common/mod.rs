@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use core_engine::manifest::Manifest;
 use core_engine::RenderSpec;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -23,6 +24,39 @@ pub fn tiny(mut spec: RenderSpec) -> RenderSpec {
     spec.height = HEIGHT;
     spec.fps = FPS;
     spec
+}
+
+pub fn demo_spec() -> RenderSpec {
+    tiny(
+        Manifest::load(&demo_dir().join("manifest.json"))
+            .unwrap()
+            .to_spec()
+            .unwrap(),
+    )
+}
+
+/// A copy of the demo project that a test may damage.
+pub fn demo_copy() -> (tempfile::TempDir, RenderSpec) {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["images", "audio"] {
+        std::fs::create_dir(dir.path().join(sub)).unwrap();
+        for entry in std::fs::read_dir(demo_dir().join(sub)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.path().join(sub).join(entry.file_name())).unwrap();
+        }
+    }
+    std::fs::copy(
+        demo_dir().join("manifest.json"),
+        dir.path().join("manifest.json"),
+    )
+    .unwrap();
+    let spec = tiny(
+        Manifest::load(&dir.path().join("manifest.json"))
+            .unwrap()
+            .to_spec()
+            .unwrap(),
+    );
+    (dir, spec)
 }
 
 pub fn files_in(dir: &Path) -> Vec<String> {
@@ -78,6 +112,15 @@ fn pull_all(launch: &str) -> Vec<Vec<u8>> {
 pub fn decode_luma(path: &Path) -> Vec<Vec<u8>> {
     pull_all(&format!(
         "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=GRAY8 ! \
+         appsink name=sink sync=false",
+        path.display()
+    ))
+}
+
+/// Every frame of `path`'s video, decoded to I420 (whole planes, as the decoder gives them).
+pub fn decode_frames(path: &Path) -> Vec<Vec<u8>> {
+    pull_all(&format!(
+        "filesrc location=\"{}\" ! decodebin ! video/x-raw,format=I420 ! \
          appsink name=sink sync=false",
         path.display()
     ))
