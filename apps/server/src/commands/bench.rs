@@ -205,7 +205,7 @@ fn bench_once(
     let (render_seconds, render_cpu, peak_rss_mb) = (
         field(&render, "render_wall_seconds"),
         field(&render, "render_cpu_seconds"),
-        field(&render, "peak_rss_mb"),
+        field(&render, "peak_rss_with_encoders_mb"),
     );
     let (encoder_seconds, encoder_cpu, encoder_rss) = (
         field(&encoder, "seconds"),
@@ -261,20 +261,19 @@ fn render_child(args: &BenchArgs, output: &Path) -> CommandResult {
         on_off(spec.subtitles.is_some()),
         on_off(spec.logo.is_some()),
     );
+    let options = RenderOptions::default();
     // Writing the project allocated and freed pictures: the peak counts from here.
     reset_peak_rss()?;
     let cpu = cpu_seconds()?;
     let started = Instant::now();
-    let (rendered, stats) = core_engine::render_with(
-        &spec,
-        output,
-        &RenderOptions::default(),
-        &mut |_| {},
-        &CancelToken::new(),
-    )?;
+    let (rendered, stats) =
+        core_engine::render_with(&spec, output, &options, &mut |_| {}, &CancelToken::new())?;
     let render_seconds = started.elapsed().as_secs_f64();
     let render_cpu = cpu_seconds()? - cpu;
     let peak_rss_mb = peak_rss_kib()? as f64 / 1024.0;
+    // x264 runs in one process per chunk, at most `jobs` at once.
+    let encoder_rss_mb = largest_child_rss_kib() as f64 / 1024.0;
+    let total_rss_mb = peak_rss_mb + options.jobs as f64 * encoder_rss_mb;
     let mut result = json!({
         "case": case,
         "preset": spec.encoder.preset,
@@ -288,6 +287,9 @@ fn render_child(args: &BenchArgs, output: &Path) -> CommandResult {
         "render_wall_seconds": round(render_seconds, 3),
         "render_cpu_seconds": round(render_cpu, 2),
         "peak_rss_mb": round(peak_rss_mb, 1),
+        "chunk_encoder_peak_rss_mb": round(encoder_rss_mb, 1),
+        "jobs": options.jobs,
+        "peak_rss_with_encoders_mb": round(total_rss_mb, 1),
     });
     if let serde_json::Value::Object(fields) = &mut result {
         fields.extend(stage_fields(&stats));
@@ -442,8 +444,22 @@ fn reset_peak_rss() -> std::io::Result<()> {
     std::fs::write("/proc/self/clear_refs", "5")
 }
 
-/// User + system CPU time of this process (all its threads), from `/proc/self/stat`, whose
-/// times are in USER_HZ ticks: 100 a second on every Linux architecture we run on.
+/// The peak resident set size of the largest child process this one waited for (the chunk
+/// encoders), in KiB.
+fn largest_child_rss_kib() -> u64 {
+    // SAFETY: getrusage only writes the struct it is given, which lives on this stack.
+    #[allow(unsafe_code)]
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    u64::try_from(usage.ru_maxrss).unwrap_or(0)
+}
+
+/// User + system CPU time of this process (all its threads) and of the children it waited
+/// for (the chunk encoders), from `/proc/self/stat`, whose times are in USER_HZ ticks: 100 a
+/// second on every Linux architecture we run on.
 fn cpu_seconds() -> Result<f64, Box<dyn std::error::Error>> {
     const TICKS_PER_SECOND: f64 = 100.0;
     let stat = std::fs::read_to_string("/proc/self/stat")?;
@@ -460,7 +476,8 @@ fn cpu_seconds() -> Result<f64, Box<dyn std::error::Error>> {
             .ok_or("short /proc/self/stat")?
             .parse::<f64>()?)
     };
-    Ok((ticks(11)? + ticks(12)?) / TICKS_PER_SECOND)
+    // utime, stime, cutime, cstime.
+    Ok((ticks(11)? + ticks(12)? + ticks(13)? + ticks(14)?) / TICKS_PER_SECOND)
 }
 
 #[cfg(test)]
