@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_tts;
+pub mod cache;
 pub mod import;
 pub mod narrate;
 pub mod render;
