@@ -7,7 +7,8 @@
 //!   them, which hides the renderer's own cost;
 //! - `photos`: five real photographs from the Debian package `mate-backgrounds` (install it
 //!   with `scripts/bench-setup.sh`): JPEGs of 1680x1050 to 5640x3172 (17.9 MP, progressive),
-//!   one re-encoded as a CMYK JPEG and one as a WebP at bench time. x264 is fast on them.
+//!   one re-encoded as a CMYK JPEG and one as a WebP at bench time, shown in turn when there
+//!   are more `--segments`. x264 is fast on them.
 //!
 //! Each run renders a project, then times x264 alone on the same frames with the same
 //! settings: the render's frames are decoded to a raw I420 scratch file first (untimed), and
@@ -53,7 +54,7 @@ pub struct BenchArgs {
     /// Render and time x264 alone this many times per project.
     #[arg(long, default_value_t = 1)]
     pub runs: usize,
-    /// Number of segments of the synthetic project (the photo project has five).
+    /// Number of segments (the photo project shows its five photographs in turn).
     #[arg(long, default_value_t = 5)]
     pub segments: usize,
     /// Seconds of narration per segment (each is followed by 0.3 s of silence).
@@ -144,7 +145,7 @@ fn project(
 ) -> Result<RenderSpec, Box<dyn std::error::Error>> {
     eprintln!("writing the {case} project into {}", dir.display());
     let mut spec = if case == "photos" {
-        write_photo_project(dir, &args.photos, args.seconds).map_err(|e| {
+        write_photo_project(dir, &args.photos, args.segments, args.seconds).map_err(|e| {
             format!("{e} (install the photos with scripts/bench-setup.sh, or pass --photos)")
         })?
     } else {
