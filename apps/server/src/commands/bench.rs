@@ -20,7 +20,9 @@
 //! time. Several `--runs` alternate render and encoder so both see the same machine load.
 //! Every run prints one JSON line; a summary line follows.
 //!
-//! `storyflow bench --tts` measures narration synthesis instead (see `bench_tts`).
+//! `storyflow bench --edit` measures re-renders after small edits with the chunk cache
+//! instead (see `bench_edit`), and `storyflow bench --tts` narration synthesis (see
+//! `bench_tts`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -33,6 +35,7 @@ use core_engine::stats::StageTimes;
 use core_engine::{CancelToken, RenderOptions, RenderSpec, RenderStats};
 use serde_json::json;
 
+use super::cache::jobs_parser;
 use super::CommandResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -48,6 +51,11 @@ pub struct BenchArgs {
     /// other options are then ignored.
     #[arg(long)]
     pub tts: bool,
+    /// Time re-renders with the chunk cache after no change, one changed text and one changed
+    /// picture against the first render, and check each equals a render from scratch (one
+    /// project: photos unless `--case synthetic`; `--runs` is ignored).
+    #[arg(long)]
+    pub edit: bool,
     /// Which projects to render.
     #[arg(long, value_enum, default_value_t = Case::Both)]
     pub case: Case,
@@ -72,6 +80,9 @@ pub struct BenchArgs {
     /// x264 speed preset for both the render and the encoder-only run.
     #[arg(long, default_value = "veryfast")]
     pub preset: String,
+    /// Chunks a render encodes at once (default: one per core).
+    #[arg(long, default_value_t = core_engine::default_jobs(), value_parser = jobs_parser())]
+    pub jobs: usize,
     /// Crossfade seconds at each segment boundary (0 = hard cuts).
     #[arg(long, default_value_t = 0.5)]
     pub transition: f64,
@@ -106,6 +117,9 @@ pub fn run(args: BenchArgs) -> CommandResult {
     if args.segments == 0 || !args.seconds.is_finite() || args.seconds <= 0.0 || args.runs == 0 {
         return Err("--segments, --seconds and --runs must be above zero".into());
     }
+    if args.edit {
+        return super::bench_edit::run(&args);
+    }
     let cases: &[&str] = match args.case {
         Case::Synthetic => &["synthetic"],
         Case::Photos => &["photos"],
@@ -138,7 +152,7 @@ pub fn run(args: BenchArgs) -> CommandResult {
 }
 
 /// Writes the `case` project into `dir` and applies the command's settings.
-fn project(
+pub(super) fn project(
     args: &BenchArgs,
     case: &str,
     dir: &Path,
@@ -266,13 +280,12 @@ fn render_child(args: &BenchArgs, output: &Path) -> CommandResult {
     reset_peak_rss()?;
     let cpu = cpu_seconds()?;
     let started = Instant::now();
-    let (rendered, stats) = core_engine::render_with(
-        &spec,
-        output,
-        &RenderOptions::default(),
-        &mut |_| {},
-        &CancelToken::new(),
-    )?;
+    let options = RenderOptions {
+        jobs: args.jobs,
+        ..RenderOptions::default()
+    };
+    let (rendered, stats) =
+        core_engine::render_with(&spec, output, &options, &mut |_| {}, &CancelToken::new())?;
     let render_seconds = started.elapsed().as_secs_f64();
     let render_cpu = cpu_seconds()? - cpu;
     let peak_rss_mb = peak_rss_kib()? as f64 / 1024.0;
@@ -281,6 +294,7 @@ fn render_child(args: &BenchArgs, output: &Path) -> CommandResult {
         "preset": spec.encoder.preset,
         "size": format!("{}x{}@{}", spec.width, spec.height, spec.fps),
         "segments": spec.segments.len(),
+        "jobs": args.jobs,
         "transition_seconds": spec.transition_duration,
         "subtitles": spec.subtitles.is_some(),
         "logo": spec.logo.is_some(),
@@ -357,6 +371,7 @@ fn run_child(
         .args(["--height", &args.height.to_string()])
         .args(["--fps", &args.fps.to_string()])
         .args(["--preset", &args.preset])
+        .args(["--jobs", &args.jobs.to_string()])
         .args(["--transition", &args.transition.to_string()])
         .stderr(std::process::Stdio::inherit());
     if args.no_subtitles {
@@ -414,7 +429,7 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-fn round(value: f64, decimals: i32) -> f64 {
+pub(super) fn round(value: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (value * scale).round() / scale
 }
@@ -440,7 +455,7 @@ pub(super) fn peak_rss_kib() -> Result<u64, Box<dyn std::error::Error>> {
 }
 
 /// Resets VmHWM to the current RSS (Linux 4.0+), so each render's peak is its own.
-fn reset_peak_rss() -> std::io::Result<()> {
+pub(super) fn reset_peak_rss() -> std::io::Result<()> {
     std::fs::write("/proc/self/clear_refs", "5")
 }
 
