@@ -20,7 +20,7 @@ use crate::errors::ApiError;
 use crate::handlers;
 use crate::repository;
 use crate::storage;
-use crate::tasks::{CoreEngineRenderer, Renderer};
+use crate::tasks::{ChunkCacheConfig, CoreEngineRenderer, Renderer};
 
 /// Upload size limits in bytes; larger uploads are refused with 413 while streaming.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +66,10 @@ pub struct AppConfig {
     /// Where the text-to-speech runtime and voices are (`None`: narration from text is
     /// unavailable and its endpoints answer 503).
     pub tts_home: Option<TtsHome>,
+    /// Bound of the chunk cache (in [`chunk_cache_dir`](Self::chunk_cache_dir)), in bytes.
+    pub cache_max_bytes: u64,
+    /// Chunks a render encodes at once.
+    pub jobs: usize,
 }
 
 impl AppConfig {
@@ -78,6 +82,8 @@ impl AppConfig {
             preview: None,
             task_retention: Duration::from_secs(3600),
             tts_home: TtsHome::from_env(),
+            cache_max_bytes: core_engine::chunk_cache::DEFAULT_MAX_BYTES,
+            jobs: core_engine::default_jobs(),
         }
     }
 
@@ -87,6 +93,10 @@ impl AppConfig {
 
     pub fn media_root(&self) -> PathBuf {
         self.data_dir.join("media")
+    }
+
+    pub fn chunk_cache_dir(&self) -> PathBuf {
+        storage::chunk_cache_dir(&self.data_dir)
     }
 }
 
@@ -99,6 +109,9 @@ pub struct AppState {
     pub limits: UploadLimits,
     pub preview: Option<PreviewSize>,
     pub renderer: Arc<dyn Renderer>,
+    pub chunk_cache: ChunkCacheConfig,
+    /// Chunks a render encodes at once.
+    pub jobs: usize,
     /// GStreamer's version, or why the renderer cannot run (answered as 503 by `render`).
     pub renderer_status: Result<String, String>,
     /// Narration from text; loads nothing until first used.
@@ -177,6 +190,11 @@ impl Application {
             Err(reason) => log::error!("renderer unavailable, renders will be refused: {reason}"),
         }
 
+        let chunk_cache = ChunkCacheConfig {
+            dir: config.chunk_cache_dir(),
+            max_bytes: config.cache_max_bytes,
+        };
+        log::info!("chunk cache: {}", chunk_cache.dir.display());
         let tts = config.tts_home.map(|home| Arc::new(PiperEngine::new(home)));
         match tts.as_deref().map(PiperEngine::installed_voices) {
             Some(Ok(voices)) => log::info!("text to speech ready ({} voice(s))", voices.len()),
@@ -194,6 +212,8 @@ impl Application {
             limits: config.limits,
             preview: config.preview,
             renderer: Arc::new(CoreEngineRenderer),
+            chunk_cache,
+            jobs: config.jobs,
             renderer_status,
             tts,
         };
@@ -334,5 +354,24 @@ fn remove_temporary_outputs(media_root: &Path) {
     for project in projects.flatten() {
         let id = project.file_name().to_string_lossy().into_owned();
         crate::tasks::remove_temporary_outputs(&storage::output_dir(media_root, &id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chunk_cache_is_in_the_data_folder_and_bounded_by_default() {
+        let config = AppConfig::new("/srv/storyflow");
+        assert_eq!(
+            config.chunk_cache_dir(),
+            PathBuf::from("/srv/storyflow/cache/chunks")
+        );
+        assert_eq!(
+            config.cache_max_bytes,
+            core_engine::chunk_cache::DEFAULT_MAX_BYTES
+        );
+        assert!(config.jobs >= 1);
     }
 }

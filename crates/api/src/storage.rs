@@ -11,6 +11,13 @@
 //!   logos/{uuid}.{ext}
 //!   fonts/{name}.{ext}
 //! ```
+//!
+//! Beside `media/`, the data folder holds the server's cache of encoded video chunks
+//! (`core_engine::chunk_cache`), shared by all projects and never served:
+//!
+//! ```text
+//! cache/chunks/
+//! ```
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -29,6 +36,8 @@ pub const LOGOS_FOLDER: &str = "logos";
 pub const FONTS_FOLDER: &str = "fonts";
 /// The URL prefix media is served under.
 pub const MEDIA_URL_PREFIX: &str = "/media/";
+/// The chunk cache's folder in the data folder.
+const CHUNK_CACHE_FOLDER: &str = "cache/chunks";
 
 /// The two kinds of per-segment media, each in its own folder of the project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +116,11 @@ pub fn subtitle_urls(media_root: &Path, project_id: &str) -> Option<SubtitleUrls
         srt: media_url(&files.srt.to_string_lossy()),
         vtt: media_url(&files.vtt.to_string_lossy()),
     })
+}
+
+/// `{data dir}/cache/chunks/`: the server's chunk cache.
+pub fn chunk_cache_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(CHUNK_CACHE_FOLDER)
 }
 
 /// A new media-relative logo path `logos/{id}.{ext}`.
@@ -251,6 +265,14 @@ mod tests {
                 srt: format!("/media/projects/{PROJECT}/output/final.srt"),
                 vtt: format!("/media/projects/{PROJECT}/output/final.vtt"),
             })
+        );
+    }
+
+    #[test]
+    fn the_chunk_cache_is_in_the_data_folder() {
+        assert_eq!(
+            chunk_cache_dir(Path::new("/srv/data")),
+            PathBuf::from("/srv/data/cache/chunks")
         );
     }
 

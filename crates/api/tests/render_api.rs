@@ -139,6 +139,51 @@ fn render_completes_and_serves_the_video() {
     assert!(hidden_files(&output_dir(&app, &project)).is_empty());
 }
 
+/// The keys in the app's chunk cache.
+fn cached_chunks(app: &TestApp) -> Vec<String> {
+    let cache = core_engine::chunk_cache::ChunkCache::open(
+        api::storage::chunk_cache_dir(&app.data_dir),
+        core_engine::chunk_cache::DEFAULT_MAX_BYTES,
+    )
+    .unwrap();
+    let mut keys: Vec<String> = cache
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.key.to_string())
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+
+fn deleting_a_project_releases_the_chunks_only_it_used() {
+    let app = spawn_app();
+    // Same pictures, narration and text: the two projects share every chunk.
+    let (first, second) = (import_demo(&app), import_demo(&app));
+    for project in [&first, &second] {
+        let started = app.post_empty(&format!("/api/projects/{project}/render/"));
+        assert_eq!(started.status(), 202);
+        let last = wait_until_finished(&app, project).pop().unwrap();
+        assert_eq!(last["status"], "COMPLETED", "{last}");
+    }
+    let chunks = cached_chunks(&app);
+    assert!(!chunks.is_empty());
+
+    assert_eq!(app.delete(&format!("/api/projects/{first}/")).status(), 204);
+    assert_eq!(
+        cached_chunks(&app),
+        chunks,
+        "the second project still uses them"
+    );
+    assert_eq!(
+        app.delete(&format!("/api/projects/{second}/")).status(),
+        204
+    );
+    assert_eq!(cached_chunks(&app), Vec::<String>::new());
+}
+
 #[test]
 fn concurrent_render_clicks_start_exactly_one_render() {
     let app = spawn_app();

@@ -1,15 +1,22 @@
 //! Support for `storyflow bench`: two deterministic projects (synthetic noise-rich pictures,
-//! and real photographs from a Debian package), and the encoder-only time that a render is
-//! compared with.
+//! and real photographs from a Debian package), the encoder-only time that a render is
+//! compared with, and [`decoded_digest`], which tells whether two videos decode to the same
+//! pictures and sound.
 
 use std::f64::consts::PI;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use gstreamer_video::prelude::*;
+use sha2::{Digest, Sha256};
 
+use crate::chunk_plan::hex;
 use crate::logo::{LogoPosition, LogoSpec};
 use crate::pipeline::configure_x264;
 use crate::{RenderError, RenderSpec, SegmentSpec};
@@ -71,17 +78,19 @@ enum PhotoFormat {
     WebP,
 }
 
-/// Writes a project of real photographs from `photo_dir` (see [`PHOTO_DIR`]) into `dir`:
-/// five pictures of different sizes and formats (baseline, CMYK and 17.9 MP progressive
-/// JPEG, WebP), speech-like narrations of `seconds` with subtitle text, and the logo; returns
-/// the default spec rendering them. The same photos always give the same files.
+/// Writes a project of `segments` segments of real photographs from `photo_dir` (see
+/// [`PHOTO_DIR`]) into `dir`: five pictures of different sizes and formats (baseline, CMYK
+/// and 17.9 MP progressive JPEG, WebP), shown in turn (the sixth segment shows the first
+/// again), speech-like narrations of `seconds` with subtitle text, and the logo; returns the
+/// default spec rendering them. The same photos always give the same files.
 pub fn write_photo_project(
     dir: &Path,
     photo_dir: &Path,
+    segments: usize,
     seconds: f64,
 ) -> Result<RenderSpec, RenderError> {
-    let mut specs = Vec::with_capacity(PHOTOS.len());
-    for (i, (name, format)) in PHOTOS.iter().enumerate() {
+    let mut images = Vec::with_capacity(PHOTOS.len());
+    for (i, (name, format)) in PHOTOS.iter().enumerate().take(segments) {
         let photo = photo_dir.join(name);
         if !photo.is_file() {
             return Err(RenderError::MissingFile {
@@ -106,6 +115,10 @@ pub fn write_photo_project(
                 out
             }
         };
+        images.push(image);
+    }
+    let mut specs = Vec::with_capacity(segments);
+    for (i, image) in images.iter().cycle().take(segments).enumerate() {
         let audio = dir.join(format!("{:03}.wav", i + 1));
         let mut rng = Rng::new(0xF070_0000 + i as u64);
         write_speech(&audio, seconds, &mut rng)?;
@@ -118,6 +131,16 @@ pub fn write_photo_project(
         logo: Some(bench_logo(logo)),
         ..RenderSpec::new(specs)
     })
+}
+
+/// Writes `picture` mirrored left to right into the JPEG `out`: a changed picture of the
+/// same size and kind, whose content no render has shown yet.
+pub fn write_mirrored_picture(picture: &Path, out: &Path) -> Result<(), RenderError> {
+    let mirrored = image::imageops::flip_horizontal(&read_rgb(picture)?);
+    let file = std::fs::File::create(out).map_err(|e| RenderError::io(out, e))?;
+    image::codecs::jpeg::JpegEncoder::new_with_quality(std::io::BufWriter::new(file), 90)
+        .encode_image(&mirrored)
+        .map_err(|e| image_error(out, e))
 }
 
 fn image_error(path: &Path, reason: impl ToString) -> RenderError {
@@ -493,6 +516,206 @@ pub fn encoder_only_seconds(input: &EncoderInput, spec: &RenderSpec) -> Result<f
     run_timed(&pipeline)
 }
 
+/// What a video file decodes to, in digests: equal digests mean the same frames in the same
+/// order and the same sound, whatever the bitstreams.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaDigest {
+    /// The SHA-256 (hex) of each decoded frame's visible I420 pixels, in playing order.
+    pub frames: Vec<String>,
+    /// The SHA-256 (hex) of all decoded sound as interleaved 32-bit float samples; `None`
+    /// when the file has no audio.
+    pub audio: Option<String>,
+}
+
+impl MediaDigest {
+    /// How `other` differs from this one, in words; `None` when they are equal.
+    pub fn difference(&self, other: &MediaDigest) -> Option<String> {
+        let (ours, theirs) = (self.frames.len(), other.frames.len());
+        if ours != theirs {
+            return Some(format!("{ours} frames against {theirs}"));
+        }
+        let differing: Vec<usize> = (0..ours)
+            .filter(|&i| self.frames[i] != other.frames[i])
+            .collect();
+        if let Some(first) = differing.first() {
+            return Some(format!(
+                "{} of {ours} frames differ, the first is frame {first}",
+                differing.len()
+            ));
+        }
+        (self.audio != other.audio).then(|| "the sound differs".to_string())
+    }
+}
+
+/// Decodes the whole of `path` (`uridecodebin`) and digests every video frame (as I420) and
+/// the sound (as interleaved F32, undithered). Streams beyond the first video and the first
+/// audio one are decoded and ignored.
+pub fn decoded_digest(path: &Path) -> Result<MediaDigest, RenderError> {
+    crate::init()?;
+    if !path.is_file() {
+        return Err(RenderError::MissingFile {
+            segment: None,
+            path: path.to_path_buf(),
+        });
+    }
+    let uri = crate::pipeline::file_uri(path).map_err(|e| RenderError::pipeline("digest", e))?;
+    let source = gst::ElementFactory::make("uridecodebin")
+        .property("uri", uri.as_str())
+        .build()
+        .map_err(|_| crate::pipeline::missing("uridecodebin"))?;
+    let pipeline = gst::Pipeline::new();
+    pipeline
+        .add(&source)
+        .map_err(|e| RenderError::pipeline("digest", e.to_string()))?;
+    let decoded = Arc::new(Mutex::new(Decoded::default()));
+    let weak_pipeline = pipeline.downgrade();
+    let shared = decoded.clone();
+    source.connect_pad_added(move |_, pad| {
+        let Some(pipeline) = weak_pipeline.upgrade() else {
+            return;
+        };
+        if let Err(err) = add_digest_branch(&pipeline, pad, &shared) {
+            // The pad stays unlinked, which fails the decode with GStreamer's own error.
+            log::warn!("cannot digest {}: {err}", pad.name());
+        }
+    });
+    // Plays to the end; the pipeline is stopped on every way out.
+    run_timed(&pipeline)?;
+    let mut decoded = decoded
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Ok(MediaDigest {
+        frames: std::mem::take(&mut decoded.frames),
+        audio: decoded.audio.take().map(|hasher| hex(&hasher.finalize())),
+    })
+}
+
+/// The digests gathered while decoding, filled from the streaming threads.
+#[derive(Default)]
+struct Decoded {
+    frames: Vec<String>,
+    audio: Option<Sha256>,
+}
+
+const VIDEO_DIGEST: &str = "video-digest";
+const AUDIO_DIGEST: &str = "audio-digest";
+
+/// Links a new decoded stream of `uridecodebin` to `convert ! appsink` filling `decoded`
+/// (the first video and the first audio stream), or to a `fakesink`.
+fn add_digest_branch(
+    pipeline: &gst::Pipeline,
+    pad: &gst::Pad,
+    decoded: &Arc<Mutex<Decoded>>,
+) -> Result<(), RenderError> {
+    let make = |factory: &str| {
+        gst::ElementFactory::make(factory)
+            .build()
+            .map_err(|_| crate::pipeline::missing(factory))
+    };
+    let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+    let media = caps
+        .structure(0)
+        .map(|s| s.name().to_string())
+        .unwrap_or_default();
+    let kind = if media.starts_with("video/") {
+        VIDEO_DIGEST
+    } else if media.starts_with("audio/") {
+        AUDIO_DIGEST
+    } else {
+        ""
+    };
+    let link_error = |e: gst::glib::BoolError| RenderError::pipeline("digest", e.to_string());
+    let mut branch = Vec::new();
+    if kind.is_empty() || pipeline.by_name(kind).is_some() {
+        let sink = make("fakesink")?;
+        sink.set_property("sync", false);
+        branch.push(sink);
+    } else {
+        let shared = decoded.clone();
+        let (convert, sink) = if kind == VIDEO_DIGEST {
+            let sink = gst_app::AppSink::builder()
+                .name(kind)
+                .caps(
+                    &gst::Caps::builder("video/x-raw")
+                        .field("format", "I420")
+                        .build(),
+                )
+                .sync(false)
+                .build();
+            sink.set_callbacks(
+                gst_app::AppSinkCallbacks::builder()
+                    .new_sample(move |sink| {
+                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                        let digest = frame_digest(&sample).ok_or(gst::FlowError::Error)?;
+                        let mut decoded = shared.lock().map_err(|_| gst::FlowError::Error)?;
+                        decoded.frames.push(digest);
+                        Ok(gst::FlowSuccess::Ok)
+                    })
+                    .build(),
+            );
+            (make("videoconvert")?, sink)
+        } else {
+            let convert = make("audioconvert")?;
+            // Dithering adds random noise when it rounds: none, so equal sound digests equal.
+            convert.set_property_from_str("dithering", "none");
+            let sink = gst_app::AppSink::builder()
+                .name(kind)
+                .caps(
+                    &gst::Caps::builder("audio/x-raw")
+                        .field("format", "F32LE")
+                        .field("layout", "interleaved")
+                        .build(),
+                )
+                .sync(false)
+                .build();
+            sink.set_callbacks(
+                gst_app::AppSinkCallbacks::builder()
+                    .new_sample(move |sink| {
+                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                        let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
+                        let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+                        let mut decoded = shared.lock().map_err(|_| gst::FlowError::Error)?;
+                        decoded.audio.get_or_insert_with(Sha256::new).update(&map);
+                        Ok(gst::FlowSuccess::Ok)
+                    })
+                    .build(),
+            );
+            (convert, sink)
+        };
+        branch.push(convert);
+        branch.push(sink.upcast());
+    }
+    pipeline.add_many(&branch).map_err(link_error)?;
+    gst::Element::link_many(&branch).map_err(link_error)?;
+    for element in branch.iter().rev() {
+        element.sync_state_with_parent().map_err(link_error)?;
+    }
+    let input = branch[0]
+        .static_pad("sink")
+        .ok_or_else(|| RenderError::pipeline("digest", "no sink pad"))?;
+    pad.link(&input)
+        .map_err(|e| RenderError::pipeline("digest", format!("{e:?}")))?;
+    Ok(())
+}
+
+/// The SHA-256 of a decoded I420 frame's visible pixels (row padding left out).
+fn frame_digest(sample: &gst::Sample) -> Option<String> {
+    let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(sample.buffer()?, &info).ok()?;
+    let mut hasher = Sha256::new();
+    for plane in 0..info.n_planes() {
+        let data = frame.plane_data(plane).ok()?;
+        let stride = usize::try_from(*frame.plane_stride().get(plane as usize)?).ok()?;
+        // I420: plane k holds component k, one byte per sample.
+        let component = u8::try_from(plane).ok()?;
+        let width = info.comp_width(component) as usize;
+        for row in 0..info.comp_height(component) as usize {
+            hasher.update(data.get(row * stride..row * stride + width)?);
+        }
+    }
+    Some(hex(&hasher.finalize()))
+}
+
 fn launch(description: &str) -> Result<gst::Pipeline, RenderError> {
     gst::parse::launch(description)
         .map_err(|e| RenderError::pipeline("benchmark", e.to_string()))?
@@ -575,6 +798,48 @@ mod tests {
             crate::validate_image(&b.path().join("logo.png")).unwrap(),
             (400, 160)
         );
+    }
+
+    #[test]
+    fn equal_renders_decode_to_equal_digests_and_others_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spec = write_synthetic_project(dir.path(), 2, 0.6, (64, 36)).unwrap();
+        (spec.width, spec.height, spec.fps) = (320, 180, 15);
+        let digest = |spec: &RenderSpec, name: &str| {
+            let output = dir.path().join(name);
+            crate::render(spec, &output, &mut |_| {}, &crate::CancelToken::new()).unwrap();
+            decoded_digest(&output).unwrap()
+        };
+        let first = digest(&spec, "a.mp4");
+        assert!(first.frames.len() > 10, "{first:?}");
+        assert!(first.audio.is_some());
+        assert_eq!(first.difference(&digest(&spec, "b.mp4")), None);
+
+        spec.segments[1].text.push_str(" Again.");
+        let other = digest(&spec, "c.mp4");
+        assert_eq!(other.frames.len(), first.frames.len());
+        let difference = first.difference(&other).unwrap();
+        assert!(difference.contains("frames differ"), "{difference}");
+    }
+
+    #[test]
+    fn a_mirrored_picture_is_a_new_picture_of_the_same_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = write_synthetic_project(dir.path(), 1, 0.2, (64, 36)).unwrap();
+        let out = dir.path().join("mirrored.jpg");
+        write_mirrored_picture(&spec.segments[0].image, &out).unwrap();
+        assert_eq!(crate::validate_image(&out).unwrap(), (64, 36));
+        let (a, b) = (
+            read_rgb(&spec.segments[0].image).unwrap(),
+            read_rgb(&out).unwrap(),
+        );
+        assert_ne!(a.as_raw(), b.as_raw());
+    }
+
+    #[test]
+    fn a_missing_file_has_no_digest() {
+        let err = decoded_digest(Path::new("/nonexistent/video.mp4")).unwrap_err();
+        assert!(matches!(err, RenderError::MissingFile { .. }), "{err}");
     }
 
     #[test]

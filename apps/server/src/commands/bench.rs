@@ -7,7 +7,8 @@
 //!   them, which hides the renderer's own cost;
 //! - `photos`: five real photographs from the Debian package `mate-backgrounds` (install it
 //!   with `scripts/bench-setup.sh`): JPEGs of 1680x1050 to 5640x3172 (17.9 MP, progressive),
-//!   one re-encoded as a CMYK JPEG and one as a WebP at bench time. x264 is fast on them.
+//!   one re-encoded as a CMYK JPEG and one as a WebP at bench time, shown in turn when there
+//!   are more `--segments`. x264 is fast on them.
 //!
 //! Each run renders a project, then times x264 alone on the same frames with the same
 //! settings: the render's frames are decoded to a raw I420 scratch file first (untimed), and
@@ -19,7 +20,9 @@
 //! time. Several `--runs` alternate render and encoder so both see the same machine load.
 //! Every run prints one JSON line; a summary line follows.
 //!
-//! `storyflow bench --tts` measures narration synthesis instead (see `bench_tts`).
+//! `storyflow bench --edit` measures re-renders after small edits with the chunk cache
+//! instead (see `bench_edit`), and `storyflow bench --tts` narration synthesis (see
+//! `bench_tts`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -32,6 +35,7 @@ use core_engine::stats::StageTimes;
 use core_engine::{CancelToken, RenderOptions, RenderSpec, RenderStats};
 use serde_json::json;
 
+use super::cache::jobs_parser;
 use super::CommandResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -47,13 +51,18 @@ pub struct BenchArgs {
     /// other options are then ignored.
     #[arg(long)]
     pub tts: bool,
+    /// Time re-renders with the chunk cache after no change, one changed text and one changed
+    /// picture against the first render, and check each equals a render from scratch (one
+    /// project: photos unless `--case synthetic`; `--runs` is ignored).
+    #[arg(long)]
+    pub edit: bool,
     /// Which projects to render.
     #[arg(long, value_enum, default_value_t = Case::Both)]
     pub case: Case,
     /// Render and time x264 alone this many times per project.
     #[arg(long, default_value_t = 1)]
     pub runs: usize,
-    /// Number of segments of the synthetic project (the photo project has five).
+    /// Number of segments (the photo project shows its five photographs in turn).
     #[arg(long, default_value_t = 5)]
     pub segments: usize,
     /// Seconds of narration per segment (each is followed by 0.3 s of silence).
@@ -71,6 +80,9 @@ pub struct BenchArgs {
     /// x264 speed preset for both the render and the encoder-only run.
     #[arg(long, default_value = "veryfast")]
     pub preset: String,
+    /// Chunks a render encodes at once (default: one per core).
+    #[arg(long, default_value_t = core_engine::default_jobs(), value_parser = jobs_parser())]
+    pub jobs: usize,
     /// Crossfade seconds at each segment boundary (0 = hard cuts).
     #[arg(long, default_value_t = 0.5)]
     pub transition: f64,
@@ -105,6 +117,9 @@ pub fn run(args: BenchArgs) -> CommandResult {
     if args.segments == 0 || !args.seconds.is_finite() || args.seconds <= 0.0 || args.runs == 0 {
         return Err("--segments, --seconds and --runs must be above zero".into());
     }
+    if args.edit {
+        return super::bench_edit::run(&args);
+    }
     let cases: &[&str] = match args.case {
         Case::Synthetic => &["synthetic"],
         Case::Photos => &["photos"],
@@ -137,14 +152,14 @@ pub fn run(args: BenchArgs) -> CommandResult {
 }
 
 /// Writes the `case` project into `dir` and applies the command's settings.
-fn project(
+pub(super) fn project(
     args: &BenchArgs,
     case: &str,
     dir: &Path,
 ) -> Result<RenderSpec, Box<dyn std::error::Error>> {
     eprintln!("writing the {case} project into {}", dir.display());
     let mut spec = if case == "photos" {
-        write_photo_project(dir, &args.photos, args.seconds).map_err(|e| {
+        write_photo_project(dir, &args.photos, args.segments, args.seconds).map_err(|e| {
             format!("{e} (install the photos with scripts/bench-setup.sh, or pass --photos)")
         })?
     } else {
@@ -261,7 +276,10 @@ fn render_child(args: &BenchArgs, output: &Path) -> CommandResult {
         on_off(spec.subtitles.is_some()),
         on_off(spec.logo.is_some()),
     );
-    let options = RenderOptions::default();
+    let options = RenderOptions {
+        jobs: args.jobs,
+        ..RenderOptions::default()
+    };
     // Writing the project allocated and freed pictures: the peak counts from here.
     reset_peak_rss()?;
     let cpu = cpu_seconds()?;
@@ -279,6 +297,7 @@ fn render_child(args: &BenchArgs, output: &Path) -> CommandResult {
         "preset": spec.encoder.preset,
         "size": format!("{}x{}@{}", spec.width, spec.height, spec.fps),
         "segments": spec.segments.len(),
+        "jobs": args.jobs,
         "transition_seconds": spec.transition_duration,
         "subtitles": spec.subtitles.is_some(),
         "logo": spec.logo.is_some(),
@@ -357,6 +376,7 @@ fn run_child(
         .args(["--height", &args.height.to_string()])
         .args(["--fps", &args.fps.to_string()])
         .args(["--preset", &args.preset])
+        .args(["--jobs", &args.jobs.to_string()])
         .args(["--transition", &args.transition.to_string()])
         .stderr(std::process::Stdio::inherit());
     if args.no_subtitles {
@@ -414,7 +434,7 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-fn round(value: f64, decimals: i32) -> f64 {
+pub(super) fn round(value: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (value * scale).round() / scale
 }
@@ -440,7 +460,7 @@ pub(super) fn peak_rss_kib() -> Result<u64, Box<dyn std::error::Error>> {
 }
 
 /// Resets VmHWM to the current RSS (Linux 4.0+), so each render's peak is its own.
-fn reset_peak_rss() -> std::io::Result<()> {
+pub(super) fn reset_peak_rss() -> std::io::Result<()> {
     std::fs::write("/proc/self/clear_refs", "5")
 }
 

@@ -3,10 +3,12 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use core_engine::chunk_cache::ChunkCache;
 use core_engine::manifest::Manifest;
-use core_engine::CancelToken;
+use core_engine::{CancelToken, RenderOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::cache::{jobs_parser, mb_to_bytes, user_cache_dir, DEFAULT_CACHE_MAX_MB};
 use super::narrate::{narrate, NarrationArgs};
 use super::CommandResult;
 
@@ -29,6 +31,19 @@ pub struct RenderArgs {
     /// x264 speed preset, e.g. ultrafast, veryfast (default), medium.
     #[arg(long)]
     pub preset: Option<String>,
+    /// Keep encoded chunks in DIR, so that a re-render encodes only what changed (default:
+    /// `$XDG_CACHE_HOME/storyflow/chunks`, else `~/.cache/storyflow/chunks`).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Encode every chunk, reading and keeping none.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
+    /// Bound of the chunk cache in MiB (the least recently used chunks go first).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CACHE_MAX_MB)]
+    pub cache_max_mb: u64,
+    /// Chunks encoded at once (default: one per core).
+    #[arg(long, value_name = "N", default_value_t = core_engine::default_jobs(), value_parser = jobs_parser())]
+    pub jobs: usize,
     #[command(flatten)]
     pub narration: NarrationArgs,
 }
@@ -47,9 +62,14 @@ pub fn run(args: RenderArgs) -> CommandResult {
     spec.width = args.width.unwrap_or(spec.width);
     spec.height = args.height.unwrap_or(spec.height);
     spec.fps = args.fps.unwrap_or(spec.fps);
-    if let Some(preset) = args.preset {
+    if let Some(preset) = args.preset.clone() {
         spec.encoder.preset = preset;
     }
+    let options = RenderOptions {
+        cache: chunk_cache(&args)?,
+        owner: None,
+        jobs: args.jobs,
+    };
 
     let bar = ProgressBar::new(1000);
     bar.set_style(
@@ -58,9 +78,10 @@ pub fn run(args: RenderArgs) -> CommandResult {
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     let started = Instant::now();
-    let result = core_engine::render(
+    let result = core_engine::render_with(
         &spec,
         &args.output,
+        &options,
         &mut |p| {
             bar.set_position((p.percentage * 10.0).round() as u64);
             bar.set_message(p.phase.clone());
@@ -68,7 +89,7 @@ pub fn run(args: RenderArgs) -> CommandResult {
         &cancel,
     );
     bar.finish_and_clear();
-    let output = result?;
+    let (output, _) = result?;
     for warning in &output.warnings {
         eprintln!("warning: {warning}");
     }
@@ -95,4 +116,27 @@ pub fn run(args: RenderArgs) -> CommandResult {
         })
     );
     Ok(())
+}
+
+/// The cache `--cache-dir` names (failing to open it is an error), else the user's default
+/// one (failing to find or open it only costs speed: a warning, and no cache).
+fn chunk_cache(args: &RenderArgs) -> Result<Option<ChunkCache>, Box<dyn std::error::Error>> {
+    let max_bytes = mb_to_bytes(args.cache_max_mb);
+    if args.no_cache {
+        return Ok(None);
+    }
+    if let Some(dir) = &args.cache_dir {
+        return Ok(Some(ChunkCache::open(dir, max_bytes)?));
+    }
+    let Some(dir) = user_cache_dir() else {
+        log::warn!("no chunk cache: neither XDG_CACHE_HOME nor HOME is set");
+        return Ok(None);
+    };
+    match ChunkCache::open(&dir, max_bytes) {
+        Ok(cache) => Ok(Some(cache)),
+        Err(err) => {
+            log::warn!("no chunk cache: {}", task_manager::error_chain(&err));
+            Ok(None)
+        }
+    }
 }

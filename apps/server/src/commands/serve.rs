@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use api::app::PreviewSize;
 use api::{AppConfig, Application};
 
+use super::cache::{jobs_parser, mb_to_bytes, DEFAULT_CACHE_MAX_MB};
 use super::CommandResult;
 
 #[derive(Debug, clap::Args)]
@@ -26,6 +27,13 @@ pub struct ServeArgs {
     /// Render every project at WIDTHxHEIGHT@FPS instead of the settings' size (quick previews).
     #[arg(long, env = "STORYFLOW_PREVIEW", value_parser = parse_preview)]
     preview: Option<PreviewSize>,
+    /// Bound of the chunk cache (DATA_DIR/cache/chunks) in MiB; the least recently used
+    /// chunks go first.
+    #[arg(long, value_name = "N", env = "STORYFLOW_CACHE_MAX_MB", default_value_t = DEFAULT_CACHE_MAX_MB)]
+    cache_max_mb: u64,
+    /// Chunks a render encodes at once (default: one per core).
+    #[arg(long, value_name = "N", env = "STORYFLOW_JOBS", default_value_t = core_engine::default_jobs(), value_parser = jobs_parser())]
+    jobs: usize,
 }
 
 fn parse_preview(raw: &str) -> Result<PreviewSize, String> {
@@ -47,6 +55,8 @@ pub fn run(args: ServeArgs) -> CommandResult {
     config.bind = args.bind;
     config.cors_origins = cors_origins;
     config.preview = args.preview;
+    config.cache_max_bytes = mb_to_bytes(args.cache_max_mb);
+    config.jobs = args.jobs;
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(config.clone())?;
         let host = config

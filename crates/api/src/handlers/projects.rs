@@ -109,12 +109,14 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_uuid(&id, "project")?.to_string();
     let media_root = state.media_root.clone();
+    let chunk_cache = state.chunk_cache.clone();
     with_conn(&state, move |conn| {
         repository::delete_project(conn, &id)?;
         // The rows are gone either way; a folder we cannot remove is only wasted space.
         if let Err(err) = storage::remove_project_media(&media_root, &id) {
             log::error!("project {id} deleted but its media folder remains: {err}");
         }
+        chunk_cache.release_project(&id);
         Ok(())
     })
     .await?;

@@ -133,6 +133,8 @@ async fn start_render(
         )),
         renderer: state.renderer.clone(),
         media_root: state.media_root.clone(),
+        chunk_cache: state.chunk_cache.clone(),
+        jobs: state.jobs,
     };
     let job_project = project_id.clone();
     let submitted = state.tasks.submit(task_id.clone(), move |ctx| {

@@ -20,8 +20,8 @@ pub use narration::{
     NarrationTaskError, SegmentError, SegmentToNarrate, VoiceSettings,
 };
 pub use render::{
-    remove_temporary_outputs, render_task_function, render_task_id, CoreEngineRenderer,
-    ProjectStore, RenderDeps, RenderResult, RenderTaskError, Renderer,
+    remove_temporary_outputs, render_task_function, render_task_id, ChunkCacheConfig,
+    CoreEngineRenderer, ProjectStore, RenderDeps, RenderResult, RenderTaskError, Renderer,
 };
 
 /// Errors crossing a store seam; the store decides what they are.

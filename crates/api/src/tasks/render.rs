@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use core_engine::{CancelToken, Progress, RenderError, RenderOutput, RenderSpec};
+use core_engine::chunk_cache::ChunkCache;
+use core_engine::{CancelToken, Progress, RenderError, RenderOptions, RenderOutput, RenderSpec};
 use serde::Serialize;
 use task_manager::error_chain;
 
@@ -39,6 +40,7 @@ pub trait Renderer: Send + Sync {
         &self,
         spec: &RenderSpec,
         output: &Path,
+        options: &RenderOptions,
         on_progress: &mut dyn FnMut(&Progress),
         cancel: &CancelToken,
     ) -> Result<RenderOutput, RenderError>;
@@ -53,10 +55,46 @@ impl Renderer for CoreEngineRenderer {
         &self,
         spec: &RenderSpec,
         output: &Path,
+        options: &RenderOptions,
         on_progress: &mut dyn FnMut(&Progress),
         cancel: &CancelToken,
     ) -> Result<RenderOutput, RenderError> {
-        core_engine::render(spec, output, on_progress, cancel)
+        core_engine::render_with(spec, output, options, on_progress, cancel)
+            .map(|(output, _)| output)
+    }
+}
+
+/// The server's cache of encoded chunks, shared by every project's renders: where it is
+/// (see `storage::chunk_cache_dir`) and how many bytes it may keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkCacheConfig {
+    pub dir: PathBuf,
+    pub max_bytes: u64,
+}
+
+impl ChunkCacheConfig {
+    /// The cache, or `None` when its folder cannot be made (logged): without the cache a
+    /// render is slower, not wrong.
+    pub fn open(&self) -> Option<ChunkCache> {
+        ChunkCache::open(&self.dir, self.max_bytes)
+            .inspect_err(|err| {
+                log::warn!("rendering without the chunk cache: {}", error_chain(err));
+            })
+            .ok()
+    }
+
+    /// Drops the chunks only `project_id`'s renders used (blocking file I/O). A failure is
+    /// logged: the chunks are then merely evicted later, as the least recently used.
+    pub fn release_project(&self, project_id: &str) {
+        let released = ChunkCache::open(&self.dir, self.max_bytes)
+            .and_then(|cache| cache.release_owner(project_id));
+        match released {
+            Ok(count) => log::info!("project {project_id}: {count} cached chunk(s) released"),
+            Err(err) => log::warn!(
+                "project {project_id}: cannot release its cached chunks: {}",
+                error_chain(&err)
+            ),
+        }
     }
 }
 
@@ -66,12 +104,17 @@ pub struct RenderDeps {
     pub store: Arc<dyn ProjectStore>,
     pub renderer: Arc<dyn Renderer>,
     pub media_root: PathBuf,
+    pub chunk_cache: ChunkCacheConfig,
+    /// Chunks encoded at once.
+    pub jobs: usize,
 }
 
 impl std::fmt::Debug for RenderDeps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RenderDeps")
             .field("media_root", &self.media_root)
+            .field("chunk_cache", &self.chunk_cache)
+            .field("jobs", &self.jobs)
             .finish_non_exhaustive()
     }
 }
@@ -177,9 +220,15 @@ fn run_render(
         );
     };
     let cancel = CancelToken::from_flag(sink.cancel_flag());
+    let options = RenderOptions {
+        cache: deps.chunk_cache.open(),
+        // So that deleting the project can release the chunks only it used.
+        owner: Some(project_id.to_owned()),
+        jobs: deps.jobs,
+    };
     let rendered = deps
         .renderer
-        .render(&spec, &output, &mut on_progress, &cancel)?;
+        .render(&spec, &output, &options, &mut on_progress, &cancel)?;
 
     let url = storage::output_url(project_id);
     deps.store
@@ -293,17 +342,31 @@ mod tests {
         WaitForCancel,
     }
 
+    /// What a render was given besides the spec.
+    #[derive(Debug, Clone, PartialEq)]
+    struct RenderCall {
+        output: PathBuf,
+        cache_dir: Option<PathBuf>,
+        owner: Option<String>,
+        jobs: usize,
+    }
+
     struct FakeRenderer {
         outcome: Outcome,
-        outputs: Mutex<Vec<PathBuf>>,
+        calls: Mutex<Vec<RenderCall>>,
     }
 
     impl FakeRenderer {
         fn new(outcome: Outcome) -> Self {
             Self {
                 outcome,
-                outputs: Mutex::new(Vec::new()),
+                calls: Mutex::new(Vec::new()),
             }
+        }
+
+        fn outputs(&self) -> Vec<PathBuf> {
+            let calls = self.calls.lock().unwrap();
+            calls.iter().map(|call| call.output.clone()).collect()
         }
     }
 
@@ -312,10 +375,19 @@ mod tests {
             &self,
             _spec: &RenderSpec,
             output: &Path,
+            options: &RenderOptions,
             on_progress: &mut dyn FnMut(&Progress),
             cancel: &CancelToken,
         ) -> Result<RenderOutput, RenderError> {
-            self.outputs.lock().unwrap().push(output.to_path_buf());
+            self.calls.lock().unwrap().push(RenderCall {
+                output: output.to_path_buf(),
+                cache_dir: options
+                    .cache
+                    .as_ref()
+                    .map(|cache| cache.dir().to_path_buf()),
+                owner: options.owner.clone(),
+                jobs: options.jobs,
+            });
             for (segment, percentage) in [(1, 25.0), (2, 60.0)] {
                 on_progress(&Progress {
                     current_segment: segment,
@@ -364,6 +436,11 @@ mod tests {
             store: store.clone(),
             renderer: renderer.clone(),
             media_root: media.path().to_path_buf(),
+            chunk_cache: ChunkCacheConfig {
+                dir: media.path().join("chunks"),
+                max_bytes: 1 << 20,
+            },
+            jobs: 3,
         };
         (deps, store, renderer, media)
     }
@@ -396,7 +473,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            *renderer.outputs.lock().unwrap(),
+            renderer.outputs(),
             vec![media
                 .path()
                 .join(format!("projects/{PROJECT}/output/final.mp4"))]
@@ -416,6 +493,35 @@ mod tests {
             "warnings": ["logo missing"],
         });
         assert_eq!(serde_json::to_value(&result).unwrap(), expected);
+    }
+
+    #[test]
+    fn renders_use_the_chunk_cache_for_the_project_with_the_configured_jobs() {
+        let (deps, _, renderer, media) =
+            deps(FakeStore::default(), FakeRenderer::new(Outcome::Succeed));
+        render_task_function(PROJECT, "render_x", &deps, &FakeSink::default()).unwrap();
+        assert_eq!(
+            *renderer.calls.lock().unwrap(),
+            vec![RenderCall {
+                output: storage::output_file(media.path(), PROJECT),
+                cache_dir: Some(media.path().join("chunks")),
+                owner: Some(PROJECT.to_owned()),
+                jobs: 3,
+            }]
+        );
+    }
+
+    #[test]
+    fn a_cache_folder_that_cannot_be_made_renders_without_the_cache() {
+        let (mut deps, _, renderer, media) =
+            deps(FakeStore::default(), FakeRenderer::new(Outcome::Succeed));
+        let blocker = media.path().join("a file");
+        std::fs::write(&blocker, "not a folder").unwrap();
+        deps.chunk_cache.dir = blocker.join("chunks");
+        render_task_function(PROJECT, "render_x", &deps, &FakeSink::default()).unwrap();
+        let calls = renderer.calls.lock().unwrap();
+        assert_eq!(calls[0].cache_dir, None);
+        assert_eq!(calls[0].owner.as_deref(), Some(PROJECT));
     }
 
     #[test]
@@ -509,7 +615,7 @@ mod tests {
         let sink = FakeSink::default();
         let err = render_task_function(PROJECT, "render_x", &deps, &sink).unwrap_err();
         assert!(matches!(err, RenderTaskError::Load { .. }));
-        assert!(renderer.outputs.lock().unwrap().is_empty());
+        assert!(renderer.outputs().is_empty());
         assert!(error_chain(&err).contains("no such project"), "{err:?}");
     }
 
