@@ -284,14 +284,16 @@ fn render_child(args: &BenchArgs, output: &Path) -> CommandResult {
     reset_peak_rss()?;
     let cpu = cpu_seconds()?;
     let started = Instant::now();
-    let (rendered, stats) =
-        core_engine::render_with(&spec, output, &options, &mut |_| {}, &CancelToken::new())?;
+    let sampler = TreeRssSampler::start();
+    let rendered =
+        core_engine::render_with(&spec, output, &options, &mut |_| {}, &CancelToken::new());
+    let total_rss_mb = sampler.stop() as f64 / 1024.0;
+    let (rendered, stats) = rendered?;
     let render_seconds = started.elapsed().as_secs_f64();
     let render_cpu = cpu_seconds()? - cpu;
     let peak_rss_mb = peak_rss_kib()? as f64 / 1024.0;
     // x264 runs in one process per chunk, at most `jobs` at once.
     let encoder_rss_mb = largest_child_rss_kib() as f64 / 1024.0;
-    let total_rss_mb = peak_rss_mb + options.jobs as f64 * encoder_rss_mb;
     let mut result = json!({
         "case": case,
         "preset": spec.encoder.preset,
@@ -309,6 +311,7 @@ fn render_child(args: &BenchArgs, output: &Path) -> CommandResult {
         "chunk_encoder_peak_rss_mb": round(encoder_rss_mb, 1),
         "jobs": options.jobs,
         "peak_rss_with_encoders_mb": round(total_rss_mb, 1),
+        "peak_rss_with_encoders_method": "sum of VmRSS of the render and its encoders, sampled every 50 ms",
     });
     if let serde_json::Value::Object(fields) = &mut result {
         fields.extend(stage_fields(&stats));
@@ -462,6 +465,70 @@ pub(super) fn peak_rss_kib() -> Result<u64, Box<dyn std::error::Error>> {
 /// Resets VmHWM to the current RSS (Linux 4.0+), so each render's peak is its own.
 pub(super) fn reset_peak_rss() -> std::io::Result<()> {
     std::fs::write("/proc/self/clear_refs", "5")
+}
+
+/// How often [`TreeRssSampler`] adds up the resident memory of the render and its encoders.
+const RSS_SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Samples, on a thread of its own, the resident memory of this process plus its child
+/// processes (the chunk encoders) and keeps the highest sum: the render's whole footprint at
+/// one moment, which neither process's own peak shows.
+pub(super) struct TreeRssSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl TreeRssSampler {
+    pub(super) fn start() -> TreeRssSampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut peak = 0;
+            while !stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(tree_rss_kib());
+                std::thread::sleep(RSS_SAMPLE_INTERVAL);
+            }
+            peak
+        });
+        TreeRssSampler { stop, thread }
+    }
+
+    /// The highest sum seen, in KiB.
+    pub(super) fn stop(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or(0)
+    }
+}
+
+/// VmRSS of this process and of its children (found through every thread's `children`), in
+/// KiB; a child that ends meanwhile counts as zero.
+fn tree_rss_kib() -> u64 {
+    let rss = |status: &str| -> u64 {
+        std::fs::read_to_string(status)
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find_map(|line| line.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    let children: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    rss("/proc/self/status")
+        + children
+            .iter()
+            .map(|pid| rss(&format!("/proc/{pid}/status")))
+            .sum::<u64>()
 }
 
 /// The peak resident set size of the largest child process this one waited for (the chunk

@@ -22,7 +22,7 @@ use core_engine::chunk_cache::{ChunkCache, DEFAULT_MAX_BYTES};
 use core_engine::{CancelToken, RenderOptions, RenderSpec};
 use serde_json::json;
 
-use super::bench::{peak_rss_kib, project, reset_peak_rss, round, BenchArgs, Case};
+use super::bench::{project, round, BenchArgs, Case, TreeRssSampler};
 use super::CommandResult;
 
 /// What the issue asks of a re-render, as a fraction of the first render's time.
@@ -107,7 +107,7 @@ pub fn run(args: &BenchArgs) -> CommandResult {
         fields.insert("identical".into(), identical.into());
         fields.insert("differences".into(), json!(mismatches));
         fields.insert(
-            "peak_rss_mb".into(),
+            "peak_rss_with_encoders_mb".into(),
             json!(round(bench.peak_rss_kib as f64 / 1024.0, 1)),
         );
     }
@@ -144,7 +144,7 @@ struct EditBench<'a> {
     args: &'a BenchArgs,
     dir: &'a Path,
     cache: ChunkCache,
-    /// The highest VmHWM of the timed renders.
+    /// The highest resident memory of a timed render and its chunk encoders together.
     peak_rss_kib: u64,
 }
 
@@ -156,11 +156,10 @@ impl EditBench<'_> {
         spec: &RenderSpec,
         name: &str,
     ) -> Result<(f64, u64), Box<dyn std::error::Error>> {
-        // Earlier renders, decodes and pictures allocated and freed: the peak counts from here.
-        reset_peak_rss()?;
-        let (seconds, frames) = self.render(spec, name, Some(self.cache.clone()))?;
-        self.peak_rss_kib = self.peak_rss_kib.max(peak_rss_kib()?);
-        Ok((seconds, frames))
+        let sampler = TreeRssSampler::start();
+        let rendered = self.render(spec, name, Some(self.cache.clone()));
+        self.peak_rss_kib = self.peak_rss_kib.max(sampler.stop());
+        rendered
     }
 
     /// Renders `spec` with an empty cache of its own (removed afterwards); returns the wall
