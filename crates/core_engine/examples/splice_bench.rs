@@ -98,7 +98,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Chunk `k`: a noisy texture panning a pixel a frame, so x264 has something to encode.
 fn encode(spec: &RenderSpec, k: u32, frames: u64, path: &Path) -> Result<(), RenderError> {
-    let mut encoder = ChunkEncoder::start(spec, path, &CancelToken::new())?;
+    let mut encoder = ChunkEncoder::start(spec, path, 1, &CancelToken::new())?;
     let info = encoder.frame_info().clone();
     let (w, h) = (info.width() as usize, info.height() as usize);
     let texture: Vec<u8> = (0..(2 * w * h))

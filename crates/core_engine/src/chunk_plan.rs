@@ -31,7 +31,7 @@ use crate::RenderSpec;
 /// Bump whenever the drawing of a frame or the chunk encoding changes in any way that can
 /// change pixels or bits (compositor, resampling, easing, subtitles, logo, x264 settings,
 /// colour handling...): every cached chunk becomes a miss.
-pub const RENDERER_VERSION: u32 = 1;
+pub const RENDERER_VERSION: u32 = 2;
 
 /// Which part of the video a chunk is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -121,6 +121,8 @@ pub struct OutputDescription {
     pub quantizer: u32,
     /// x264's `key-int-max`, in frames.
     pub keyframe_interval: u32,
+    /// x264's threads: each count gives other (equally good) bits.
+    pub encoder_threads: usize,
 }
 
 /// One picture on screen and where its Ken Burns move is during the chunk.
@@ -208,6 +210,8 @@ pub struct PlanInputs<'a> {
     /// The content hash of the logo file; `None` when there is no logo or its file cannot be
     /// read (the renderer then leaves the logo out).
     pub logo_hash: Option<&'a str>,
+    /// x264 threads per chunk encoder.
+    pub encoder_threads: usize,
 }
 
 impl std::fmt::Debug for PlanInputs<'_> {
@@ -284,7 +288,7 @@ fn whole_chunks(timeline: &Timeline, transitions: &Transitions) -> Vec<(ChunkKin
 
 /// Every chunk of the video with its description and key.
 pub fn plan(inputs: &PlanInputs<'_>) -> Result<Vec<Chunk>, PlanError> {
-    let output = output_description(inputs.spec);
+    let output = output_description(inputs.spec, inputs.encoder_threads);
     let style = inputs
         .spec
         .subtitles
@@ -393,7 +397,7 @@ pub fn key_of(description: &ChunkDescription) -> Result<ChunkKey, serde_json::Er
     serde_json::to_vec(description).map(|json| ChunkKey::of_bytes(&json))
 }
 
-fn output_description(spec: &RenderSpec) -> OutputDescription {
+fn output_description(spec: &RenderSpec, encoder_threads: usize) -> OutputDescription {
     OutputDescription {
         width: spec.width,
         height: spec.height,
@@ -402,6 +406,7 @@ fn output_description(spec: &RenderSpec) -> OutputDescription {
         preset: spec.encoder.preset.clone(),
         quantizer: spec.encoder.quantizer,
         keyframe_interval: spec.keyframe_interval(),
+        encoder_threads,
     }
 }
 
@@ -582,6 +587,7 @@ mod tests {
             picture_hash: &picture_hash,
             font_hash: None,
             logo_hash: None,
+            encoder_threads: 1,
         })
         .unwrap()
     }
@@ -682,6 +688,7 @@ mod tests {
                 preset: "veryfast".into(),
                 quantizer: 20,
                 keyframe_interval: 300,
+                encoder_threads: 1,
             }
         );
         // The gap after the last narration has no cue; body 3's cue ends before it.
@@ -805,6 +812,7 @@ mod tests {
             picture_hash: &picture_hash,
             font_hash: Some("font"),
             logo_hash: Some("logo"),
+            encoder_threads: 1,
         };
         let first = |inputs: &PlanInputs<'_>| plan(inputs).unwrap().remove(0);
         let chunk = first(&inputs);
@@ -818,6 +826,15 @@ mod tests {
         assert_eq!(
             first(&PlanInputs {
                 font_hash: None,
+                ..inputs
+            })
+            .key,
+            chunk.key
+        );
+        // Another x264 thread count gives other bits.
+        assert_ne!(
+            first(&PlanInputs {
+                encoder_threads: 2,
                 ..inputs
             })
             .key,
@@ -881,6 +898,7 @@ mod tests {
                 picture_hash: &picture_hash,
                 font_hash: None,
                 logo_hash: None,
+                encoder_threads: 1,
             })
             .unwrap()
         };

@@ -84,7 +84,7 @@ pub(crate) fn make(factory: &str, name: &str) -> Result<gst::Element, RenderErro
 /// The spec's H.264 settings as x264enc property values, shared by the chunk encoder and
 /// the encoder-only benchmark, so both measure the same encoder. Threads are the caller's
 /// choice: one for a chunk, automatic for the benchmark's x264 alone.
-pub(crate) fn x264_settings(spec: &RenderSpec) -> [(&'static str, String); 5] {
+pub(crate) fn x264_settings(spec: &RenderSpec) -> [(&'static str, String); 6] {
     [
         ("speed-preset", spec.encoder.preset.clone()),
         // Constant quality (CRF-like): `quantizer` is the quality level.
@@ -94,6 +94,10 @@ pub(crate) fn x264_settings(spec: &RenderSpec) -> [(&'static str, String); 5] {
         // x264's threaded lookahead buffers extra frames (about 40 MB at 1080p) and gains
         // nothing on a machine whose cores the encoders already keep busy.
         ("sync-lookahead", "0".to_string()),
+        // No VBV: x264enc would otherwise cap a constant-quality encode at its default
+        // 2 Mb/s, and VBV makes x264's bits depend on the timing of its threads (measured
+        // here: without it, encodes of the same frames are identical with any thread count).
+        ("vbv-buf-capacity", "0".to_string()),
     ]
 }
 

@@ -2,7 +2,7 @@
 //! and the narration into the final file.
 //!
 //! ```text
-//! chunk:   appsrc (I420, PTS i/fps from 0) ! x264enc threads=1 ! h264parse ! mp4mux ! filesink
+//! chunk:   gst-launch-1.0 fdsrc (raw I420) ! rawvideoparse ! x264enc ! h264parse ! mp4mux ! filesink
 //!
 //! splice:  per chunk in turn: filesrc ! qtdemux ! appsink ─> appsrc (H.264, re-timed) ─┐
 //!                                                                                    ├─ mp4mux
@@ -65,11 +65,12 @@ const CHILD_POLL: Duration = Duration::from_millis(20);
 /// Encodes one chunk: frames pushed in order become an MP4 with one H.264 stream, at exact
 /// `i / fps` timestamps.
 ///
-/// x264 runs with one thread in a process of its own (`gst-launch-1.0`, reading the raw
-/// frames from a pipe). One thread makes x264's decisions independent of timing; a fresh
-/// process makes them independent of what encoded before: measured here, x264 encodes in a
-/// long-lived process now and then give different bits for the same frames, encodes in
-/// fresh processes never did. Dropping it kills the process.
+/// x264 runs in a process of its own (`gst-launch-1.0`, reading the raw frames from a pipe),
+/// without VBV (see `pipeline::x264_settings`), so the same frames give the same bits with
+/// any number of threads. A fresh process makes them independent of what encoded before:
+/// measured here, encodes run one after another in a long-lived process now and then gave
+/// different bits for the same frames; encodes in fresh processes never did. Dropping it
+/// kills the process.
 #[derive(Debug)]
 pub struct ChunkEncoder {
     child: Child,
@@ -92,17 +93,19 @@ impl Drop for ChunkEncoder {
 
 impl ChunkEncoder {
     /// Starts encoding a chunk of `spec`'s size, frame rate and encoder settings into
-    /// `output`. `cancel` is honoured at every frame and while finishing.
+    /// `output`, with `threads` x264 threads (at least one). `cancel` is honoured at every
+    /// frame and while finishing.
     pub fn start(
         spec: &RenderSpec,
         output: &Path,
+        threads: usize,
         cancel: &CancelToken,
     ) -> Result<ChunkEncoder, RenderError> {
         crate::init()?;
         let info = frame_info(spec)?;
         let mut child = Command::new(CHUNK_ENCODER_PROGRAM)
             .arg("-q")
-            .args(chunk_pipeline(spec, output))
+            .args(chunk_pipeline(spec, output, threads))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -211,8 +214,8 @@ impl ChunkEncoder {
 }
 
 /// The chunk encoder's pipeline, as `gst-launch-1.0` arguments: raw I420 frames of `spec`
-/// from standard input, x264 with the spec's settings and one thread, into an MP4.
-fn chunk_pipeline(spec: &RenderSpec, output: &Path) -> Vec<String> {
+/// from standard input, x264 with the spec's settings and `threads` threads, into an MP4.
+fn chunk_pipeline(spec: &RenderSpec, output: &Path, threads: usize) -> Vec<String> {
     let mut args = vec![
         "fdsrc".to_string(),
         "fd=0".to_string(),
@@ -232,7 +235,7 @@ fn chunk_pipeline(spec: &RenderSpec, output: &Path) -> Vec<String> {
             .into_iter()
             .map(|(name, value)| format!("{name}={value}")),
     );
-    args.push("threads=1".to_string());
+    args.push(format!("threads={}", threads.max(1)));
     args.extend(["!", "h264parse", "!", "mp4mux", "!", "filesink"].map(String::from));
     // gst-launch joins its arguments and parses them again: quote the path.
     let location = output
@@ -773,7 +776,16 @@ mod tests {
     }
 
     fn encode(spec: &RenderSpec, frames: Range<u64>, path: &Path) -> ChunkFile {
-        let mut encoder = ChunkEncoder::start(spec, path, &CancelToken::new()).unwrap();
+        encode_with(spec, frames, path, 1)
+    }
+
+    fn encode_with(
+        spec: &RenderSpec,
+        frames: Range<u64>,
+        path: &Path,
+        threads: usize,
+    ) -> ChunkFile {
+        let mut encoder = ChunkEncoder::start(spec, path, threads, &CancelToken::new()).unwrap();
         let info = encoder.frame_info().clone();
         for i in frames.clone() {
             encoder
@@ -1089,8 +1101,9 @@ mod tests {
     fn a_chunk_encodes_to_the_same_bits_every_time() {
         let dir = tempfile::tempdir().unwrap();
         let spec = spec(20);
-        let a = encode(&spec, 5..30, &dir.path().join("a.mp4"));
-        let b = encode(&spec, 5..30, &dir.path().join("b.mp4"));
+        // Several x264 threads too: without VBV their timing decides nothing.
+        let a = encode_with(&spec, 5..30, &dir.path().join("a.mp4"), 3);
+        let b = encode_with(&spec, 5..30, &dir.path().join("b.mp4"), 3);
         let samples = |c: &ChunkFile| video_of(&c.path, false);
         assert!(samples(&a) == samples(&b), "the two encodes differ");
         assert_same_frames(&decoded(&a.path), &decoded(&b.path));
@@ -1227,7 +1240,8 @@ mod tests {
         let spec = spec(20);
         let good = encode(&spec, 0..6, &dir.path().join("good.mp4"));
         let cancel = CancelToken::new();
-        let mut encoder = ChunkEncoder::start(&spec, &dir.path().join("c.mp4"), &cancel).unwrap();
+        let mut encoder =
+            ChunkEncoder::start(&spec, &dir.path().join("c.mp4"), 1, &cancel).unwrap();
         let info = encoder.frame_info().clone();
         encoder
             .push(gst::Buffer::from_mut_slice(frame_bytes(&info, 0)))

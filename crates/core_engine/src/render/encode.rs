@@ -29,7 +29,9 @@ pub(super) struct Job<'a> {
     pub layers: &'a Layers<'a>,
     pub chunks: &'a [Chunk],
     pub cache: &'a ChunkCache,
+    /// Chunks encoded at once, and x264 threads for each.
     pub jobs: usize,
+    pub threads: usize,
 }
 
 /// Encodes what is missing and splices the video into `temp`; returns the warnings met.
@@ -254,7 +256,7 @@ fn work(shared: &Shared<'_>, queue: &Receiver<usize>, results: &Mutex<Encoded>) 
         let index = shared.missing[position];
         let chunk = &job.chunks[index];
         let scratch = Scratch(job.cache.temp_path(&chunk.key)?);
-        let mut encoder = ChunkEncoder::start(job.spec, &scratch.0, &shared.stop)?;
+        let mut encoder = ChunkEncoder::start(job.spec, &scratch.0, job.threads, &shared.stop)?;
         let mut counted = 0;
         maker.draw_chunk(chunk, &shared.pictures, &mut encoder, &mut |encoded| {
             shared

@@ -79,7 +79,7 @@ pub struct RenderOptions {
     /// Recorded as the user of the chunks this render needs (e.g. a project id), so that
     /// [`ChunkCache::release_owner`] can drop them with the project.
     pub owner: Option<String>,
-    /// Chunks encoded at once (each by one x264 thread); at least 1.
+    /// Chunks encoded at once, sharing the cores between them; at least 1.
     pub jobs: usize,
 }
 
@@ -93,8 +93,21 @@ impl Default for RenderOptions {
     }
 }
 
-/// One chunk encoder per core.
+/// Cores one x264 encode keeps busy: beyond that, chunks are encoded side by side.
+const CORES_PER_ENCODER: usize = 8;
+
+/// One chunk encoder per [`CORES_PER_ENCODER`] cores (one on this 2-core machine): x264's
+/// own threads use a few cores well, and every encoder in flight costs its frames' memory.
 pub fn default_jobs() -> usize {
+    (cores() / CORES_PER_ENCODER).max(1)
+}
+
+/// x264 threads for each of `jobs` encoders: the cores shared out.
+fn encoder_threads(jobs: usize) -> usize {
+    (cores() / jobs.max(1)).max(1)
+}
+
+fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
@@ -124,7 +137,9 @@ pub fn render_with(
         cues: &cues,
         logo: logo_overlay(spec, &mut warnings),
     };
-    let chunks = plan_chunks(spec, &timeline, &layers)?;
+    let jobs = options.jobs.max(1);
+    let threads = encoder_threads(jobs);
+    let chunks = plan_chunks(spec, &timeline, &layers, threads)?;
     // Without a cache, the chunks go to a scratch folder beside the output.
     let scratch;
     let cache = match &options.cache {
@@ -142,7 +157,8 @@ pub fn render_with(
         layers: &layers,
         chunks: &chunks,
         cache,
-        jobs: options.jobs.max(1),
+        jobs,
+        threads,
     };
     warnings.extend(encode::encode(&job, &temp, &mut reporter, cancel, &stats)?);
     if let Some(owner) = &options.owner {
@@ -219,6 +235,7 @@ fn plan_chunks(
     spec: &RenderSpec,
     timeline: &Timeline,
     layers: &Layers<'_>,
+    encoder_threads: usize,
 ) -> Result<Vec<Chunk>, RenderError> {
     let picture_hashes = spec
         .segments
@@ -244,6 +261,7 @@ fn plan_chunks(
         picture_hash: &picture_hash,
         font_hash: font_hash.as_deref(),
         logo_hash: logo_hash.as_deref(),
+        encoder_threads,
     })
     .map_err(|e| RenderError::pipeline("chunk plan", e.to_string()))
 }
