@@ -33,6 +33,11 @@ use crate::RenderSpec;
 /// colour handling...): every cached chunk becomes a miss.
 pub const RENDERER_VERSION: u32 = 2;
 
+/// The longest chunk, in key-frame intervals (6 s at the default 2 s): short enough that a
+/// changed word re-encodes little more than its sentence, long enough that starting and
+/// draining an encoder per chunk costs little.
+pub const KEYFRAME_INTERVALS_PER_CHUNK: u64 = 3;
+
 /// Which part of the video a chunk is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChunkKind {
@@ -325,7 +330,7 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<Vec<Chunk>, PlanError> {
     chunk_ranges(
         inputs.timeline,
         inputs.transitions,
-        u64::from(inputs.spec.keyframe_interval()),
+        u64::from(inputs.spec.keyframe_interval()) * KEYFRAME_INTERVALS_PER_CHUNK,
     )
     .into_iter()
     .enumerate()
