@@ -43,12 +43,7 @@ pub fn write_synthetic_project(
         let text = narration_text(seconds, &mut rng);
         specs.push(SegmentSpec::new(i, image, audio, text));
     }
-    let logo = dir.join("logo.png");
-    write_logo(&logo)?;
-    Ok(RenderSpec {
-        logo: Some(bench_logo(logo)),
-        ..RenderSpec::new(specs)
-    })
+    with_logo(dir, specs)
 }
 
 /// Where the Debian package `mate-backgrounds` (GPL-2+, photographs by several authors; see
@@ -125,12 +120,7 @@ pub fn write_photo_project(
         let text = narration_text(seconds, &mut rng);
         specs.push(SegmentSpec::new(i, image, audio, text));
     }
-    let logo = dir.join("logo.png");
-    write_logo(&logo)?;
-    Ok(RenderSpec {
-        logo: Some(bench_logo(logo)),
-        ..RenderSpec::new(specs)
-    })
+    with_logo(dir, specs)
 }
 
 /// Writes `picture` mirrored left to right into the JPEG `out`: a changed picture of the
@@ -195,6 +185,16 @@ fn write_webp(photo: &Path, out: &Path) -> Result<(), RenderError> {
 }
 
 /// The benchmark's logo settings: 15 % of the width, bottom right, 80 % opaque.
+/// The project of `segments`, with the bench's logo written into `dir`.
+fn with_logo(dir: &Path, segments: Vec<SegmentSpec>) -> Result<RenderSpec, RenderError> {
+    let logo = dir.join("logo.png");
+    write_logo(&logo)?;
+    Ok(RenderSpec {
+        logo: Some(bench_logo(logo)),
+        ..RenderSpec::new(segments)
+    })
+}
+
 fn bench_logo(path: PathBuf) -> LogoSpec {
     LogoSpec {
         path,

@@ -431,7 +431,7 @@ fn cues_in(cues: &[(Range<u64>, &str)], chunk: &Range<u64>) -> Vec<CueDescriptio
 mod tests {
     use super::*;
     use crate::logo::{LogoPosition, LogoSpec};
-    use crate::subtitles::cues_for_segment;
+    use crate::subtitles::timeline_cues;
     use crate::SegmentSpec;
 
     /// 10 fps and 1 kHz "audio": 100 samples per frame, no silence gap.
@@ -570,19 +570,7 @@ mod tests {
         let samples: Vec<u64> = frames.iter().map(|f| f * 1600).collect();
         let t = Timeline::new(30, 48_000, spec.inter_segment_silence, &samples);
         let (transitions, _) = Transitions::plan(&t, spec.transition_duration);
-        let rate = 48_000.0;
-        let cues: Vec<Cue> = spec
-            .segments
-            .iter()
-            .zip(t.segments())
-            .flat_map(|(s, timing)| {
-                cues_for_segment(
-                    &s.text,
-                    timing.start_sample as f64 / rate,
-                    timing.narration_samples as f64 / rate,
-                )
-            })
-            .collect();
+        let cues = timeline_cues(spec, &t);
         let picture_hash = |i: usize| pictures[i].to_string();
         plan(&PlanInputs {
             spec,

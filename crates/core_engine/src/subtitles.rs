@@ -5,6 +5,9 @@
 
 use std::fmt::Write as _;
 
+use crate::timeline::Timeline;
+use crate::RenderSpec;
+
 /// At most this many words on a subtitle line.
 pub const MAX_WORDS_PER_LINE: usize = 6;
 /// A line may end at punctuation once it has this many words.
@@ -117,6 +120,22 @@ fn break_after(word: &str) -> Break {
         Some(',' | '，' | '、') => Break::Weak,
         _ => Break::None,
     }
+}
+
+/// Every segment's subtitle cues, in order, over its narration (not its silence gap).
+pub fn timeline_cues(spec: &RenderSpec, timeline: &Timeline) -> Vec<Cue> {
+    let rate = f64::from(timeline.sample_rate());
+    spec.segments
+        .iter()
+        .zip(timeline.segments())
+        .flat_map(|(segment, timing)| {
+            cues_for_segment(
+                &segment.text,
+                timing.start_sample as f64 / rate,
+                timing.narration_samples as f64 / rate,
+            )
+        })
+        .collect()
 }
 
 /// Subtitle cues for one segment whose narration starts at `start` and lasts `narration`

@@ -30,7 +30,7 @@ use crate::overlay::YuvOverlay;
 use crate::progress::{share, Reporter};
 use crate::sidecar::{self, SubtitleFiles};
 use crate::stats::RenderStats;
-use crate::subtitles::{cues_for_segment, Cue};
+use crate::subtitles::{timeline_cues, Cue};
 use crate::temp_output::{temporary_path, TempOutput};
 use crate::timeline::{Timeline, SAMPLE_RATE};
 use crate::transition::Transitions;
@@ -319,22 +319,6 @@ fn analyse(
         spec.inter_segment_silence,
         &lengths,
     ))
-}
-
-/// Every segment's subtitle cues, in order, over its narration (not its silence gap).
-fn timeline_cues(spec: &RenderSpec, timeline: &Timeline) -> Vec<Cue> {
-    let rate = f64::from(timeline.sample_rate());
-    spec.segments
-        .iter()
-        .zip(timeline.segments())
-        .flat_map(|(segment, timing)| {
-            cues_for_segment(
-                &segment.text,
-                timing.start_sample as f64 / rate,
-                timing.narration_samples as f64 / rate,
-            )
-        })
-        .collect()
 }
 
 /// The logo, ready to blend; a logo that cannot be used is a warning, not a failed render.
