@@ -631,57 +631,45 @@ fn add_digest_branch(
         sink.set_property("sync", false);
         branch.push(sink);
     } else {
-        let shared = decoded.clone();
-        let (convert, sink) = if kind == VIDEO_DIGEST {
-            let sink = gst_app::AppSink::builder()
-                .name(kind)
-                .caps(
-                    &gst::Caps::builder("video/x-raw")
-                        .field("format", "I420")
-                        .build(),
-                )
-                .sync(false)
+        let (convert, caps) = if kind == VIDEO_DIGEST {
+            let caps = gst::Caps::builder("video/x-raw")
+                .field("format", "I420")
                 .build();
-            sink.set_callbacks(
-                gst_app::AppSinkCallbacks::builder()
-                    .new_sample(move |sink| {
-                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                        let digest = frame_digest(&sample).ok_or(gst::FlowError::Error)?;
-                        let mut decoded = shared.lock().map_err(|_| gst::FlowError::Error)?;
-                        decoded.frames.push(digest);
-                        Ok(gst::FlowSuccess::Ok)
-                    })
-                    .build(),
-            );
-            (make("videoconvert")?, sink)
+            (make("videoconvert")?, caps)
         } else {
             let convert = make("audioconvert")?;
             // Dithering adds random noise when it rounds: none, so equal sound digests equal.
             convert.set_property_from_str("dithering", "none");
-            let sink = gst_app::AppSink::builder()
-                .name(kind)
-                .caps(
-                    &gst::Caps::builder("audio/x-raw")
-                        .field("format", "F32LE")
-                        .field("layout", "interleaved")
-                        .build(),
-                )
-                .sync(false)
+            let caps = gst::Caps::builder("audio/x-raw")
+                .field("format", "F32LE")
+                .field("layout", "interleaved")
                 .build();
-            sink.set_callbacks(
-                gst_app::AppSinkCallbacks::builder()
-                    .new_sample(move |sink| {
-                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+            (convert, caps)
+        };
+        let sink = gst_app::AppSink::builder()
+            .name(kind)
+            .caps(&caps)
+            .sync(false)
+            .build();
+        let shared = decoded.clone();
+        let is_video = kind == VIDEO_DIGEST;
+        sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    let mut decoded = shared.lock().map_err(|_| gst::FlowError::Error)?;
+                    if is_video {
+                        let digest = frame_digest(&sample).ok_or(gst::FlowError::Error)?;
+                        decoded.frames.push(digest);
+                    } else {
                         let buffer = sample.buffer().ok_or(gst::FlowError::Error)?;
                         let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
-                        let mut decoded = shared.lock().map_err(|_| gst::FlowError::Error)?;
                         decoded.audio.get_or_insert_with(Sha256::new).update(&map);
-                        Ok(gst::FlowSuccess::Ok)
-                    })
-                    .build(),
-            );
-            (convert, sink)
-        };
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
         branch.push(convert);
         branch.push(sink.upcast());
     }
