@@ -17,6 +17,7 @@ mod encode;
 mod frames;
 mod narration;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -237,13 +238,21 @@ fn plan_chunks(
     layers: &Layers<'_>,
     encoder_threads: usize,
 ) -> Result<Vec<Chunk>, RenderError> {
-    let picture_hashes = spec
-        .segments
-        .iter()
-        .map(|segment| {
-            chunk_cache::file_sha256(&segment.image).map_err(|e| RenderError::io(&segment.image, e))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    // A picture shown by several segments is read once.
+    let mut by_path: HashMap<&Path, String> = HashMap::new();
+    let mut picture_hashes = Vec::with_capacity(spec.segments.len());
+    for segment in &spec.segments {
+        let hash = match by_path.get(segment.image.as_path()) {
+            Some(hash) => hash.clone(),
+            None => {
+                let hash = chunk_cache::file_sha256(&segment.image)
+                    .map_err(|e| RenderError::io(&segment.image, e))?;
+                by_path.insert(&segment.image, hash.clone());
+                hash
+            }
+        };
+        picture_hashes.push(hash);
+    }
     // A font or logo that cannot be read is left out of the frames, and so of the keys.
     let readable_hash = |path: Option<&Path>| path.and_then(|p| chunk_cache::file_sha256(p).ok());
     let font_hash = readable_hash(
