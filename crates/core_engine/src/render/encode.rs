@@ -255,15 +255,17 @@ fn work(shared: &Shared<'_>, queue: &Receiver<usize>, results: &Mutex<Encoded>) 
         }
         let index = shared.missing[position];
         let chunk = &job.chunks[index];
+        let shown = maker.pictures_for(chunk, &shared.pictures)?;
         let scratch = Scratch(job.cache.temp_path(&chunk.key)?);
         let mut encoder = ChunkEncoder::start(job.spec, &scratch.0, job.threads, &shared.stop)?;
         let mut counted = 0;
-        maker.draw_chunk(chunk, &shared.pictures, &mut encoder, &mut |encoded| {
+        maker.draw_chunk(chunk, &shown, &mut encoder, &mut |encoded| {
             shared
                 .encoded
                 .fetch_add(encoded - counted, Ordering::Relaxed);
             counted = encoded;
         })?;
+        drop(shown);
         let frames = encoder.finish()?;
         shared
             .encoded

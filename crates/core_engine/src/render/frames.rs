@@ -125,6 +125,20 @@ impl<'a> Pictures<'a> {
     }
 }
 
+/// The pictures one chunk shows, given back to [`Pictures`] when dropped.
+pub(super) struct ChunkPictures<'p, 'a> {
+    pictures: &'p Pictures<'a>,
+    shown: Vec<(usize, Arc<Shown>)>,
+}
+
+impl Drop for ChunkPictures<'_, '_> {
+    fn drop(&mut self) {
+        for &(segment, _) in &self.shown {
+            self.pictures.release(segment);
+        }
+    }
+}
+
 /// What a chunk worker keeps from one chunk to the next: its frame pool, compositor and
 /// subtitle renderer.
 pub(super) struct FrameMaker<'a> {
@@ -173,44 +187,40 @@ impl<'a> FrameMaker<'a> {
         })
     }
 
-    /// Draws `chunk`'s frames into `encoder`, with `pictures`' help; `on_frame` is told the
-    /// count of frames handed to the encoder after each push.
+    /// Takes the pictures `chunk` shows from `pictures` (decoding those not yet decoded).
+    /// Done before the chunk's encoder starts, so a large picture's decode does not overlap
+    /// an encoder's memory.
+    pub(super) fn pictures_for<'p, 'b>(
+        &mut self,
+        chunk: &Chunk,
+        pictures: &'p Pictures<'b>,
+    ) -> Result<ChunkPictures<'p, 'b>, RenderError> {
+        let started = Instant::now();
+        let mut taken = ChunkPictures {
+            pictures,
+            shown: Vec::new(),
+        };
+        for segment in chunk.kind.segments() {
+            let picture = pictures.take(segment, &mut self.times)?;
+            taken.shown.push((segment, picture));
+        }
+        self.times.picture_wait.since(started);
+        Ok(taken)
+    }
+
+    /// Draws `chunk`'s frames, showing `shown`, into `encoder`; `on_frame` is told the count
+    /// of frames handed to the encoder after each push.
     pub(super) fn draw_chunk(
         &mut self,
         chunk: &Chunk,
-        pictures: &Pictures<'_>,
+        shown: &ChunkPictures<'_, '_>,
         encoder: &mut ChunkEncoder,
         on_frame: &mut dyn FnMut(u64),
     ) -> Result<(), RenderError> {
-        let segments = chunk.kind.segments();
-        let started = Instant::now();
-        let shown = segments
-            .iter()
-            .map(|&segment| {
-                pictures
-                    .take(segment, &mut self.times)
-                    .map(|p| (segment, p))
-            })
-            .collect::<Result<Vec<_>, _>>();
-        self.times.picture_wait.since(started);
-        let drawn = shown
-            .and_then(|shown| self.draw_frames(chunk.frames.clone(), &shown, encoder, on_frame));
-        for &segment in &segments {
-            pictures.release(segment);
-        }
-        drawn
-    }
-
-    fn draw_frames(
-        &mut self,
-        frames: Range<u64>,
-        shown: &[(usize, Arc<Shown>)],
-        encoder: &mut ChunkEncoder,
-        on_frame: &mut dyn FnMut(u64),
-    ) -> Result<(), RenderError> {
+        let shown = &shown.shown;
         self.captions.restart();
         let transitions = &self.layers.transitions;
-        for frame in frames {
+        for frame in chunk.frames.clone() {
             let content = transitions.content(frame, self.timeline.segment_of_frame(frame));
             let started = Instant::now();
             let mut buffer = self
