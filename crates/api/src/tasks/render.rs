@@ -89,6 +89,7 @@ impl ChunkCacheConfig {
         let released = ChunkCache::open(&self.dir, self.max_bytes)
             .and_then(|cache| cache.release_owner(project_id));
         match released {
+            Ok(0) => {}
             Ok(count) => log::info!("project {project_id}: {count} cached chunk(s) released"),
             Err(err) => log::warn!(
                 "project {project_id}: cannot release its cached chunks: {}",
