@@ -110,13 +110,13 @@ impl ChunkEncoder {
     ) -> Result<ChunkEncoder, RenderError> {
         crate::init()?;
         let info = frame_info(spec)?;
-        let (pipe_out, pipe_in) = std::io::pipe()
+        let (frames_reader, frames_writer) = std::io::pipe()
             .map_err(|e| RenderError::pipeline("chunk encoder", format!("no pipe: {e}")))?;
-        let read_size = widen(&pipe_in);
+        let read_size = widen(&frames_writer);
         let child = Command::new(CHUNK_ENCODER_PROGRAM)
             .arg("-q")
             .args(chunk_pipeline(spec, output, threads, read_size))
-            .stdin(pipe_out)
+            .stdin(frames_reader)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -128,7 +128,7 @@ impl ChunkEncoder {
             })?;
         Ok(ChunkEncoder {
             child,
-            frames: Some(pipe_in),
+            frames: Some(frames_writer),
             output: output.to_path_buf(),
             info,
             pushed: 0,
