@@ -286,7 +286,7 @@ impl GlobalSettings {
     pub fn defaults(at: NaiveDateTime) -> Self {
         Self {
             id: Self::ID,
-            default_voice_id: "af_bella".to_owned(),
+            default_voice_id: tts::DEFAULT_VOICE_ID.to_owned(),
             tts_speed: 1.0,
             subtitle_font_family: "Arial".to_owned(),
             subtitle_font_size: 48,

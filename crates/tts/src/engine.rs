@@ -121,7 +121,7 @@ impl PiperEngine {
 
     /// The installed voices (see [`voice::list_voices`]).
     pub fn voices(&self) -> Result<Vec<VoiceInfo>, TtsError> {
-        voice::list_voices(&self.home.voices_dir())
+        voice::list_voices(&self.home)
     }
 
     /// The installed voices, if synthesis can run at all: the runtime library is in place and
@@ -135,7 +135,7 @@ impl PiperEngine {
         let voices = self.voices()?;
         if voices.is_empty() {
             return Err(TtsError::NoVoices {
-                dir: self.home.voices_dir(),
+                dir: self.home.root().to_path_buf(),
             });
         }
         Ok(voices)
@@ -144,8 +144,7 @@ impl PiperEngine {
     /// Loads the runtime and a voice now (default voice when `voice` is `None`), to fail
     /// early or to take the load time out of the first request. Returns the fallback warning.
     pub fn preload(&self, voice: Option<&str>) -> Result<Option<String>, TtsError> {
-        let dir = self.home.voices_dir();
-        let resolved = voice::resolve_voice(&voice::list_voices(&dir)?, voice, &dir)?;
+        let resolved = voice::resolve_voice(&self.voices()?, voice, &self.home)?;
         self.load(&resolved.voice)?;
         Ok(resolved.warning)
     }
@@ -187,9 +186,10 @@ impl Synthesizer for PiperEngine {
     ) -> Result<Speech, TtsError> {
         let speed = prosody::check_speed(request.speed)?;
         let sentences = text::sentences(&request.text, text::sentence_char_limit(speed))?;
-        let dir = self.home.voices_dir();
-        let resolved =
-            voice::resolve_voice(&voice::list_voices(&dir)?, request.voice.as_deref(), &dir)?;
+        let resolved = voice::resolve_voice(&self.voices()?, request.voice.as_deref(), &self.home)?;
+        if let Some(warning) = &resolved.warning {
+            log::warn!("{warning}");
+        }
         let mut warnings: Vec<String> = resolved.warning.into_iter().collect();
         let voice_id = resolved.voice.id.clone();
         let loaded = self.load(&resolved.voice)?;

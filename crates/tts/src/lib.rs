@@ -31,4 +31,6 @@ pub use error::TtsError;
 pub use paths::{TtsHome, ONNXRUNTIME_VERSION};
 pub use prosody::{DEFAULT_SPEED, MAX_SPEED, MIN_SPEED};
 pub use text::MAX_TEXT_CHARS;
-pub use voice::{list_voices, resolve_voice, ResolvedVoice, VoiceInfo, DEFAULT_VOICE_ID};
+pub use voice::{
+    list_voices, resolve_voice, Gender, ResolvedVoice, VoiceInfo, VoiceKind, DEFAULT_VOICE_ID,
+};

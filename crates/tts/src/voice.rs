@@ -1,7 +1,8 @@
-//! Installed voices: Piper's `ID.onnx` + `ID.onnx.json` pairs in a folder. Listing reads only
-//! the small JSON files (the models are loaded on first use, by [`crate::engine`]); a broken
-//! JSON file or a pair with its model missing is skipped with a warning, never fatal, so one
-//! bad file a user drops in cannot hide the others.
+//! Installed voices: the hibari voice `af_heart` (its folder in the TTS home) and Piper's
+//! `ID.onnx` + `ID.onnx.json` pairs in the voices folder. Listing reads only small files (the
+//! models are loaded on first use, by [`crate::engine`]); a broken JSON file or a pair with its
+//! model missing is skipped with a warning, never fatal, so one bad file a user drops in cannot
+//! hide the others.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -9,11 +10,66 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TtsError;
+use crate::paths::TtsHome;
 use crate::phonemes::PhonemeIdMap;
 use crate::prosody::InferenceSettings;
 
-/// The voice `scripts/setup.sh` installs, and the one an unknown id falls back to.
-pub const DEFAULT_VOICE_ID: &str = "en_US-joe-medium";
+/// The voice an unknown id falls back to first: the hibari voice, distilled from Kokoro's
+/// `af_heart` (the editor's Kokoro naming: American English, female).
+pub const DEFAULT_VOICE_ID: &str = "af_heart";
+
+/// Files of the hibari folder that make the voice; listed only when all are there.
+const HIBARI_MODEL: &str = "hibari.onnx";
+const HIBARI_VOCABULARY: &str = "vocab.json";
+/// The hibari voice's output rate.
+const HIBARI_SAMPLE_RATE: u32 = 24_000;
+
+/// Piper's English voices whose speaker is known (their model files do not say), by dataset.
+/// Multi-speaker datasets (arctic, libritts, vctk, ...) are absent: their gender varies.
+const PIPER_GENDERS: [(&str, Gender); 25] = [
+    ("alan", Gender::Male),
+    ("alba", Gender::Female),
+    ("amy", Gender::Female),
+    ("bryce", Gender::Male),
+    ("cori", Gender::Female),
+    ("danny", Gender::Male),
+    ("hfc_female", Gender::Female),
+    ("hfc_male", Gender::Male),
+    ("jenny_dioco", Gender::Female),
+    ("joe", Gender::Male),
+    ("john", Gender::Male),
+    ("kathleen", Gender::Female),
+    ("kristin", Gender::Female),
+    ("kusal", Gender::Male),
+    ("lessac", Gender::Female),
+    ("ljspeech", Gender::Female),
+    ("norman", Gender::Male),
+    ("northern_english_male", Gender::Male),
+    ("reza_ibrahim", Gender::Male),
+    ("ryan", Gender::Male),
+    ("sam", Gender::Male),
+    ("semaine", Gender::Female),
+    ("southern_english_female", Gender::Female),
+    ("southern_english_male", Gender::Male),
+    ("thorsten", Gender::Male),
+];
+
+/// Whose voice it is, as the editor's voice list shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Gender {
+    Female,
+    Male,
+}
+
+/// How a voice is made, and so which pipeline speaks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VoiceKind {
+    /// A Piper (VITS) model, phonemes from espeak-ng.
+    Piper,
+    /// The hibari model (spectra out, waveform by our DSP), phonemes from its own G2P.
+    Hibari,
+}
 
 /// Piper's quality names, the last part of a voice id (`en_US-joe-medium`).
 const QUALITIES: [&str; 4] = ["x_low", "low", "medium", "high"];
@@ -29,6 +85,11 @@ pub struct VoiceInfo {
     pub language_code: String,
     /// `English (United States)`, or the code when the file does not say.
     pub language_name: String,
+    /// The BCP 47 tag: `en-US`.
+    pub language: String,
+    /// `None` for a Piper voice whose speaker is not known (multi-speaker or unlisted).
+    pub gender: Option<Gender>,
+    pub kind: VoiceKind,
     pub sample_rate: u32,
     /// `x_low`, `low`, `medium` or `high` when the id or the file says.
     pub quality: Option<String>,
@@ -149,14 +210,16 @@ pub fn load_config(config_path: &Path) -> Result<(VoiceConfig, VoiceInfo), Strin
         .filter(|v| !v.is_empty())
         .ok_or("espeak.voice is missing")?;
     let model_path = config_path.with_file_name(format!("{id}.onnx"));
+    let dataset = file.dataset.filter(|d| !d.is_empty());
+    let gender = dataset.as_deref().and_then(piper_gender);
     let info = VoiceInfo {
-        name: file
-            .dataset
-            .filter(|d| !d.is_empty())
-            .unwrap_or_else(|| id.clone()),
+        name: dataset.unwrap_or_else(|| id.clone()),
         id,
+        language: language_code.replace('_', "-"),
         language_code,
         language_name,
+        gender,
+        kind: VoiceKind::Piper,
         sample_rate: file.audio.sample_rate,
         quality,
         num_speakers,
@@ -173,9 +236,47 @@ pub fn load_config(config_path: &Path) -> Result<(VoiceConfig, VoiceInfo), Strin
     Ok((config, info))
 }
 
-/// The usable voices in `dir`, sorted by id. A missing folder has none. A config whose model
-/// is missing, or whose JSON is broken, is skipped with a warning in the log.
-pub fn list_voices(dir: &Path) -> Result<Vec<VoiceInfo>, TtsError> {
+fn piper_gender(dataset: &str) -> Option<Gender> {
+    PIPER_GENDERS
+        .iter()
+        .find(|(name, _)| *name == dataset)
+        .map(|(_, gender)| *gender)
+}
+
+/// The hibari voice, when its folder holds the model and its vocabulary.
+fn hibari_voice(dir: &Path) -> Option<VoiceInfo> {
+    let model_path = dir.join(HIBARI_MODEL);
+    let config_path = dir.join(HIBARI_VOCABULARY);
+    if !(model_path.is_file() && config_path.is_file()) {
+        return None;
+    }
+    Some(VoiceInfo {
+        id: DEFAULT_VOICE_ID.to_owned(),
+        name: "heart".to_owned(),
+        language_code: "en_US".to_owned(),
+        language_name: "English (United States)".to_owned(),
+        language: "en-US".to_owned(),
+        gender: Some(Gender::Female),
+        kind: VoiceKind::Hibari,
+        sample_rate: HIBARI_SAMPLE_RATE,
+        quality: None,
+        num_speakers: 1,
+        model_path,
+        config_path,
+    })
+}
+
+/// Every usable voice in the TTS home, sorted by id: the hibari voice and the Piper voices.
+pub fn list_voices(home: &TtsHome) -> Result<Vec<VoiceInfo>, TtsError> {
+    let mut voices = piper_voices(&home.voices_dir())?;
+    voices.extend(hibari_voice(&home.hibari_dir()));
+    voices.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(voices)
+}
+
+/// The usable Piper voices in `dir`. A missing folder has none. A config whose model is
+/// missing, or whose JSON is broken, is skipped with a warning in the log.
+fn piper_voices(dir: &Path) -> Result<Vec<VoiceInfo>, TtsError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -197,7 +298,6 @@ pub fn list_voices(dir: &Path) -> Result<Vec<VoiceInfo>, TtsError> {
             Err(reason) => log::warn!("voice config {}: {reason}; skipped", path.display()),
         }
     }
-    voices.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(voices)
 }
 
@@ -209,13 +309,33 @@ pub struct ResolvedVoice {
     pub warning: Option<String>,
 }
 
-/// Finds `requested` among `voices`; an unknown (or no) id falls back to
-/// [`DEFAULT_VOICE_ID`] when installed, else the first listed, with a warning for an unknown
-/// id. No voice at all is [`TtsError::NoVoices`].
+/// The gender and language a Kokoro voice id asks for (`af_bella`: American English, female;
+/// `bm_george`: British English, male), the ids the editor sends.
+fn kokoro_wish(id: &str) -> Option<(Gender, &'static str)> {
+    let mut chars = id.chars();
+    let language = match chars.next()? {
+        'a' => "en-US",
+        'b' => "en-GB",
+        _ => return None,
+    };
+    let gender = match chars.next()? {
+        'f' => Gender::Female,
+        'm' => Gender::Male,
+        _ => return None,
+    };
+    (chars.next()? == '_').then_some((gender, language))
+}
+
+/// Finds `requested` among `voices`. A voice that is not installed is never an error: a
+/// Kokoro id (`af_bella`) falls back to an installed voice of the same gender (its language
+/// first, the default voice next), anything else (or no id) to [`DEFAULT_VOICE_ID`] when
+/// installed, else the first listed; a warning (for the caller to log or show) says so when an
+/// id was asked for. No voice at
+/// all is [`TtsError::NoVoices`].
 pub fn resolve_voice(
     voices: &[VoiceInfo],
     requested: Option<&str>,
-    dir: &Path,
+    home: &TtsHome,
 ) -> Result<ResolvedVoice, TtsError> {
     let requested = requested.map(str::trim).filter(|id| !id.is_empty());
     if let Some(voice) = requested.and_then(|id| voices.iter().find(|v| v.id == id)) {
@@ -224,12 +344,23 @@ pub fn resolve_voice(
             warning: None,
         });
     }
-    let fallback = voices
-        .iter()
-        .find(|v| v.id == DEFAULT_VOICE_ID)
-        .or_else(|| voices.first())
+    let default = || {
+        voices
+            .iter()
+            .find(|v| v.id == DEFAULT_VOICE_ID)
+            .or_else(|| voices.first())
+    };
+    let same_gender = requested.and_then(kokoro_wish).and_then(|(gender, language)| {
+        let of_gender = || voices.iter().filter(move |v| v.gender == Some(gender));
+        of_gender()
+            .find(|v| v.language == language)
+            .or_else(|| default().filter(|v| v.gender == Some(gender)))
+            .or_else(|| of_gender().next())
+    });
+    let fallback = same_gender
+        .or_else(default)
         .ok_or_else(|| TtsError::NoVoices {
-            dir: dir.to_path_buf(),
+            dir: home.root().to_path_buf(),
         })?;
     let warning = requested.map(|id| {
         format!(
@@ -237,9 +368,6 @@ pub fn resolve_voice(
             fallback.id
         )
     });
-    if let Some(warning) = &warning {
-        log::warn!("{warning}");
-    }
     Ok(ResolvedVoice {
         voice: fallback.clone(),
         warning,
@@ -269,27 +397,41 @@ mod tests {
         }
     }
 
+    /// A TTS home with an empty voices folder.
+    fn home() -> (tempfile::TempDir, TtsHome) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = TtsHome::new(dir.path());
+        std::fs::create_dir(home.voices_dir()).unwrap();
+        (dir, home)
+    }
+
     #[test]
     fn lists_valid_pairs_with_their_details() {
-        let dir = tempfile::tempdir().unwrap();
-        write_voice(dir.path(), "en_US-joe-medium", JOE_JSON, true);
+        let (_dir, home) = home();
+        let dir = home.voices_dir();
+        write_voice(&dir, "en_US-joe-medium", JOE_JSON, true);
         let minimal = r#"{"audio": {"sample_rate": 16000}, "espeak": {"voice": "de"},
             "phoneme_id_map": {"_": [0], "^": [1], "$": [2]}}"#;
-        write_voice(dir.path(), "de_DE-thorsten-x_low", minimal, true);
-        std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
+        write_voice(&dir, "de_DE-thorsten-x_low", minimal, true);
+        std::fs::write(dir.join("notes.txt"), "x").unwrap();
 
-        let voices = list_voices(dir.path()).unwrap();
+        let voices = list_voices(&home).unwrap();
         let ids: Vec<&str> = voices.iter().map(|v| v.id.as_str()).collect();
         assert_eq!(ids, ["de_DE-thorsten-x_low", "en_US-joe-medium"]);
         let joe = &voices[1];
         assert_eq!(joe.name, "joe");
         assert_eq!(joe.language_code, "en_US");
+        assert_eq!(joe.language, "en-US");
+        assert_eq!(joe.gender, Some(Gender::Male));
+        assert_eq!(joe.kind, VoiceKind::Piper);
         assert_eq!(joe.language_name, "English (United States)");
         assert_eq!(joe.sample_rate, 22050);
         assert_eq!(joe.quality.as_deref(), Some("medium"));
-        assert_eq!(joe.model_path, dir.path().join("en_US-joe-medium.onnx"));
+        assert_eq!(joe.model_path, dir.join("en_US-joe-medium.onnx"));
         let thorsten = &voices[0];
         assert_eq!(thorsten.name, "de_DE-thorsten-x_low");
+        assert_eq!(thorsten.gender, None);
+        assert_eq!(thorsten.language, "de-DE");
         assert_eq!(thorsten.language_code, "de_DE");
         assert_eq!(thorsten.language_name, "de_DE");
         assert_eq!(thorsten.quality.as_deref(), Some("x_low"));
@@ -297,7 +439,31 @@ mod tests {
     }
 
     #[test]
+    fn the_hibari_voice_is_listed_when_its_model_and_vocabulary_are_there() {
+        let (_dir, home) = home();
+        write_voice(&home.voices_dir(), "en_US-joe-medium", JOE_JSON, true);
+        std::fs::create_dir(home.hibari_dir()).unwrap();
+        std::fs::write(home.hibari_dir().join(HIBARI_MODEL), b"model").unwrap();
+        let ids = |home: &TtsHome| -> Vec<String> {
+            list_voices(home).unwrap().into_iter().map(|v| v.id).collect()
+        };
+        assert_eq!(ids(&home), ["en_US-joe-medium"]);
+        std::fs::write(home.hibari_dir().join(HIBARI_VOCABULARY), b"{}").unwrap();
+        assert_eq!(ids(&home), ["af_heart", "en_US-joe-medium"]);
+        let heart = &list_voices(&home).unwrap()[0];
+        assert_eq!(heart.kind, VoiceKind::Hibari);
+        assert_eq!(heart.gender, Some(Gender::Female));
+        assert_eq!(heart.language, "en-US");
+        assert_eq!(heart.sample_rate, 24_000);
+        assert_eq!(
+            serde_json::to_value(heart).unwrap()["gender"],
+            serde_json::json!("Female")
+        );
+    }
+
+    #[test]
     fn broken_json_and_missing_models_are_skipped() {
+        let (_home_dir, home) = home();
         let dir = tempfile::tempdir().unwrap();
         write_voice(dir.path(), "good", JOE_JSON, true);
         write_voice(dir.path(), "truncated", &JOE_JSON[..40], true);
@@ -315,13 +481,14 @@ mod tests {
             &JOE_JSON.replace(r#""phoneme_type": "espeak""#, r#""phoneme_type": "text""#),
             true,
         );
-        let ids: Vec<String> = list_voices(dir.path())
+        let ids: Vec<String> = piper_voices(dir.path())
             .unwrap()
             .into_iter()
             .map(|v| v.id)
             .collect();
         assert_eq!(ids, ["good"]);
-        assert_eq!(list_voices(&dir.path().join("absent")).unwrap(), []);
+        assert_eq!(piper_voices(&dir.path().join("absent")).unwrap(), []);
+        assert_eq!(list_voices(&home).unwrap(), []);
     }
 
     #[test]
@@ -340,12 +507,15 @@ mod tests {
         assert!(err.contains("No such file"), "{err}");
     }
 
-    fn info(id: &str) -> VoiceInfo {
+    fn info(id: &str, gender: Option<Gender>, language: &str) -> VoiceInfo {
         VoiceInfo {
             id: id.into(),
             name: id.into(),
-            language_code: "en_US".into(),
+            language_code: language.replace('-', "_"),
             language_name: "English".into(),
+            language: language.into(),
+            gender,
+            kind: VoiceKind::Piper,
             sample_rate: 22050,
             quality: None,
             num_speakers: 1,
@@ -354,33 +524,58 @@ mod tests {
         }
     }
 
+    fn resolved(voices: &[VoiceInfo], requested: Option<&str>) -> (String, Option<String>) {
+        let got = resolve_voice(voices, requested, &TtsHome::new("/h")).unwrap();
+        (got.voice.id, got.warning)
+    }
+
     #[test]
-    fn unknown_ids_fall_back_with_a_warning() {
-        let dir = Path::new("/v");
-        let voices = [info("a_voice"), info(DEFAULT_VOICE_ID), info("z_voice")];
-        let got = resolve_voice(&voices, Some("z_voice"), dir).unwrap();
-        assert_eq!((got.voice.id.as_str(), got.warning), ("z_voice", None));
-        let got = resolve_voice(&voices, None, dir).unwrap();
+    fn unknown_ids_fall_back_to_the_default_with_a_warning() {
+        let voices = [
+            info("a_voice", None, "en-US"),
+            info(DEFAULT_VOICE_ID, Some(Gender::Female), "en-US"),
+            info("z_voice", None, "en-US"),
+        ];
+        assert_eq!(resolved(&voices, Some("z_voice")), ("z_voice".into(), None));
+        assert_eq!(resolved(&voices, None), (DEFAULT_VOICE_ID.into(), None));
+        assert_eq!(resolved(&voices, Some("  ")), (DEFAULT_VOICE_ID.into(), None));
         assert_eq!(
-            (got.voice.id.as_str(), got.warning),
-            (DEFAULT_VOICE_ID, None)
+            resolved(&voices, Some("fr_FR-nobody")),
+            (
+                DEFAULT_VOICE_ID.into(),
+                Some("voice `fr_FR-nobody` is not installed; used `af_heart` instead".into())
+            )
         );
-        let got = resolve_voice(&voices, Some("  "), dir).unwrap();
-        assert_eq!(
-            (got.voice.id.as_str(), got.warning),
-            (DEFAULT_VOICE_ID, None)
-        );
-        let got = resolve_voice(&voices, Some("fr_FR-nobody"), dir).unwrap();
-        assert_eq!(got.voice.id, DEFAULT_VOICE_ID);
-        assert_eq!(
-            got.warning.as_deref(),
-            Some("voice `fr_FR-nobody` is not installed; used `en_US-joe-medium` instead")
-        );
-        let got = resolve_voice(&voices[2..], Some("nope"), dir).unwrap();
-        assert_eq!(got.voice.id, "z_voice");
+        assert_eq!(resolved(&voices[2..], Some("nope")).0, "z_voice");
         assert!(matches!(
-            resolve_voice(&[], Some("nope"), dir),
-            Err(TtsError::NoVoices { dir }) if dir == Path::new("/v")
+            resolve_voice(&[], Some("nope"), &TtsHome::new("/h")),
+            Err(TtsError::NoVoices { dir }) if dir == Path::new("/h")
         ));
+    }
+
+    #[test]
+    fn kokoro_ids_fall_back_to_a_voice_of_the_same_gender() {
+        let voices = [
+            info(DEFAULT_VOICE_ID, Some(Gender::Female), "en-US"),
+            info("en_GB-alan-low", Some(Gender::Male), "en-GB"),
+            info("en_US-joe-medium", Some(Gender::Male), "en-US"),
+        ];
+        let voice = |id| resolved(&voices, Some(id)).0;
+        assert_eq!(voice("af_bella"), "af_heart");
+        assert_eq!(voice("bf_emma"), "af_heart");
+        assert_eq!(voice("am_adam"), "en_US-joe-medium");
+        assert_eq!(voice("bm_george"), "en_GB-alan-low");
+        assert_eq!(
+            resolved(&voices, Some("am_adam")).1.as_deref(),
+            Some("voice `am_adam` is not installed; used `en_US-joe-medium` instead")
+        );
+        // No voice of the asked gender: the default speaks, still with a warning.
+        assert_eq!(resolved(&voices[..1], Some("am_adam")).0, "af_heart");
+        // Not a Kokoro id (language `j`, or no `_`): the default.
+        assert_eq!(voice("jm_kumo"), "af_heart");
+        assert_eq!(voice("amadam"), "af_heart");
+        assert_eq!(kokoro_wish("bm_george"), Some((Gender::Male, "en-GB")));
+        assert_eq!(kokoro_wish("af_"), Some((Gender::Female, "en-US")));
+        assert_eq!(kokoro_wish("a"), None);
     }
 }

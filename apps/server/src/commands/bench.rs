@@ -51,6 +51,9 @@ pub struct BenchArgs {
     /// other options are then ignored.
     #[arg(long)]
     pub tts: bool,
+    /// With `--tts`: the voice to time (default: the default voice, `af_heart`).
+    #[arg(long, requires = "tts")]
+    pub voice: Option<String>,
     /// Time re-renders with the chunk cache after no change, one changed text and one changed
     /// picture against the first render, and check each equals a render from scratch (one
     /// project: photos unless `--case synthetic`; `--runs` is ignored).
@@ -106,7 +109,7 @@ pub struct BenchArgs {
 
 pub fn run(args: BenchArgs) -> CommandResult {
     if args.tts {
-        return super::bench_tts::run();
+        return super::bench_tts::run(args.voice.as_deref());
     }
     if let Some(input) = &args.encoder_only {
         return encoder_only_child(&args, input);

@@ -1,5 +1,5 @@
 //! `storyflow bench --tts`: how much faster than realtime narration is synthesised, and the
-//! memory it takes, on a ~60 s story with the default voice.
+//! memory it takes, on a ~60 s story in one voice (the default unless `--voice`).
 //!
 //! The voice model is loaded first and timed apart (a server pays that once per process);
 //! then the story is synthesised to a WAV in a temporary folder and timed. Peak RSS is the
@@ -33,21 +33,26 @@ budget. Was it worth it? Ask any sailor who has seen that beam sweep across the 
 midnight, and they will tell you the same thing: a light is only as strong as the people who \
 keep it burning.";
 
-pub fn run() -> CommandResult {
+pub fn run(voice: Option<&str>) -> CommandResult {
     let engine = PiperEngine::new(super::tts::home()?);
     eprintln!(
-        "loading the default voice from {}",
+        "loading the voice {} from {}",
+        voice.unwrap_or(tts::DEFAULT_VOICE_ID),
         engine.home().root().display()
     );
     let started = Instant::now();
-    engine.preload(None)?;
+    if let Some(warning) = engine.preload(voice)? {
+        eprintln!("warning: {warning}");
+    }
     let load_seconds = started.elapsed().as_secs_f64();
 
     let dir = tempfile::tempdir()?;
     let output = dir.path().join("story.wav");
     eprintln!("synthesising {} characters of story", STORY.chars().count());
     let started = Instant::now();
-    let speech = engine.synthesize(&SpeechRequest::new(STORY), &output, &|| false)?;
+    let mut request = SpeechRequest::new(STORY);
+    request.voice = voice.map(str::to_owned);
+    let speech = engine.synthesize(&request, &output, &|| false)?;
     let wall_seconds = started.elapsed().as_secs_f64();
     let peak_rss_mb = peak_rss_kib()? as f64 / 1024.0;
     let realtime = speech.duration_seconds / wall_seconds;

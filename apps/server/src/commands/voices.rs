@@ -13,7 +13,7 @@ pub struct VoicesArgs {
 /// error, but says how to install the default voice.
 pub fn run(args: VoicesArgs) -> CommandResult {
     let home = super::tts::home()?;
-    let voices = tts::list_voices(&home.voices_dir())?;
+    let voices = tts::list_voices(&home)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&voices)?);
         return Ok(());
@@ -21,21 +21,27 @@ pub fn run(args: VoicesArgs) -> CommandResult {
     if voices.is_empty() {
         eprintln!(
             "no voices in {}: run scripts/setup.sh to install {}",
-            home.voices_dir().display(),
+            home.root().display(),
             tts::DEFAULT_VOICE_ID
         );
         return Ok(());
     }
     let id_width = voices.iter().map(|v| v.id.len()).max().unwrap_or(2).max(2);
     println!(
-        "{:id_width$}  {:<8}  {:<28}  {:>6}  {:<7}  NAME",
-        "ID", "CODE", "LANGUAGE", "RATE", "QUALITY"
+        "{:id_width$}  {:<6}  {:<7}  {:<28}  {:>6}  {:<7}  NAME",
+        "ID", "GENDER", "TAG", "LANGUAGE", "RATE", "QUALITY"
     );
     for voice in &voices {
+        let gender = match voice.gender {
+            Some(tts::Gender::Female) => "Female",
+            Some(tts::Gender::Male) => "Male",
+            None => "-",
+        };
         println!(
-            "{:id_width$}  {:<8}  {:<28}  {:>6}  {:<7}  {}{}",
+            "{:id_width$}  {:<6}  {:<7}  {:<28}  {:>6}  {:<7}  {}{}",
             voice.id,
-            voice.language_code,
+            gender,
+            voice.language,
             voice.language_name,
             voice.sample_rate,
             voice.quality.as_deref().unwrap_or("-"),

@@ -75,7 +75,7 @@ async fn upload(state: web::Data<AppState>, form: Multipart) -> Result<HttpRespo
         }
     })
     .await?;
-    Ok(HttpResponse::Ok().json(&settings))
+    Ok(HttpResponse::Ok().json(super::settings::as_shown(&state, settings)))
 }
 
 /// The stored name's stem and lower-case extension, from the client's file name: folders

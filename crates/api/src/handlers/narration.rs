@@ -58,8 +58,9 @@ fn deps(state: &AppState, engine: &Arc<PiperEngine>) -> NarrationDeps {
     }
 }
 
-/// `[{id, name, gender, language, accent}]` sorted by id, as the voice selector reads it.
-/// Piper voices say nothing of gender, so it is "voice" (the selector shows "Joe (US voice)").
+/// `[{id, name, gender, language, accent}]` sorted by id, as the voice selector reads it and
+/// the original serves it: `gender` `"Female"`/`"Male"` (null for a Piper voice whose speaker
+/// is not known), `language` a BCP 47 tag (`en-US`).
 async fn voices(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let voices = match state.tts.as_deref().map(PiperEngine::voices) {
         Some(Ok(voices)) => voices,
@@ -72,9 +73,10 @@ async fn voices(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
             json!({
                 "id": voice.id,
                 "name": display_name(&voice.name),
-                "gender": "voice",
-                "language": voice.language_name,
+                "gender": voice.gender,
+                "language": voice.language,
                 "accent": accent(&voice.language_code),
+                "language_name": voice.language_name,
                 "language_code": voice.language_code,
                 "quality": voice.quality,
                 "sample_rate": voice.sample_rate,

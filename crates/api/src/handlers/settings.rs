@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::app::AppState;
 use crate::errors::ApiError;
 use crate::handlers::support::{resource, with_conn};
+use crate::models::GlobalSettings;
 use crate::repository::{self, RepoError};
 use crate::validation;
 
@@ -17,9 +18,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// The settings as the editor should see them: a default voice that is not installed (an
+/// older database's `af_bella`) shows the installed voice that will really speak, so the voice
+/// picker opens on it. The stored value is left alone.
+pub(crate) fn as_shown(state: &AppState, mut settings: GlobalSettings) -> GlobalSettings {
+    let installed = state.tts.as_deref().and_then(|engine| {
+        let voices = engine.voices().ok()?;
+        tts::resolve_voice(&voices, Some(&settings.default_voice_id), engine.home()).ok()
+    });
+    if let Some(resolved) = installed {
+        settings.default_voice_id = resolved.voice.id;
+    }
+    settings
+}
+
 async fn get_settings(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let settings = with_conn(&state, |conn| Ok(repository::get_settings(conn)?)).await?;
-    Ok(HttpResponse::Ok().json(&settings))
+    Ok(HttpResponse::Ok().json(as_shown(&state, settings)))
 }
 
 /// Validates every field (400 lists each bad one), then applies them together.
@@ -40,5 +55,5 @@ async fn update_settings(
         })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(&settings))
+    Ok(HttpResponse::Ok().json(as_shown(&state, settings)))
 }

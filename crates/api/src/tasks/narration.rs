@@ -74,6 +74,8 @@ pub struct CompletedSegment {
     pub segment_id: String,
     pub audio_url: String,
     pub duration: f64,
+    /// The voice that spoke it (the installed fallback when the settings name another).
+    pub voice: String,
 }
 
 /// A segment of a batch that could not be narrated.
@@ -334,6 +336,7 @@ fn narrate_one(
             segment_id: segment_id.to_owned(),
             audio_url: storage::media_url(&relative),
             duration: speech.duration_seconds,
+            voice: speech.voice_id,
         },
         speech.warnings,
     ))
