@@ -15,6 +15,7 @@
 //!   (ONNX Runtime session), [`wav`] (atomic streaming WAV file).
 
 pub mod engine;
+pub mod hibari;
 pub mod error;
 #[allow(unsafe_code)]
 mod espeak;
