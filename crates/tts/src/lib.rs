@@ -15,10 +15,10 @@
 //!   (ONNX Runtime session), [`wav`] (atomic streaming WAV file).
 
 pub mod engine;
-pub mod hibari;
 pub mod error;
 #[allow(unsafe_code)]
 mod espeak;
+pub mod hibari;
 mod model;
 pub mod paths;
 pub mod phonemes;

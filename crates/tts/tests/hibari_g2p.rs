@@ -49,7 +49,10 @@ fn every_fixture_sentence_matches_python() {
         let got = g2p().phonemize(sentence).unwrap();
         assert_eq!(got.sources.len(), got.text.chars().count(), "{sentence:?}");
         if &got.text != expected {
-            mismatches.push(format!("{sentence:?}\n  python: {expected:?}\n  rust:   {:?}", got.text));
+            mismatches.push(format!(
+                "{sentence:?}\n  python: {expected:?}\n  rust:   {:?}",
+                got.text
+            ));
         }
     }
     assert!(
@@ -80,4 +83,142 @@ fn texts_split_and_chunk_like_python() {
             assert_eq!(c.sources.len(), c.text.chars().count());
         }
     }
+}
+
+/// The phonemes grouped by source, as (the input word at that offset, its phonemes); a space
+/// between two tokens of the same source stays inside the group. Checks on the way that the
+/// sources never go backwards.
+fn by_source(sentence: &str) -> Vec<(&str, String)> {
+    let p = g2p().phonemize(sentence).unwrap();
+    assert_eq!(p.sources.len(), p.text.chars().count());
+    let sources: Vec<usize> = p.sources.iter().flatten().copied().collect();
+    assert!(
+        sources.windows(2).all(|w| w[0] <= w[1]),
+        "{sentence:?}: {:?}",
+        p.sources
+    );
+    let mut groups: Vec<(usize, String)> = Vec::new();
+    let mut pending = String::new();
+    for (c, source) in p.text.chars().zip(&p.sources) {
+        match (source, groups.last_mut()) {
+            (None, _) => pending.push(c),
+            (Some(s), Some((last, text))) if last == s => {
+                text.push_str(&std::mem::take(&mut pending));
+                text.push(c);
+            }
+            (Some(s), _) => {
+                pending.clear();
+                groups.push((*s, c.to_string()));
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(s, text)| {
+            (
+                sentence[s..].split(char::is_whitespace).next().unwrap(),
+                text,
+            )
+        })
+        .collect()
+}
+
+fn owned(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+    pairs.iter().map(|(w, p)| (*w, p.to_string())).collect()
+}
+
+#[test]
+fn every_phoneme_points_at_the_token_that_made_it() {
+    assert_eq!(
+        by_source("In 1987 Dr. Smith paid $9.99."),
+        owned(&[
+            ("In", "ɪn"),
+            ("1987", "nˌIntˈin ˈATi sˈɛvən"),
+            ("Dr.", "dˈɑktəɹ"),
+            ("Smith", "smˈɪθ"),
+            ("paid", "pˈAd"),
+            ("$9.99.", "nˈIn dˈɑləɹz ænd nˈIndi nˈIn sˈɛnts"),
+            (".", "."),
+        ])
+    );
+    assert_eq!(
+        by_source("At 3:30 pm, 7 o'clock, Room 212 and 10 km."),
+        owned(&[
+            ("At", "ˌæt"),
+            ("3:30", "θɹˈi θˈɜɹTi pˌiˈɛm"),
+            (",", ","),
+            ("7", "sˈɛvən"),
+            ("o'clock,", "əklˈɑk"),
+            (",", ","),
+            ("Room", "ɹˈum"),
+            ("212", "tˈu hˈʌndɹəd twˈɛlv"),
+            ("and", "ænd"),
+            ("10", "tˈɛn"),
+            ("km.", "kəlˈɑməTəɹz"),
+            (".", "."),
+        ])
+    );
+    assert_eq!(
+        by_source("On March 3rd, 2024 we met."),
+        owned(&[
+            ("On", "ˌɔn"),
+            ("March", "mˈɑɹʧ"),
+            ("3rd,", "θˈɜɹd"),
+            (",", ","),
+            ("2024", "twˈɛnti twˈɛnti fˈɔɹ"),
+            ("we", "wi"),
+            ("met.", "mˈɛt"),
+            (".", "."),
+        ])
+    );
+    assert_eq!(
+        by_source("COVID-19 spread."),
+        owned(&[
+            ("COVID-19", "kˈOvˌɪd nˌIntˈin"),
+            ("spread.", "spɹˈɛd"),
+            (".", ".")
+        ])
+    );
+}
+
+#[test]
+fn sources_are_offsets_into_the_raw_sentence() {
+    // Collapsed whitespace and curly quotes before the words: offsets still count raw bytes.
+    let sentence = "  “Hi,”\n\n  there  $3 million.";
+    assert_eq!(
+        by_source(sentence),
+        owned(&[
+            // The opening quote joins "Hi" as one piece group: the group starts at the quote.
+            ("“Hi,”", "hˈI"),
+            (",”", ","),
+            ("there", "ðɛɹ"),
+            ("$3", "θɹˈi mˈɪljᵊn dˈɑləɹz"),
+            (".", "."),
+        ])
+    );
+}
+
+#[test]
+fn sources_survive_chunking() {
+    let case = fixture()
+        .texts
+        .into_iter()
+        .find(|c| c.text.starts_with("It was the best"))
+        .unwrap();
+    let sentences = split_sentences(&case.text, g2p().titles());
+    let whole = g2p().phonemize(sentences[0].text).unwrap();
+    let chunks = chunk(whole.clone());
+    assert!(chunks.len() > 1);
+    let kept: Vec<Option<usize>> = chunks
+        .iter()
+        .flat_map(|c| c.sources.iter().copied())
+        .filter(Option::is_some)
+        .collect();
+    let all: Vec<Option<usize>> = whole
+        .sources
+        .iter()
+        .copied()
+        .filter(Option::is_some)
+        .collect();
+    assert_eq!(kept, all);
 }

@@ -168,3 +168,50 @@ pub fn chunk(phonemes: Phonemes) -> Vec<Phonemes> {
     }
     chunks
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn titles() -> HashSet<String> {
+        ["Dr", "Mr"].iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn sentences_keep_their_offsets() {
+        let text = "  Dr. Who came. “Run!” she said.\n\nJ. K. wrote. e.g. this. Then “Go.” Now";
+        let got: Vec<(&str, usize)> = split_sentences(text, &titles())
+            .iter()
+            .map(|s| (s.text, s.start))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Dr. Who came.", 2),
+                ("“Run!” she said.", 16),
+                ("J. K. wrote. e.g. this.", 38),
+                ("Then “Go.", 62),
+                ("Now", 77)
+            ]
+        );
+    }
+
+    #[test]
+    fn long_phonemes_are_cut_after_clauses_with_sources() {
+        let clause = "a".repeat(150);
+        let text = format!("{clause}, {clause}; {clause}");
+        let sources: Vec<Option<usize>> = text
+            .chars()
+            .enumerate()
+            .map(|(i, c)| (c != ' ').then_some(i))
+            .collect();
+        let chunks = chunk(Phonemes { text, sources });
+        let lens: Vec<usize> = chunks.iter().map(|c| c.text.chars().count()).collect();
+        assert_eq!(lens, [303, 150]);
+        assert_eq!(chunks[0].sources[150], Some(150));
+        assert_eq!(chunks[0].sources[151], None);
+        assert_eq!(chunks[0].sources[152], Some(152));
+        assert_eq!(chunks[1].sources[0], Some(304));
+        assert!(chunk(Phonemes::default()).is_empty());
+    }
+}

@@ -50,7 +50,9 @@ fn is_stress(c: char) -> bool {
 
 /// Syllable weight of a reading (diphthongs count double).
 pub(crate) fn stress_weight(ps: &str) -> usize {
-    ps.chars().map(|c| if DIPHTHONGS.contains(c) { 2 } else { 1 }).sum()
+    ps.chars()
+        .map(|c| if DIPHTHONGS.contains(c) { 2 } else { 1 })
+        .sum()
 }
 
 /// misaki's apply_stress: lowers, raises, strips or adds stress marks. `None` leaves `ps` be.
@@ -82,7 +84,13 @@ pub(crate) fn apply_stress(ps: &str, stress: Option<f64>) -> String {
     } else if stress == -1.0 || ((stress == 0.0 || stress == -0.5) && has_primary) {
         ps.chars()
             .filter(|&c| c != SECONDARY_STRESS)
-            .map(|c| if c == PRIMARY_STRESS { SECONDARY_STRESS } else { c })
+            .map(|c| {
+                if c == PRIMARY_STRESS {
+                    SECONDARY_STRESS
+                } else {
+                    c
+                }
+            })
             .collect()
     } else if (stress == 0.0 || stress == 0.5 || stress == 1.0) && unstressed {
         restress(SECONDARY_STRESS)
@@ -183,7 +191,10 @@ impl Lexicon {
     }
 
     fn gold_default(&self, w: &str) -> Option<String> {
-        self.golds.get(w).and_then(Entry::default).map(str::to_string)
+        self.golds
+            .get(w)
+            .and_then(Entry::default)
+            .map(str::to_string)
     }
 
     /// Spelled out letter by letter ("FBI", "U.S."), the last letter stressed.
@@ -195,12 +206,22 @@ impl Lexicon {
         }
         let ps = apply_stress(&ps, Some(0.0));
         Some(match ps.rfind(SECONDARY_STRESS) {
-            Some(i) => format!("{}{PRIMARY_STRESS}{}", &ps[..i], &ps[i + SECONDARY_STRESS.len_utf8()..]),
+            Some(i) => format!(
+                "{}{PRIMARY_STRESS}{}",
+                &ps[..i],
+                &ps[i + SECONDARY_STRESS.len_utf8()..]
+            ),
             None => ps,
         })
     }
 
-    fn get_special_case(&self, word: &str, tag: &str, stress: Option<f64>, ctx: &Context) -> Option<String> {
+    fn get_special_case(
+        &self,
+        word: &str,
+        tag: &str,
+        stress: Option<f64>,
+        ctx: &Context,
+    ) -> Option<String> {
         let stripped = word.trim_matches('.');
         if tag == "ADD" && (word == "." || word == "/") {
             let name = if word == "." { "dot" } else { "slash" };
@@ -220,7 +241,10 @@ impl Lexicon {
             "am" | "Am" | "AM" => {
                 if tag.starts_with("NN") {
                     return self.get_nnp(word);
-                } else if ctx.future_vowel.is_none() || word != "am" || stress.is_some_and(|s| s > 0.0) {
+                } else if ctx.future_vowel.is_none()
+                    || word != "am"
+                    || stress.is_some_and(|s| s > 0.0)
+                {
                     return self.gold_default("am");
                 }
                 return Some("ɐm".to_string());
@@ -243,18 +267,33 @@ impl Lexicon {
             };
         }
         if matches!(word, "in" | "In") || (word == "IN" && tag != "NNP") {
-            let mark = if ctx.future_vowel.is_none() || tag != "IN" { "ˈ" } else { "" };
+            let mark = if ctx.future_vowel.is_none() || tag != "IN" {
+                "ˈ"
+            } else {
+                ""
+            };
             return Some(format!("{mark}ɪn"));
         }
         if matches!(word, "the" | "The") || (word == "THE" && tag == "DT") {
-            return Some(if ctx.future_vowel == Some(true) { "ði" } else { "ðə" }.to_string());
+            return Some(
+                if ctx.future_vowel == Some(true) {
+                    "ði"
+                } else {
+                    "ðə"
+                }
+                .to_string(),
+            );
         }
         if tag == "IN" && (word.eq_ignore_ascii_case("vs") || word.eq_ignore_ascii_case("vs.")) {
             return self.lookup("versus", None, None, Some(ctx));
         }
         if matches!(word, "used" | "Used" | "USED") {
             let used = self.golds.get("used")?;
-            let form = if matches!(tag, "VBD" | "JJ") && ctx.future_to { "VBD" } else { "DEFAULT" };
+            let form = if matches!(tag, "VBD" | "JJ") && ctx.future_to {
+                "VBD"
+            } else {
+                "DEFAULT"
+            };
             return used.tagged(form).map(str::to_string);
         }
         None
@@ -264,7 +303,11 @@ impl Lexicon {
         if self.golds.contains(word) || symbol_word(word).is_some() || self.silvers.contains(word) {
             return true;
         }
-        if !pystr::is_alpha(word) || !word.chars().all(|c| c.is_ascii_alphabetic() || c == '\'' || c == '-') {
+        if !pystr::is_alpha(word)
+            || !word
+                .chars()
+                .all(|c| c.is_ascii_alphabetic() || c == '\'' || c == '-')
+        {
             return false;
         }
         if pystr::len(word) == 1 {
@@ -279,7 +322,13 @@ impl Lexicon {
 
     /// A dictionary reading: gold first, then silver; all-caps words not in gold are looked
     /// up in lower case, and spelled out when tagged as proper nouns.
-    fn lookup(&self, word: &str, tag: Option<&str>, stress: Option<f64>, ctx: Option<&Context>) -> Option<String> {
+    fn lookup(
+        &self,
+        word: &str,
+        tag: Option<&str>,
+        stress: Option<f64>,
+        ctx: Option<&Context>,
+    ) -> Option<String> {
         let mut word = word.to_string();
         let mut is_nnp = None;
         if word == word.to_uppercase() && !self.golds.contains(&word) {
@@ -293,20 +342,22 @@ impl Lexicon {
         let ps = entry.and_then(|entry| match entry {
             Entry::Plain(ps) => Some(ps.as_str()),
             Entry::Tagged(map) => {
-                let tag = if ctx.is_some_and(|c| c.future_vowel.is_none()) && map.contains_key("None") {
-                    Some("None")
-                } else if tag.is_some_and(|t| map.contains_key(t)) {
-                    tag
-                } else {
-                    tag.map(parent_tag)
-                };
+                let tag =
+                    if ctx.is_some_and(|c| c.future_vowel.is_none()) && map.contains_key("None") {
+                        Some("None")
+                    } else if tag.is_some_and(|t| map.contains_key(t)) {
+                        tag
+                    } else {
+                        tag.map(parent_tag)
+                    };
                 match tag.and_then(|t| map.get(t)) {
                     Some(ps) => ps.as_deref(),
                     None => map.get("DEFAULT").and_then(|ps| ps.as_deref()),
                 }
             }
         });
-        if ps.is_none() || (is_nnp == Some(true) && ps.is_some_and(|p| !p.contains(PRIMARY_STRESS))) {
+        if ps.is_none() || (is_nnp == Some(true) && ps.is_some_and(|p| !p.contains(PRIMARY_STRESS)))
+        {
             if let Some(nnp) = self.get_nnp(&word) {
                 return Some(nnp);
             }
@@ -326,7 +377,13 @@ impl Lexicon {
         })
     }
 
-    fn stem_s(&self, word: &str, tag: Option<&str>, stress: Option<f64>, ctx: Option<&Context>) -> Option<String> {
+    fn stem_s(
+        &self,
+        word: &str,
+        tag: Option<&str>,
+        stress: Option<f64>,
+        ctx: Option<&Context>,
+    ) -> Option<String> {
         let len = pystr::len(word);
         if len < 3 || !word.ends_with('s') {
             return None;
@@ -334,7 +391,10 @@ impl Lexicon {
         let cut = |k: usize| &word[..word.len() - k];
         let stem = if !word.ends_with("ss") && self.is_known(cut(1)) {
             cut(1).to_string()
-        } else if (word.ends_with("'s") || (len > 4 && word.ends_with("es") && !word.ends_with("ies"))) && self.is_known(cut(2)) {
+        } else if (word.ends_with("'s")
+            || (len > 4 && word.ends_with("es") && !word.ends_with("ies")))
+            && self.is_known(cut(2))
+        {
             cut(2).to_string()
         } else if len > 4 && word.ends_with("ies") && self.is_known(&format!("{}y", cut(3))) {
             format!("{}y", cut(3))
@@ -363,7 +423,13 @@ impl Lexicon {
         })
     }
 
-    fn stem_ed(&self, word: &str, tag: Option<&str>, stress: Option<f64>, ctx: Option<&Context>) -> Option<String> {
+    fn stem_ed(
+        &self,
+        word: &str,
+        tag: Option<&str>,
+        stress: Option<f64>,
+        ctx: Option<&Context>,
+    ) -> Option<String> {
         let len = pystr::len(word);
         if len < 4 || !word.ends_with('d') {
             return None;
@@ -371,7 +437,8 @@ impl Lexicon {
         let cut = |k: usize| &word[..word.len() - k];
         let stem = if !word.ends_with("dd") && self.is_known(cut(1)) {
             cut(1)
-        } else if len > 4 && word.ends_with("ed") && !word.ends_with("eed") && self.is_known(cut(2)) {
+        } else if len > 4 && word.ends_with("ed") && !word.ends_with("eed") && self.is_known(cut(2))
+        {
             cut(2)
         } else {
             return None;
@@ -383,14 +450,22 @@ impl Lexicon {
         let stem = stem.filter(|s| !s.is_empty())?;
         let chars: Vec<char> = stem.chars().collect();
         let n = chars.len();
-        Some(if n > 1 && chars[n - 1] == 't' && US_TAUS.contains(chars[n - 2]) {
-            format!("{}ɾɪŋ", &stem[..stem.len() - 1])
-        } else {
-            format!("{stem}ɪŋ")
-        })
+        Some(
+            if n > 1 && chars[n - 1] == 't' && US_TAUS.contains(chars[n - 2]) {
+                format!("{}ɾɪŋ", &stem[..stem.len() - 1])
+            } else {
+                format!("{stem}ɪŋ")
+            },
+        )
     }
 
-    fn stem_ing(&self, word: &str, tag: Option<&str>, stress: Option<f64>, ctx: Option<&Context>) -> Option<String> {
+    fn stem_ing(
+        &self,
+        word: &str,
+        tag: Option<&str>,
+        stress: Option<f64>,
+        ctx: Option<&Context>,
+    ) -> Option<String> {
         let len = pystr::len(word);
         if len < 5 || !word.ends_with("ing") {
             return None;
@@ -399,7 +474,9 @@ impl Lexicon {
         // ([bcdgklmnprstvxz])\1ing$ | cking$
         let doubled = {
             let b: Vec<char> = base.chars().collect();
-            (b.len() >= 2 && b[b.len() - 1] == b[b.len() - 2] && "bcdgklmnprstvxz".contains(b[b.len() - 1]))
+            (b.len() >= 2
+                && b[b.len() - 1] == b[b.len() - 2]
+                && "bcdgklmnprstvxz".contains(b[b.len() - 1]))
                 || base.ends_with("ck")
         };
         let stem = if len > 5 && self.is_known(base) {
@@ -414,7 +491,13 @@ impl Lexicon {
         self.ing(self.lookup(&stem, tag, stress, ctx))
     }
 
-    fn get_word(&self, word: &str, tag: &str, stress: Option<f64>, ctx: &Context) -> Option<String> {
+    fn get_word(
+        &self,
+        word: &str,
+        tag: &str,
+        stress: Option<f64>,
+        ctx: &Context,
+    ) -> Option<String> {
         if let Some(ps) = self.get_special_case(word, tag, stress, ctx) {
             return Some(ps);
         }
@@ -430,9 +513,15 @@ impl Lexicon {
             && (word == word.to_uppercase() || tail == tail.to_lowercase())
             && (self.golds.contains(&wl)
                 || self.silvers.contains(&wl)
-                || self.stem_s(&wl, Some(tag), stress, Some(ctx)).is_some_and(|p| !p.is_empty())
-                || self.stem_ed(&wl, Some(tag), stress, Some(ctx)).is_some_and(|p| !p.is_empty())
-                || self.stem_ing(&wl, Some(tag), stress, Some(ctx)).is_some_and(|p| !p.is_empty()))
+                || self
+                    .stem_s(&wl, Some(tag), stress, Some(ctx))
+                    .is_some_and(|p| !p.is_empty())
+                || self
+                    .stem_ed(&wl, Some(tag), stress, Some(ctx))
+                    .is_some_and(|p| !p.is_empty())
+                || self
+                    .stem_ing(&wl, Some(tag), stress, Some(ctx))
+                    .is_some_and(|p| !p.is_empty()))
         {
             word = wl;
         }
@@ -462,12 +551,21 @@ impl Lexicon {
             return true;
         }
         // misaki also accepts all-zero cents, but compares characters with the number 0.
-        dots == 1 && word.split('.').nth(1).is_some_and(|cents| pystr::len(cents) < 3)
+        dots == 1
+            && word
+                .split('.')
+                .nth(1)
+                .is_some_and(|cents| pystr::len(cents) < 3)
     }
 
     /// A number's reading: ordinals, years, digit strings, decimals, currency amounts, with a
     /// plural/past/-ing suffix. `is_head` false means a piece of a larger token ("COVID-19").
-    pub(crate) fn get_number(&self, word: &str, currency: Option<&str>, is_head: bool) -> Option<String> {
+    pub(crate) fn get_number(
+        &self,
+        word: &str,
+        currency: Option<&str>,
+        is_head: bool,
+    ) -> Option<String> {
         let suffix_len = word
             .bytes()
             .rev()
@@ -484,9 +582,16 @@ impl Lexicon {
         let has_currency = currency.and_then(currency_units).is_some();
         // extend_num: the words of `text` (already words when `escape`, else digits).
         let extend = |result: &mut Vec<Option<String>>, text: &str, escape: bool| {
-            let words = if escape { text.to_string() } else { n::cardinal(n::parse_int(text)) };
+            let words = if escape {
+                text.to_string()
+            } else {
+                n::cardinal(n::parse_int(text))
+            };
             // re.split("[^a-z]+"): separator runs give no empty words.
-            for w in words.split(|c: char| !c.is_ascii_lowercase()).filter(|w| !w.is_empty()) {
+            for w in words
+                .split(|c: char| !c.is_ascii_lowercase())
+                .filter(|w| !w.is_empty())
+            {
                 if w != "and" {
                     let stress = if w == "point" { Some(-2.0) } else { None };
                     result.push(self.lookup(w, None, stress, None));
@@ -500,7 +605,11 @@ impl Lexicon {
         };
         if is_ascii_number(word) && is_ordinal {
             extend(&mut result, &n::ordinal(n::parse_int(word)), true);
-        } else if result.is_empty() && pystr::len(word) == 4 && !has_currency && is_ascii_number(word) {
+        } else if result.is_empty()
+            && pystr::len(word) == 4
+            && !has_currency
+            && is_ascii_number(word)
+        {
             extend(&mut result, &n::year(n::parse_int(word)), true);
         } else if !is_head && !word.contains('.') {
             let num = word.replace(',', "");
@@ -533,7 +642,10 @@ impl Lexicon {
                     extend(&mut result, num, false);
                 }
             }
-        } else if let Some(units) = currency.and_then(currency_units).filter(|_| Self::is_currency(word)) {
+        } else if let Some(units) = currency
+            .and_then(currency_units)
+            .filter(|_| Self::is_currency(word))
+        {
             let plain = word.replace(',', "");
             let mut pairs: Vec<(i128, &str)> = plain
                 .split('.')
@@ -572,8 +684,10 @@ impl Lexicon {
                 let plain = word.replace(',', "");
                 match plain.strip_prefix('.') {
                     Some(fraction) => {
-                        let digits: Vec<String> =
-                            fraction.chars().map(|d| n::cardinal(n::parse_int(&d.to_string()))).collect();
+                        let digits: Vec<String> = fraction
+                            .chars()
+                            .map(|d| n::cardinal(n::parse_int(&d.to_string())))
+                            .collect();
                         format!("point {}", digits.join(" "))
                     }
                     None => n::decimal(&plain),
@@ -615,14 +729,18 @@ impl Lexicon {
                 break;
             }
         }
-        word.chars()
-            .enumerate()
-            .all(|(i, c)| c.is_ascii_digit() || c == ',' || c == '.' || (is_head && i == 0 && c == '-'))
+        word.chars().enumerate().all(|(i, c)| {
+            c.is_ascii_digit() || c == ',' || c == '.' || (is_head && i == 0 && c == '-')
+        })
     }
 
     /// The token's reading, or `None` when the lexicon cannot read it (then the OOV net does).
     pub(crate) fn read(&self, tk: &Tok, ctx: &Context) -> Option<String> {
-        let word = tk.alias.as_deref().unwrap_or(&tk.text).replace(['‘', '’'], "'");
+        let word = tk
+            .alias
+            .as_deref()
+            .unwrap_or(&tk.text)
+            .replace(['‘', '’'], "'");
         let word: String = word.nfkc().collect();
         let stress = if word == word.to_lowercase() {
             None

@@ -35,7 +35,9 @@ const FALLBACK_PIECE: &str = r"[^\W\d_]+(?:['’][^\W\d_]+)*|\d+(?:[,.]\d+)*|[^\
 const SUBTOKEN_JUNKS: &str = "',-._‘’/";
 const PUNCTS: &str = ";:,.!?—…\"“”";
 const NON_QUOTE_PUNCTS: &str = ";:,.!?—…";
-const PUNCT_TAGS: [&str; 11] = [".", ",", "-LRB-", "-RRB-", "``", "\"\"", "''", ":", "$", "#", "NFP"];
+const PUNCT_TAGS: [&str; 11] = [
+    ".", ",", "-LRB-", "-RRB-", "``", "\"\"", "''", ":", "$", "#", "NFP",
+];
 
 /// What espeak said for symbols in the reference pipeline.
 fn symbol_phonemes(c: char) -> &'static str {
@@ -132,18 +134,26 @@ impl G2p {
         let tables: Tables = assets::read_json(dir, "normalize.json")?;
         let normalizer = Normalizer::new(&tables).map_err(|e| bad("normalize.json", e))?;
         let titles = tables.title_names().map(str::to_string).collect();
-        let exceptions: HashMap<String, Vec<String>> = assets::read_json(dir, "tokenizer_exceptions.json")?;
-        let tokenizer = Tokenizer::new(exceptions).map_err(|e| bad("tokenizer_exceptions.json", e))?;
+        let exceptions: HashMap<String, Vec<String>> =
+            assets::read_json(dir, "tokenizer_exceptions.json")?;
+        let tokenizer =
+            Tokenizer::new(exceptions).map_err(|e| bad("tokenizer_exceptions.json", e))?;
         let tagger = Tagger::new(assets::read_json(dir, "tagger.json.gz")?);
         let lexicon = Lexicon::new(
             assets::read_json(dir, "lexicon_us_gold.json.gz")?,
             assets::read_json(dir, "lexicon_us_silver.json.gz")?,
         );
-        let oov = Oov::load(environment, &dir.join("oov.onnx"), assets::read_json(dir, "oov.json")?)?;
-        let pattern = |p: &str| build(p).map_err(|e| TtsError::HibariAsset {
-            path: dir.to_path_buf(),
-            reason: e,
-        });
+        let oov = Oov::load(
+            environment,
+            &dir.join("oov.onnx"),
+            assets::read_json(dir, "oov.json")?,
+        )?;
+        let pattern = |p: &str| {
+            build(p).map_err(|e| TtsError::HibariAsset {
+                path: dir.to_path_buf(),
+                reason: e,
+            })
+        };
         Ok(G2p {
             normalizer,
             titles,
@@ -176,14 +186,19 @@ impl G2p {
         let mut toks = Vec::new();
         let mut pos = 0;
         for caps in self.link.captures_iter(text).filter_map(Result::ok) {
-            let (Some(m), Some(label), Some(target)) = (caps.get(0), caps.get(1), caps.get(2)) else {
+            let (Some(m), Some(label), Some(target)) = (caps.get(0), caps.get(1), caps.get(2))
+            else {
                 continue;
             };
             toks.extend(self.tokens(&text[pos..m.start()], pos));
             let f = target.as_str();
             let phonemes = (f.chars().count() > 1 && f.starts_with('/') && f.ends_with('/'))
                 .then(|| f[1..].trim_end_matches('/').to_string());
-            let ws = if text[m.end()..].starts_with(char::is_whitespace) { " " } else { "" };
+            let ws = if text[m.end()..].starts_with(char::is_whitespace) {
+                " "
+            } else {
+                ""
+            };
             let mut tok = Tok::new(label.as_str(), "NN", ws, label.start());
             tok.phonemes = phonemes;
             toks.push(tok);
@@ -212,8 +227,16 @@ impl G2p {
     fn retokenize(&self, tokens: Vec<Tok>) -> Vec<Word> {
         let mut words: Vec<Word> = Vec::new();
         let mut currency: Option<String> = None;
-        let next_tags: Vec<Option<String>> = tokens.iter().skip(1).map(|t| Some(t.tag.clone())).chain([None]).collect();
-        for (token, next_tag) in tokens.into_iter().zip(next_tags) {
+        let next_tags: Vec<Option<String>> = tokens
+            .iter()
+            .skip(1)
+            .map(|t| Some(t.tag.clone()))
+            .chain([None])
+            .collect();
+        // Where the last currency symbol was: (token index, offset). An amount right after
+        // its symbol ("$9.99") is traced to the symbol, the start of what was written.
+        let mut symbol_at: Option<(usize, usize)> = None;
+        for (i, (token, next_tag)) in tokens.into_iter().zip(next_tags).enumerate() {
             let mut tks: Vec<Tok> = if token.alias.is_none() && token.phonemes.is_none() {
                 self.subtoken
                     .find_iter(&token.text)
@@ -237,17 +260,24 @@ impl G2p {
                 let neighbours_alpha = 0 < j && j + 1 < n && {
                     let before = tks[j - 1].text.chars().last();
                     let after = tks[j + 1].text.chars().next();
-                    before.zip(after).is_some_and(|(a, b)| pystr::is_alpha_char(a) && pystr::is_alpha_char(b))
+                    before
+                        .zip(after)
+                        .is_some_and(|(a, b)| pystr::is_alpha_char(a) && pystr::is_alpha_char(b))
                 };
                 let tk = &mut tks[j];
                 if tk.alias.is_some() || tk.phonemes.is_some() {
                 } else if tk.tag == "$" && lexicon::currency_units(&tk.text).is_some() {
                     currency = Some(tk.text.clone());
+                    symbol_at = Some((i, tk.at));
                     tk.phonemes = Some(String::new());
                 } else if tk.tag == ":" && (tk.text == "-" || tk.text == "–") {
                     tk.phonemes = Some("—".to_string());
                 } else if PUNCT_TAGS.contains(&tk.tag.as_str())
-                    && !tk.text.chars().all(|c| c.to_lowercase().next().is_some_and(|l| l.is_ascii_lowercase()))
+                    && !tk.text.chars().all(|c| {
+                        c.to_lowercase()
+                            .next()
+                            .is_some_and(|l| l.is_ascii_lowercase())
+                    })
                 {
                     tk.phonemes = Some(match punct_tag_phonemes(&tk.tag) {
                         Some(p) => p.to_string(),
@@ -258,6 +288,9 @@ impl G2p {
                         currency = None;
                     } else if j + 1 == n && next_tag.as_deref() != Some("CD") {
                         tk.currency = Some(symbol);
+                        if let Some((_, at)) = symbol_at.filter(|&(k, _)| k + 1 == i && j == 0) {
+                            tk.at = at;
+                        }
                     }
                 } else if neighbours_alpha && tk.text == "2" {
                     tk.alias = Some("to".to_string());
@@ -290,11 +323,15 @@ impl G2p {
     fn token_context(ctx: Context, ps: Option<&str>, token: &Tok) -> Context {
         let mut vowel = ctx.future_vowel;
         if let Some(ps) = ps.filter(|p| !p.is_empty()) {
-            let first = ps
-                .chars()
-                .find(|&c| VOWELS.contains(c) || CONSONANTS.contains(c) || NON_QUOTE_PUNCTS.contains(c));
+            let first = ps.chars().find(|&c| {
+                VOWELS.contains(c) || CONSONANTS.contains(c) || NON_QUOTE_PUNCTS.contains(c)
+            });
             if let Some(c) = first {
-                vowel = if NON_QUOTE_PUNCTS.contains(c) { None } else { Some(VOWELS.contains(c)) };
+                vowel = if NON_QUOTE_PUNCTS.contains(c) {
+                    None
+                } else {
+                    Some(VOWELS.contains(c))
+                };
             }
         }
         let future_to = matches!(token.text.as_str(), "to" | "To")
@@ -316,13 +353,24 @@ impl G2p {
         let kinds: HashSet<u8> = text
             .chars()
             .filter(|&c| !SUBTOKEN_JUNKS.contains(c))
-            .map(|c| if pystr::is_alpha_char(c) { 0 } else if c.is_ascii_digit() { 1 } else { 2 })
+            .map(|c| {
+                if pystr::is_alpha_char(c) {
+                    0
+                } else if c.is_ascii_digit() {
+                    1
+                } else {
+                    2
+                }
+            })
             .collect();
         let prespace = text.contains(' ') || text.contains('/') || kinds.len() > 1;
         let last = tokens.len() - 1;
         for (i, tk) in tokens.iter_mut().enumerate() {
             if tk.phonemes.is_none() {
-                if i == last && tk.text.chars().count() == 1 && NON_QUOTE_PUNCTS.contains(tk.text.as_str()) {
+                if i == last
+                    && tk.text.chars().count() == 1
+                    && NON_QUOTE_PUNCTS.contains(tk.text.as_str())
+                {
                     tk.phonemes = Some(tk.text.clone());
                 } else if tk.text.chars().all(|c| SUBTOKEN_JUNKS.contains(c)) {
                     tk.phonemes = Some(String::new());
@@ -365,7 +413,11 @@ impl G2p {
     /// to a small table.
     fn fallback(&self, tk: &Tok) -> Result<String, TtsError> {
         let mut out = Vec::new();
-        for m in self.fallback_piece.find_iter(&tk.text).filter_map(Result::ok) {
+        for m in self
+            .fallback_piece
+            .find_iter(&tk.text)
+            .filter_map(Result::ok)
+        {
             let piece = m.as_str();
             let first = piece.chars().next().unwrap_or(' ');
             let ps = if pystr::is_digit_char(first) {
@@ -403,12 +455,17 @@ impl G2p {
             let (mut left, mut right) = (0, w.len());
             let mut should_fallback = false;
             while left < right {
-                let candidate = if w[left..right].iter().any(|tk| tk.alias.is_some() || tk.phonemes.is_some()) {
+                let candidate = if w[left..right]
+                    .iter()
+                    .any(|tk| tk.alias.is_some() || tk.phonemes.is_some())
+                {
                     None
                 } else {
                     Some(merge_tokens(&w[left..right], None))
                 };
-                let ps = candidate.as_ref().and_then(|tk| self.lexicon.read(tk, &ctx));
+                let ps = candidate
+                    .as_ref()
+                    .and_then(|tk| self.lexicon.read(tk, &ctx));
                 if let (Some(ps), Some(tk)) = (ps, &candidate) {
                     ctx = Self::token_context(ctx, Some(&ps), tk);
                     w[left].phonemes = Some(ps);
@@ -463,13 +520,25 @@ fn join(tokens: &[Tok], normal: &Mapped) -> Phonemes {
     let mut chars: Vec<(char, Option<usize>)> = Vec::new();
     for tk in tokens {
         let source = normal.origins.get(tk.at).copied();
-        chars.extend(tk.phonemes.as_deref().unwrap_or_default().chars().map(|c| (c, source)));
+        chars.extend(
+            tk.phonemes
+                .as_deref()
+                .unwrap_or_default()
+                .chars()
+                .map(|c| (c, source)),
+        );
         if !tk.whitespace.is_empty() {
             chars.push((' ', None));
         }
     }
-    let start = chars.iter().position(|(c, _)| !c.is_whitespace()).unwrap_or(chars.len());
-    let end = chars.iter().rposition(|(c, _)| !c.is_whitespace()).map_or(start, |i| i + 1);
+    let start = chars
+        .iter()
+        .position(|(c, _)| !c.is_whitespace())
+        .unwrap_or(chars.len());
+    let end = chars
+        .iter()
+        .rposition(|(c, _)| !c.is_whitespace())
+        .map_or(start, |i| i + 1);
     let kept = &chars[start..end.max(start)];
     Phonemes {
         text: kept.iter().map(|(c, _)| c).collect(),

@@ -14,8 +14,8 @@ use fancy_regex::{Captures, Regex};
 use serde::Deserialize;
 
 use super::assets::Ordered;
-use super::numbers as n;
 use super::build;
+use super::numbers as n;
 
 /// `normalize.json` as stored.
 #[derive(Debug, Deserialize)]
@@ -144,7 +144,10 @@ impl Mapped {
             origin(0).or_else(|| self.origins.last().copied())
         }
         .unwrap_or(0);
-        out.push_with(&replacement[prefix..replacement.len() - suffix], middle_origin);
+        out.push_with(
+            &replacement[prefix..replacement.len() - suffix],
+            middle_origin,
+        );
         out.push(
             &replacement[replacement.len() - suffix..],
             &self.origins[at + matched.len() - suffix..at + matched.len()],
@@ -159,7 +162,11 @@ const FRACTIONS: [&str; 11] = [
 fn alt<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
     let mut words: Vec<&str> = words.into_iter().collect();
     words.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
-    words.iter().map(|w| regex::escape(w)).collect::<Vec<_>>().join("|")
+    words
+        .iter()
+        .map(|w| regex::escape(w))
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 fn plural<'a>(n_text: &str, words: &'a [String; 2]) -> &'a str {
@@ -184,7 +191,11 @@ fn roman(s: &str) -> i128 {
     let chars: Vec<i128> = s.chars().map(value).collect();
     let mut total = 0;
     for (i, &v) in chars.iter().enumerate() {
-        total += if chars.get(i + 1).is_some_and(|&next| next > v) { -v } else { v };
+        total += if chars.get(i + 1).is_some_and(|&next| next > v) {
+            -v
+        } else {
+            v
+        };
     }
     total
 }
@@ -237,11 +248,13 @@ pub(crate) struct Normalizer {
 }
 
 const NUM: &str = r"\d+(?:,\d{3})*(?:\.\d+)?";
-const ROMAN_NUMERAL: &str = r"((?=[IVXLC])M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3}))";
+const ROMAN_NUMERAL: &str =
+    r"((?=[IVXLC])M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3}))";
 
 impl Normalizer {
     pub(crate) fn new(t: &Tables) -> Result<Self, String> {
-        let keys = |o: &Ordered<String>| -> Vec<String> { o.0.iter().map(|(k, _)| k.clone()).collect() };
+        let keys =
+            |o: &Ordered<String>| -> Vec<String> { o.0.iter().map(|(k, _)| k.clone()).collect() };
         let month_names: Vec<String> = t.months.0.iter().map(|(_, v)| v.clone()).collect();
         let mut month_words: Vec<String> = month_names.clone();
         month_words.extend(t.months.0.iter().map(|(k, _)| super::pystr::capitalize(k)));
@@ -261,7 +274,11 @@ impl Normalizer {
                 } else {
                     esc
                 };
-                let replacement = if word.is_empty() { " ".to_string() } else { format!(" {word} ") };
+                let replacement = if word.is_empty() {
+                    " ".to_string()
+                } else {
+                    format!(" {word} ")
+                };
                 Ok((build(&pattern)?, replacement))
             })
             .collect::<Result<_, String>>()?;
@@ -275,10 +292,14 @@ impl Normalizer {
             units: t.units.0.iter().cloned().collect(),
             currency: t.currency.0.iter().cloned().collect(),
             ws: build(r"\s+")?,
-            time: build(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s?([AaPp])\.?[Mm]\.?(?![A-Za-z]))?(?!\d)")?,
+            time: build(
+                r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s?([AaPp])\.?[Mm]\.?(?![A-Za-z]))?(?!\d)",
+            )?,
             date_us: build(r"\b(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b")?,
             date_iso: build(r"\b(\d{4})-(\d{2})-(\d{2})\b")?,
-            month_day: build(&format!(r"\b({months})\.? (\d{{1,2}})(?:st|nd|rd|th)?\b(?![\d:%])(,? \d{{4}}\b)?"))?,
+            month_day: build(&format!(
+                r"\b({months})\.? (\d{{1,2}})(?:st|nd|rd|th)?\b(?![\d:%])(,? \d{{4}}\b)?"
+            ))?,
             day_month: build(&format!(r"\b(the )?(\d{{1,2}}) (?:of )?({months})\b\.?"))?,
             unit: build(&format!(
                 r"(?<![\w.])(-?{NUM})\s?({})(?![\w])",
@@ -289,9 +310,17 @@ impl Normalizer {
             currency_amount: build(&format!(
                 r"(?<![\w])([¥₹₩]|Rs\.?|USD|EUR|GBP)\s?({NUM})(?:\s?(hundred|thousand|million|billion|trillion|[kKmMbB]\b))?"
             ))?,
-            big_money: build(&format!(r"([$£€])({NUM})\s?(hundred|thousand|million|billion|trillion|[kKmMbB]\b)"))?,
-            title: build(&format!(r"\b({})\.? (?=[A-Z])", alt(title_keys.iter().map(String::as_str))))?,
-            abbrev: build(&format!(r"(?<![\w.])({})(?![\w])", alt(abbrev_keys.iter().map(String::as_str))))?,
+            big_money: build(&format!(
+                r"([$£€])({NUM})\s?(hundred|thousand|million|billion|trillion|[kKmMbB]\b)"
+            ))?,
+            title: build(&format!(
+                r"\b({})\.? (?=[A-Z])",
+                alt(title_keys.iter().map(String::as_str))
+            ))?,
+            abbrev: build(&format!(
+                r"(?<![\w.])({})(?![\w])",
+                alt(abbrev_keys.iter().map(String::as_str))
+            ))?,
             no: build(r"\b(No|Nos)\. ?(?=\d)")?,
             hash: build(r"(?<![\w&])#(?=\d)")?,
             roman_cardinal: build(&format!(r"\b({roman_c}) {ROMAN_NUMERAL}\b(?![.'’]\w)"))?,
@@ -323,7 +352,12 @@ impl Normalizer {
     }
 
     fn time(caps: &Captures, text: &str) -> String {
-        let (h, mi, sec, ap) = (int(group(caps, 1)), int(group(caps, 2)), group(caps, 3), group(caps, 4));
+        let (h, mi, sec, ap) = (
+            int(group(caps, 1)),
+            int(group(caps, 2)),
+            group(caps, 3),
+            group(caps, 4),
+        );
         if h > 24 || mi > 59 || sec.is_some_and(|s| n::parse_int(s) > 59) {
             return whole(caps);
         }
@@ -339,12 +373,20 @@ impl Normalizer {
         }
         if let Some(sec) = sec {
             let s = n::parse_int(sec);
-            words.push_str(&format!(" and {}{}", n::cardinal(s), if s == 1 { " second" } else { " seconds" }));
+            words.push_str(&format!(
+                " and {}{}",
+                n::cardinal(s),
+                if s == 1 { " second" } else { " seconds" }
+            ));
         }
         if let Some(ap) = ap {
             // Dotted so the lexicon spells the letters (misaki get_NNP).
             let end = caps.get(0).map_or(text.len(), |m| m.end());
-            let dot = if text[end..].starts_with('.') { "" } else { "." };
+            let dot = if text[end..].starts_with('.') {
+                ""
+            } else {
+                "."
+            };
             words.push_str(&format!(" {}.M{dot}", ap.to_uppercase()));
         }
         words
@@ -354,7 +396,11 @@ impl Normalizer {
         if 0 < a && a < b && b <= 10 {
             let unit = FRACTIONS[b as usize];
             if unit == "half" {
-                return if a == 1 { "one half".to_string() } else { format!("{a} halves") };
+                return if a == 1 {
+                    "one half".to_string()
+                } else {
+                    format!("{a} halves")
+                };
             }
             return format!("{a} {unit}{}", if a == 1 { "" } else { "s" });
         }
@@ -377,20 +423,26 @@ impl Normalizer {
 
     /// hibari's `normalize(text)`, on a sentence with its offset map.
     pub(crate) fn normalize(&self, text: &str) -> Mapped {
-        let mut t = Mapped::new(text).sub(&self.ws, |_, _| " ".to_string()).strip();
+        let mut t = Mapped::new(text)
+            .sub(&self.ws, |_, _| " ".to_string())
+            .strip();
         if t.text.is_empty() {
             return t;
         }
         t = t.map_chars(&['\u{a0}', '’', '‒', '―'], &[' ', '\'', '-', '—']);
         t = t.sub(&self.time, Self::time);
         t = t.sub(&self.date_iso, |c, _| {
-            self.date(group(c, 1), int(group(c, 2)), int(group(c, 3))).unwrap_or_else(|| whole(c))
+            self.date(group(c, 1), int(group(c, 2)), int(group(c, 3)))
+                .unwrap_or_else(|| whole(c))
         });
         t = t.sub(&self.date_us, |c, _| {
             let (a, b) = (int(group(c, 1)), int(group(c, 2)));
             let mut year = group(c, 3).unwrap_or_default().to_string();
             if year.chars().count() == 2 {
-                year = format!("{}{year}", if n::parse_int(&year) > 30 { "19" } else { "20" });
+                year = format!(
+                    "{}{year}",
+                    if n::parse_int(&year) > 30 { "19" } else { "20" }
+                );
             }
             let (mo, d) = if a <= 12 { (a, b) } else { (b, a) };
             self.date(Some(&year), mo, d).unwrap_or_else(|| whole(c))
@@ -446,7 +498,11 @@ impl Normalizer {
             let day = int(group(c, 2));
             match self.month(group(c, 1).unwrap_or_default()) {
                 Some(month) if (1..=31).contains(&day) => {
-                    format!("{month} {}{}", n::ordinal(day), group(c, 3).unwrap_or_default())
+                    format!(
+                        "{month} {}{}",
+                        n::ordinal(day),
+                        group(c, 3).unwrap_or_default()
+                    )
                 }
                 _ => whole(c),
             }
@@ -454,13 +510,17 @@ impl Normalizer {
         t = t.sub(&self.day_month, |c, _| {
             let day = int(group(c, 2));
             match self.month(group(c, 3).unwrap_or_default()) {
-                Some(month) if (1..=31).contains(&day) => format!("the {} of {month}", n::ordinal(day)),
+                Some(month) if (1..=31).contains(&day) => {
+                    format!("the {} of {month}", n::ordinal(day))
+                }
                 _ => whole(c),
             }
         });
-        t = t.sub(&self.title, |c, _| match group(c, 1).and_then(|k| self.titles.get(k)) {
-            Some(title) => format!("{title} "),
-            None => whole(c),
+        t = t.sub(&self.title, |c, _| {
+            match group(c, 1).and_then(|k| self.titles.get(k)) {
+                Some(title) => format!("{title} "),
+                None => whole(c),
+            }
         });
         t = t.sub(&self.abbrev, |c, text| {
             let key = group(c, 1).unwrap_or_default();
@@ -468,14 +528,30 @@ impl Normalizer {
                 return whole(c);
             };
             let at_end = c.get(0).is_some_and(|m| m.end() == text.len());
-            format!("{word}{}", if at_end && key.ends_with('.') { "." } else { "" })
+            format!(
+                "{word}{}",
+                if at_end && key.ends_with('.') {
+                    "."
+                } else {
+                    ""
+                }
+            )
         });
         t = t.sub(&self.no, |c, _| {
-            if group(c, 1) == Some("No") { "Number " } else { "Numbers " }.to_string()
+            if group(c, 1) == Some("No") {
+                "Number "
+            } else {
+                "Numbers "
+            }
+            .to_string()
         });
         t = t.sub(&self.hash, |_, _| "number ".to_string());
         t = t.sub(&self.roman_cardinal, |c, _| {
-            format!("{} {}", group(c, 1).unwrap_or_default(), roman(group(c, 2).unwrap_or_default()))
+            format!(
+                "{} {}",
+                group(c, 1).unwrap_or_default(),
+                roman(group(c, 2).unwrap_or_default())
+            )
         });
         t = t.sub(&self.roman_ordinal, |c, _| {
             format!(
@@ -485,19 +561,31 @@ impl Normalizer {
             )
         });
         t = t.sub(&self.phone, |c, _| {
-            let spaced: Vec<String> = whole(c).replace('-', ", ").chars().map(String::from).collect();
+            let spaced: Vec<String> = whole(c)
+                .replace('-', ", ")
+                .chars()
+                .map(String::from)
+                .collect();
             spaced.join(" ")
         });
-        t = t.sub(&self.fraction, |c, _| self.fraction(int(group(c, 1)), int(group(c, 2))));
+        t = t.sub(&self.fraction, |c, _| {
+            self.fraction(int(group(c, 1)), int(group(c, 2)))
+        });
         t = t.sub(&self.range, |c, _| {
-            format!("{} to {}", group(c, 1).unwrap_or_default(), group(c, 2).unwrap_or_default())
+            format!(
+                "{} to {}",
+                group(c, 1).unwrap_or_default(),
+                group(c, 2).unwrap_or_default()
+            )
         });
         t = t.sub(&self.plus, |_, _| "plus ".to_string());
         for (pattern, replacement) in &self.symbols {
             t = t.sub(pattern, |_, _| replacement.clone());
         }
         t = t.sub(&self.ws, |_, _| " ".to_string());
-        t = t.sub(&self.space_punct, |c, _| group(c, 1).unwrap_or_default().to_string());
+        t = t.sub(&self.space_punct, |c, _| {
+            group(c, 1).unwrap_or_default().to_string()
+        });
         t.strip()
     }
 }
@@ -523,20 +611,28 @@ mod tests {
     #[test]
     fn shared_ends_keep_their_own_origins() {
         let re = build(r"March 3rd, 2024").unwrap();
-        let out = Mapped::new("On March 3rd, 2024.").sub(&re, |_, _| "March third, 2024".to_string());
+        let out =
+            Mapped::new("On March 3rd, 2024.").sub(&re, |_, _| "March third, 2024".to_string());
         assert_eq!(out.text, "On March third, 2024.");
         let origin_of = |s: &str| out.origins[out.text.find(s).unwrap()];
         assert_eq!(origin_of("March"), 3);
         assert_eq!(origin_of("third"), 9);
         assert_eq!(origin_of("2024"), 14);
         assert_eq!(origin_of("."), 18);
-        let out = Mapped::new("a  .").sub(&build(" +([.])").unwrap(), |c, _| group(c, 1).unwrap().to_string());
-        assert_eq!((out.text.as_str(), out.origins.as_slice()), ("a.", &[0, 3][..]));
+        let out = Mapped::new("a  .").sub(&build(" +([.])").unwrap(), |c, _| {
+            group(c, 1).unwrap().to_string()
+        });
+        assert_eq!(
+            (out.text.as_str(), out.origins.as_slice()),
+            ("a.", &[0, 3][..])
+        );
     }
 
     #[test]
     fn whitespace_and_strip_keep_offsets_of_multibyte_text() {
-        let out = Mapped::new("  “Hi”\n\nthere ").sub(&build(r"\s+").unwrap(), |_, _| " ".to_string()).strip();
+        let out = Mapped::new("  “Hi”\n\nthere ")
+            .sub(&build(r"\s+").unwrap(), |_, _| " ".to_string())
+            .strip();
         assert_eq!(out.text, "“Hi” there");
         assert_eq!(out.origins[out.text.find("there").unwrap()], 12);
         assert_eq!(out.origins[out.text.find('H').unwrap()], 5);

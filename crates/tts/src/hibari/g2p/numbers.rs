@@ -3,8 +3,25 @@
 //! non-letters.
 
 const ONES: [&str; 20] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
     "nineteen",
 ];
 const TENS: [&str; 10] = [
@@ -79,11 +96,7 @@ pub(crate) fn cardinal(n: i128) -> String {
     let tail = last.rsplit(" and ").next().unwrap_or(last);
     if groups.len() > 1 && !tail.contains(' ') && !last.contains("hundred") {
         // "one thousand and one"
-        return format!(
-            "{} and {}",
-            groups[..groups.len() - 1].join(", "),
-            last
-        );
+        return format!("{} and {}", groups[..groups.len() - 1].join(", "), last);
     }
     groups.join(", ")
 }
@@ -174,10 +187,7 @@ mod tests {
         assert_eq!(cardinal(42), "forty-two");
         assert_eq!(cardinal(101), "one hundred and one");
         assert_eq!(cardinal(1001), "one thousand and one");
-        assert_eq!(
-            cardinal(1234),
-            "one thousand, two hundred and thirty-four"
-        );
+        assert_eq!(cardinal(1234), "one thousand, two hundred and thirty-four");
         assert_eq!(cardinal(1_000_000), "one million");
         assert_eq!(cardinal(2_000_020), "two million and twenty");
         assert_eq!(cardinal(-5), "minus five");

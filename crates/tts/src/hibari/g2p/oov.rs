@@ -34,13 +34,19 @@ pub(crate) struct Oov {
 
 impl std::fmt::Debug for Oov {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Oov").field("maxlen", &self.maxlen).finish_non_exhaustive()
+        f.debug_struct("Oov")
+            .field("maxlen", &self.maxlen)
+            .finish_non_exhaustive()
     }
 }
 
 impl Oov {
     /// One intra-op thread, as hibari does: a word is a few dozen characters.
-    pub(crate) fn load(environment: &Environment, model: &Path, meta: OovMeta) -> Result<Self, TtsError> {
+    pub(crate) fn load(
+        environment: &Environment,
+        model: &Path,
+        meta: OovMeta,
+    ) -> Result<Self, TtsError> {
         let bad = |e: &dyn std::fmt::Display| TtsError::HibariAsset {
             path: model.to_path_buf(),
             reason: e.to_string(),
@@ -78,7 +84,9 @@ impl Oov {
         let failed = |e: ort::Error| TtsError::HibariOov(e.to_string());
         let input = Tensor::from_array(([1usize, ids.len()], ids)).map_err(failed)?;
         let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
-        let outputs = session.run(ort::inputs!["chars" => input]).map_err(failed)?;
+        let outputs = session
+            .run(ort::inputs!["chars" => input])
+            .map_err(failed)?;
         if outputs.len() == 0 {
             return Err(TtsError::HibariOov("the model produced no output".into()));
         }

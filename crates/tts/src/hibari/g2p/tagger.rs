@@ -54,7 +54,9 @@ pub(crate) fn shape(w: &str) -> String {
             } else {
                 "X1"
             }
-        } else if w.chars().next().is_some_and(char::is_uppercase) && pystr::is_lower(pystr::tail(w)) {
+        } else if w.chars().next().is_some_and(char::is_uppercase)
+            && pystr::is_lower(pystr::tail(w))
+        {
             "Xx"
         } else {
             "xX"
@@ -80,7 +82,13 @@ pub(crate) fn shape(w: &str) -> String {
 
 /// The features of word `i`: `ctx` is the padded normalised window, so `ctx[i + 2]` is the
 /// word itself.
-pub(crate) fn features(i: usize, word: &str, ctx: &[String], prev: &str, prev2: &str) -> Vec<String> {
+pub(crate) fn features(
+    i: usize,
+    word: &str,
+    ctx: &[String],
+    prev: &str,
+    prev2: &str,
+) -> Vec<String> {
     let j = i + 2;
     let first: String = word.chars().take(1).collect();
     vec![
@@ -104,8 +112,12 @@ pub(crate) fn features(i: usize, word: &str, ctx: &[String], prev: &str, prev2: 
 
 impl Tagger {
     pub(crate) fn new(model: TaggerModel) -> Self {
-        let index: HashMap<&str, usize> =
-            model.tags.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = model
+            .tags
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.as_str(), i))
+            .collect();
         let weights = model
             .weights
             .into_iter()
@@ -168,7 +180,9 @@ impl Tagger {
         for (i, w) in words.iter().enumerate() {
             let tag = match self.tagdict.get(*w) {
                 Some(tag) => tag.clone(),
-                None => self.predict(&features(i, w, &ctx, &prev, &prev2)).to_string(),
+                None => self
+                    .predict(&features(i, w, &ctx, &prev, &prev2))
+                    .to_string(),
             };
             prev2 = std::mem::replace(&mut prev, tag.clone());
             tags.push(tag);
@@ -206,8 +220,20 @@ mod tests {
         assert_eq!(
             features(1, "read", &ctx, "PRP", "-START-"),
             [
-                "b", "s3=ead", "p1=r", "w=read", "sh=x", "i+", "t-1=PRP", "t-2=-START-",
-                "t-12=PRP,-START-", "w-1=i", "s3-1=i", "w-2=-START-", "w+1=it", "s3+1=it",
+                "b",
+                "s3=ead",
+                "p1=r",
+                "w=read",
+                "sh=x",
+                "i+",
+                "t-1=PRP",
+                "t-2=-START-",
+                "t-12=PRP,-START-",
+                "w-1=i",
+                "s3-1=i",
+                "w-2=-START-",
+                "w+1=it",
+                "s3+1=it",
                 "w+2=-END-"
             ]
         );

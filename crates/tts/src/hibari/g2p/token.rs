@@ -41,7 +41,11 @@ pub(crate) fn merge_tokens(tokens: &[Tok], unk: Option<&str>) -> Tok {
         let mut phonemes = String::new();
         for tk in tokens {
             let ends_in_space = phonemes.chars().last().is_some_and(char::is_whitespace);
-            if tk.prespace && !phonemes.is_empty() && !ends_in_space && tk.phonemes.as_deref().is_some_and(|p| !p.is_empty()) {
+            if tk.prespace
+                && !phonemes.is_empty()
+                && !ends_in_space
+                && tk.phonemes.as_deref().is_some_and(|p| !p.is_empty())
+            {
                 phonemes.push(' ');
             }
             phonemes.push_str(tk.phonemes.as_deref().unwrap_or(unk));
@@ -58,7 +62,13 @@ pub(crate) fn merge_tokens(tokens: &[Tok], unk: Option<&str>) -> Tok {
     let weight = |tk: &Tok| -> usize {
         tk.text
             .chars()
-            .map(|c| if c.to_lowercase().eq(std::iter::once(c)) { 1 } else { 2 })
+            .map(|c| {
+                if c.to_lowercase().eq(std::iter::once(c)) {
+                    1
+                } else {
+                    2
+                }
+            })
             .sum()
     };
     let mut heaviest = first;

@@ -20,7 +20,10 @@ const UNITS: &str = "km|km²|km³|m|m²|m³|dm|dm²|dm³|cm|cm²|cm³|mm|mm²|mm
 
 /// Each character escaped, for use inside a `[...]` class or as alternatives.
 fn escaped_chars(chars: &str) -> Vec<String> {
-    chars.chars().map(|c| regex::escape(&c.to_string())).collect()
+    chars
+        .chars()
+        .map(|c| regex::escape(&c.to_string()))
+        .collect()
 }
 
 /// A class body holding exactly these characters.
@@ -57,7 +60,11 @@ impl Tokenizer {
         suffixes.extend([r"\.\.+".to_string(), "…".to_string()]);
         suffixes.extend(quotes.iter().cloned());
         suffixes.push(icons.clone());
-        suffixes.extend(["'s", "'S", "’s", "’S", "—", "–"].iter().map(|s| s.to_string()));
+        suffixes.extend(
+            ["'s", "'S", "’s", "’S", "—", "–"]
+                .iter()
+                .map(|s| s.to_string()),
+        );
         suffixes.extend([
             r"(?<=[0-9])\+".to_string(),
             r"(?<=°[FfCcKk])\.".to_string(),
@@ -79,8 +86,12 @@ impl Tokenizer {
         let join = |parts: Vec<String>| parts.join("|");
         Ok(Self {
             special: exceptions,
-            prefix: build(&join(prefixes.iter().map(|p| format!("^(?:{p})")).collect()))?,
-            suffix: build(&join(suffixes.iter().map(|s| format!("(?:{s})$")).collect()))?,
+            prefix: build(&join(
+                prefixes.iter().map(|p| format!("^(?:{p})")).collect(),
+            ))?,
+            suffix: build(&join(
+                suffixes.iter().map(|s| format!("(?:{s})$")).collect(),
+            ))?,
             infix: build(&join(infixes.iter().map(|i| format!("(?:{i})")).collect()))?,
             url: build(
                 r"(?i)^(?:(?:https?|ftp)://|www\.)\S+$|^[\w.+-]+@[\w-]+(?:\.[\w-]+)+$|^(?:[\w-]+\.)+(?:com|org|net|edu|gov|io|co|uk|de|fr|info|biz|us|ca|au|tv|me|ly|ai)(?:/\S*)?$",
@@ -99,7 +110,11 @@ impl Tokenizer {
                 .find(char::is_whitespace)
                 .unwrap_or(rest.len() - start);
             let chunk = &text[chunk_at..chunk_at + chunk_len];
-            let ws = if chunk_at + chunk_len < text.len() { " " } else { "" };
+            let ws = if chunk_at + chunk_len < text.len() {
+                " "
+            } else {
+                ""
+            };
             let pieces = self.split(chunk);
             // Pieces spell the chunk (spaCy requires it of its special cases); a table that
             // broke that rule would leave later pieces at the chunk's start.
