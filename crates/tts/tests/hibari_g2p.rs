@@ -4,12 +4,15 @@
 //! installed TTS home (scripts/setup.sh).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::path::PathBuf;
 use std::sync::OnceLock;
+
+use ort::environment::Environment;
 
 use serde::Deserialize;
 use tts::hibari::g2p::G2p;
 use tts::hibari::sentences::{chunk, split_sentences};
-use tts::TtsHome;
+use tts::{TtsError, TtsHome};
 
 #[derive(Deserialize)]
 struct Fixture {
@@ -28,17 +31,61 @@ fn fixture() -> Fixture {
     serde_json::from_str(include_str!("fixtures/hibari_g2p.json")).unwrap()
 }
 
-fn g2p() -> &'static G2p {
-    static G2P: OnceLock<G2p> = OnceLock::new();
-    G2P.get_or_init(|| {
+/// ONNX Runtime allows one environment per process.
+fn environment() -> &'static Environment {
+    static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
+    ENVIRONMENT.get_or_init(|| {
         let home = TtsHome::from_env().expect("a TTS home");
-        let environment = ort::init_from(home.runtime_library())
+        ort::init_from(home.runtime_library())
             .expect("the ONNX Runtime library (scripts/setup.sh)")
             .with_name("hibari-g2p-test")
             .build()
-            .unwrap();
-        G2p::load(&home.hibari_dir(), &environment).unwrap()
+            .unwrap()
     })
+}
+
+fn hibari_dir() -> PathBuf {
+    TtsHome::from_env().expect("a TTS home").hibari_dir()
+}
+
+fn g2p() -> &'static G2p {
+    static G2P: OnceLock<G2p> = OnceLock::new();
+    G2P.get_or_init(|| G2p::load(&hibari_dir(), environment()).unwrap())
+}
+
+/// A copy of the hibari folder with `name` replaced by `content` (or removed).
+fn damaged(name: &str, content: Option<&[u8]>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(hibari_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap();
+        if file != name && file != "hibari.onnx" {
+            std::os::unix::fs::symlink(&path, dir.path().join(file)).unwrap();
+        }
+    }
+    if let Some(content) = content {
+        std::fs::write(dir.path().join(name), content).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn damaged_or_missing_assets_are_errors_naming_the_file() {
+    for (name, content) in [
+        ("tagger.json.gz", Some(&b"not gzip"[..])),
+        ("normalize.json", Some(&b"{\"months\": 3}"[..])),
+        ("oov.onnx", Some(&b"not a model"[..])),
+        ("lexicon_us_gold.json.gz", None),
+    ] {
+        let dir = damaged(name, content);
+        let err = G2p::load(dir.path(), environment()).unwrap_err();
+        let path = match &err {
+            TtsError::HibariAsset { path, .. } | TtsError::Io { path, .. } => path.clone(),
+            other => panic!("{name}: unexpected {other:?}"),
+        };
+        assert_eq!(path, dir.path().join(name), "{err}");
+        assert!(err.is_installation_problem() || content.is_none(), "{err}");
+    }
 }
 
 #[test]

@@ -625,7 +625,7 @@ impl Lexicon {
                     result.push(self.lookup("O", None, Some(-2.0), None));
                     extend(&mut result, &chars[2].to_string(), false);
                 } else {
-                    extend(&mut result, &num[1..], false);
+                    extend(&mut result, pystr::tail(&num), false);
                 }
             } else {
                 extend(&mut result, &num, false);

@@ -266,6 +266,7 @@ impl G2p {
                 };
                 let tk = &mut tks[j];
                 if tk.alias.is_some() || tk.phonemes.is_some() {
+                    // Already settled (a link's phonemes).
                 } else if tk.tag == "$" && lexicon::currency_units(&tk.text).is_some() {
                     currency = Some(tk.text.clone());
                     symbol_at = Some((i, tk.at));

@@ -343,7 +343,7 @@ impl Normalizer {
         if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
             return None;
         }
-        let name = &self.month_names[(month - 1) as usize];
+        let name = self.month_names.get((month - 1) as usize)?;
         let mut out = format!("{name} {}", n::ordinal(day));
         if let Some(year) = year {
             out.push_str(&format!(", {year}"));

@@ -54,7 +54,7 @@ fn below_1000(mut n: u128) -> Vec<String> {
     }
     if n >= 20 {
         let mut word = TENS[(n / 10) as usize].to_string();
-        if n % 10 > 0 {
+        if !n.is_multiple_of(10) {
             word.push('-');
             word.push_str(ONES[(n % 10) as usize]);
         }

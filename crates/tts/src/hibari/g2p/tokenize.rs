@@ -121,7 +121,10 @@ impl Tokenizer {
             let mut at = 0;
             let n = pieces.len();
             for (i, piece) in pieces.into_iter().enumerate() {
-                let offset = if chunk[at.min(chunk.len())..].starts_with(piece.as_str()) {
+                let offset = if chunk
+                    .get(at..)
+                    .is_some_and(|rest| rest.starts_with(piece.as_str()))
+                {
                     at
                 } else {
                     0
