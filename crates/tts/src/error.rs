@@ -44,6 +44,14 @@ pub enum TtsError {
         #[source]
         source: std::io::Error,
     },
+    /// A file of the hibari voice's folder that is there but unusable.
+    #[error(
+        "the hibari voice file {} is damaged ({reason}): run scripts/setup.sh to reinstall it",
+        .path.display()
+    )]
+    HibariAsset { path: PathBuf, reason: String },
+    #[error("the hibari voice's reader of unknown words failed: {0}")]
+    HibariOov(String),
     #[error("speech synthesis cancelled")]
     Cancelled,
 }
@@ -66,6 +74,7 @@ impl TtsError {
                 | Self::RuntimeMissing { .. }
                 | Self::Runtime { .. }
                 | Self::Phonemizer(_)
+                | Self::HibariAsset { .. }
         )
     }
 }

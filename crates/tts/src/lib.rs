@@ -18,6 +18,7 @@ pub mod engine;
 pub mod error;
 #[allow(unsafe_code)]
 mod espeak;
+pub mod hibari;
 mod model;
 pub mod paths;
 pub mod phonemes;
