@@ -44,6 +44,13 @@ pub enum TtsError {
         #[source]
         source: std::io::Error,
     },
+    /// The parse error is the error's `source()`.
+    #[error("the word timings file {} is unreadable", .path.display())]
+    WordsFile {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("speech synthesis cancelled")]
     Cancelled,
 }
