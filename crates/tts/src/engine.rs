@@ -311,7 +311,7 @@ fn id_boundaries(inference: &model::Inference, ids: usize) -> Vec<u64> {
     match &inference.durations {
         Some(frames) => {
             let total: f32 = frames.iter().sum();
-            if total <= 0.0 || samples % (total.round() as u64).max(1) != 0 {
+            if total <= 0.0 || !samples.is_multiple_of((total.round() as u64).max(1)) {
                 log::debug!("{samples} samples are not a whole number of {total} frames");
             }
             timing::id_boundaries(frames, samples)

@@ -167,9 +167,7 @@ impl VoiceModel {
                         path.display()
                     );
                     drop(patched);
-                    builder
-                        .commit_from_file(path)
-                        .map_err(|e| e.to_string())?
+                    builder.commit_from_file(path).map_err(|e| e.to_string())?
                 }
             }
         } else {
@@ -253,8 +251,11 @@ fn graph_output_count(model: &[u8]) -> Option<usize> {
     Some(count)
 }
 
-/// The top-level fields of a protobuf message: number and, for length-delimited ones, bytes.
-fn fields(mut message: &[u8]) -> Option<Vec<(u64, Option<&[u8]>)>> {
+/// A protobuf field: its number and, for a length-delimited one, its bytes.
+type Field<'a> = (u64, Option<&'a [u8]>);
+
+/// The top-level fields of a protobuf message.
+fn fields(mut message: &[u8]) -> Option<Vec<Field<'_>>> {
     let mut out = Vec::new();
     while !message.is_empty() {
         let key = read_varint(&mut message)?;
@@ -313,8 +314,36 @@ mod tests {
         // A name of 200 bytes needs two-byte lengths.
         let long = "x".repeat(200);
         let patched = expose_output(b"", &long);
-        assert_eq!(patched[..8], [0x3A, 0xCE, 0x01, 0x62, 0xCB, 0x01, 0x0A, 0xC8]);
+        assert_eq!(
+            patched[..8],
+            [0x3A, 0xCE, 0x01, 0x62, 0xCB, 0x01, 0x0A, 0xC8]
+        );
         assert_eq!(patched.len(), 8 + 1 + 200);
+    }
+
+    /// Needs the runtime and default voice installed by scripts/setup.sh.
+    #[test]
+    fn the_default_voice_gives_durations_that_explain_its_samples_exactly() {
+        let home = crate::TtsHome::from_env().unwrap();
+        let voice = home.voices_dir().join(crate::DEFAULT_VOICE_ID);
+        let (config, _) = crate::voice::load_config(&voice.with_extension("onnx.json")).unwrap();
+        let environment = environment(&home.runtime_library()).unwrap();
+        let model = VoiceModel::load(&environment, &voice.with_extension("onnx"), 1).unwrap();
+        assert_eq!(model.durations.as_deref(), Some(PIPER_DURATIONS));
+        let ids = config.phoneme_id_map.ids("ðə kˈæt sˈæt.").ids;
+        for speed in [1.0, 1.7] {
+            let scales = crate::prosody::scales(&config.inference, speed);
+            let inference = model.infer(&ids, scales).unwrap();
+            let frames = inference.durations.unwrap();
+            assert_eq!(frames.len(), ids.len());
+            let total: f32 = frames.iter().sum();
+            // The hop of Piper's medium voices: 256 samples per frame, exactly.
+            assert_eq!(
+                total as usize * 256,
+                inference.samples.len(),
+                "speed {speed}"
+            );
+        }
     }
 
     #[test]

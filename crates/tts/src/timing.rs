@@ -89,7 +89,10 @@ pub fn word_timings(text: &str, spans: &[SpokenSpan], sample_rate: u32) -> Vec<W
         });
     }
     let first_spoken = covered.iter().flatten().next().map_or(0, |&(s, _)| s);
-    let seconds = |samples: u64| samples as f64 / f64::from(sample_rate.max(1));
+    // Whole microseconds: plenty for captions, and a short decimal reads back from JSON as
+    // the very same f64.
+    let seconds =
+        |samples: u64| (samples as f64 * 1e6 / f64::from(sample_rate.max(1))).round() / 1e6;
     let mut previous_start = 0;
     let mut previous_end = first_spoken;
     words
@@ -162,7 +165,13 @@ pub fn link_clause_words(words: &[TextWord<'_>], sentences: &[Sentence]) -> Vec<
 pub fn id_boundaries(durations: &[f32], samples: u64) -> Vec<u64> {
     let frames: Vec<u64> = durations
         .iter()
-        .map(|&d| if d.is_finite() && d > 0.0 { d.round() as u64 } else { 0 })
+        .map(|&d| {
+            if d.is_finite() && d > 0.0 {
+                d.round() as u64
+            } else {
+                0
+            }
+        })
         .collect();
     let total: u64 = frames.iter().sum();
     let mut boundaries = Vec::with_capacity(frames.len() + 1);
@@ -341,6 +350,12 @@ mod tests {
     }
 
     #[test]
+    fn seconds_are_whole_microseconds() {
+        let timings = word_timings("a", &[span(0, 1, 22050 + 7)], 22050);
+        assert_eq!(timings, [timing("a", 0.000045, 1.000317)]);
+    }
+
+    #[test]
     fn a_word_with_several_spans_covers_them_all() {
         // "1987" spoken as three words, "Dr." as one, and a word split by normalisation.
         let spans = [
@@ -508,7 +523,10 @@ mod tests {
             words_path(Path::new("a/b.wav")),
             PathBuf::from("a/b.words.json")
         );
-        assert_eq!(words_path(Path::new("clip")), PathBuf::from("clip.words.json"));
+        assert_eq!(
+            words_path(Path::new("clip")),
+            PathBuf::from("clip.words.json")
+        );
         let dir = tempfile::tempdir().unwrap();
         let audio = dir.path().join("n.wav");
         assert!(read_words(&audio).unwrap().is_none());
