@@ -1,12 +1,14 @@
 //! The synthesis API: a [`Synthesizer`] trait (so callers can be tested with a fake) and
 //! [`PiperEngine`], the real one: text → sentences → espeak-ng IPA → phoneme ids → ONNX model
-//! → samples → WAV, one sentence at a time.
+//! → samples → WAV, one sentence at a time. The model's per-id durations place each word in
+//! the clip (after the pauses written between sentences), for the words file beside the WAV.
 //!
 //! The engine is `Send + Sync` and meant to be shared (an `Arc`) by a background worker: it
 //! loads each voice model once per process and keeps it, since loading the 63 MB default
 //! model takes far longer than synthesising a sentence.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -251,20 +253,9 @@ impl Synthesizer for PiperEngine {
                 let boundaries = id_boundaries(&inference, ids.ids.len());
                 let offset = wav.samples();
                 for (clause, (clause_text, links)) in texts.iter().zip(links).enumerate() {
-                    let sounds: Vec<Vec<std::ops::Range<u64>>> = utterance
-                        .words
-                        .iter()
-                        .filter(|word| word.clause == clause)
-                        .map(|word| {
-                            word.chars
-                                .clone()
-                                .map(|c| {
-                                    offset + boundaries[ids.starts[c]]
-                                        ..offset + boundaries[ids.starts[c + 1]]
-                                })
-                                .collect()
-                        })
-                        .collect();
+                    let sounds = clause_sounds(&utterance, &ids.starts, clause, |id| {
+                        offset + boundaries[id]
+                    });
                     spans.extend(timing::clause_spans(links, &sounds, || {
                         word_shapes(&config.espeak_voice, clause_text)
                     })?);
@@ -318,6 +309,28 @@ fn id_boundaries(inference: &model::Inference, ids: usize) -> Vec<u64> {
         }
         None => timing::id_boundaries(&vec![1.0; ids], samples),
     }
+}
+
+/// The words spoken for one clause of the utterance, each as the sample spans of its
+/// phoneme characters (`starts`: see [`phonemes::PhonemeIds::starts`]; `at` gives the sample
+/// at which an id starts).
+fn clause_sounds(
+    utterance: &phonemes::Utterance,
+    starts: &[usize],
+    clause: usize,
+    at: impl Fn(usize) -> u64,
+) -> Vec<Vec<Range<u64>>> {
+    utterance
+        .words
+        .iter()
+        .filter(|word| word.clause == clause)
+        .map(|word| {
+            word.chars
+                .clone()
+                .map(|c| at(starts[c])..at(starts[c + 1]))
+                .collect()
+        })
+        .collect()
 }
 
 /// A clause's words each phonemised alone: how many words and sounds each becomes.
