@@ -1,12 +1,14 @@
 //! The synthesis API: a [`Synthesizer`] trait (so callers can be tested with a fake) and
 //! [`PiperEngine`], the real one: text → sentences → espeak-ng IPA → phoneme ids → ONNX model
-//! → samples → WAV, one sentence at a time.
+//! → samples → WAV, one sentence at a time. The model's per-id durations place each word in
+//! the clip (after the pauses written between sentences), for the words file beside the WAV.
 //!
 //! The engine is `Send + Sync` and meant to be shared (an `Arc`) by a background worker: it
 //! loads each voice model once per process and keeps it, since loading the 63 MB default
 //! model takes far longer than synthesising a sentence.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -17,6 +19,7 @@ use crate::paths::TtsHome;
 use crate::phonemes;
 use crate::prosody::{self, SentenceEnd, DEFAULT_SPEED};
 use crate::text;
+use crate::timing::{self, SpokenSpan, WordShape, WordTiming};
 use crate::voice::{self, VoiceConfig, VoiceInfo};
 use crate::wav::AtomicWav;
 
@@ -64,12 +67,17 @@ pub struct Speech {
     pub sentences: usize,
     /// Things the caller should show: a voice fallback, characters the voice cannot say.
     pub warnings: Vec<String>,
+    /// When each word of the request text is heard: one entry per word of
+    /// [`timing::text_words`], in order; also written beside the WAV
+    /// ([`timing::words_path`]).
+    pub words: Vec<WordTiming>,
 }
 
 /// Text to a WAV file.
 pub trait Synthesizer: Send + Sync {
-    /// Writes `request` as speech to `output` (atomically: a temporary file beside it,
-    /// renamed when complete). `cancel` is consulted between sentences; when it returns
+    /// Writes `request` as speech to `output`, and its word timings to
+    /// [`timing::words_path`]`(output)` (atomically, both or neither: temporary files beside
+    /// them, renamed when complete). `cancel` is consulted between sentences; when it returns
     /// true, synthesis stops after the current sentence with [`TtsError::Cancelled`] and no
     /// file is left.
     fn synthesize(
@@ -199,11 +207,14 @@ impl Synthesizer for PiperEngine {
         if cancel() {
             return Err(TtsError::Cancelled);
         }
+        let text_words = timing::text_words(&request.text);
+        let links = timing::link_clause_words(&text_words, &sentences);
+        let mut spans: Vec<SpokenSpan> = Vec::with_capacity(text_words.len());
         let mut wav = AtomicWav::create(output, config.sample_rate)?;
         let mut pending_pause: Option<SentenceEnd> = None;
         let mut spoken = 0;
         let mut missing: Vec<char> = Vec::new();
-        for sentence in &sentences {
+        for (sentence, links) in sentences.iter().zip(&links) {
             let texts: Vec<&str> = sentence.clauses.iter().map(|c| c.text.as_str()).collect();
             let ipa = espeak::phonemize(&config.espeak_voice, &texts)?;
             let utterance = phonemes::utterance(
@@ -211,7 +222,7 @@ impl Synthesizer for PiperEngine {
                     .map(String::as_str)
                     .zip(sentence.clauses.iter().map(|c| c.punctuation)),
             );
-            let ids = config.phoneme_id_map.ids(&utterance);
+            let ids = config.phoneme_id_map.ids(&utterance.phonemes);
             for c in ids.missing {
                 if !missing.contains(&c) {
                     missing.push(c);
@@ -224,7 +235,7 @@ impl Synthesizer for PiperEngine {
                     wav.write_silence(prosody::pause_samples(end, speed, config.sample_rate))?;
                 }
                 let started = std::time::Instant::now();
-                let samples =
+                let inference =
                     loaded
                         .model
                         .infer(&ids.ids, scales)
@@ -232,13 +243,24 @@ impl Synthesizer for PiperEngine {
                             voice: voice_id.clone(),
                             reason,
                         })?;
+                let samples = &inference.samples;
                 log::debug!(
                     "{} ids -> {:.2} s of audio in {:.3} s",
                     ids.ids.len(),
                     samples.len() as f64 / f64::from(config.sample_rate),
                     started.elapsed().as_secs_f64()
                 );
-                wav.write(&samples)?;
+                let boundaries = id_boundaries(&inference, ids.ids.len());
+                let offset = wav.samples();
+                for (clause, (clause_text, links)) in texts.iter().zip(links).enumerate() {
+                    let sounds = clause_sounds(&utterance, &ids.starts, clause, |id| {
+                        offset + boundaries[id]
+                    });
+                    spans.extend(timing::clause_spans(links, &sounds, || {
+                        word_shapes(&config.espeak_voice, clause_text)
+                    })?);
+                }
+                wav.write(samples)?;
                 spoken += 1;
                 pending_pause = Some(sentence.end);
             }
@@ -258,7 +280,8 @@ impl Synthesizer for PiperEngine {
             ));
         }
         let samples = wav.samples();
-        wav.commit()?;
+        let words = timing::word_timings(&request.text, &spans, config.sample_rate);
+        wav.commit(&words)?;
         Ok(Speech {
             path: output.to_path_buf(),
             voice_id,
@@ -267,8 +290,59 @@ impl Synthesizer for PiperEngine {
             duration_seconds: samples as f64 / f64::from(config.sample_rate),
             sentences: spoken,
             warnings,
+            words,
         })
     }
+}
+
+/// Where each id of the utterance starts, in samples from its start (and, last, its end):
+/// from the model's durations, or, for a model without them, as if every id lasted as long.
+fn id_boundaries(inference: &model::Inference, ids: usize) -> Vec<u64> {
+    let samples = inference.samples.len() as u64;
+    match &inference.durations {
+        Some(frames) => {
+            let total: f32 = frames.iter().sum();
+            if total <= 0.0 || !samples.is_multiple_of((total.round() as u64).max(1)) {
+                log::debug!("{samples} samples are not a whole number of {total} frames");
+            }
+            timing::id_boundaries(frames, samples)
+        }
+        None => timing::id_boundaries(&vec![1.0; ids], samples),
+    }
+}
+
+/// The words spoken for one clause of the utterance, each as the sample spans of its
+/// phoneme characters (`starts`: see [`phonemes::PhonemeIds::starts`]; `at` gives the sample
+/// at which an id starts).
+fn clause_sounds(
+    utterance: &phonemes::Utterance,
+    starts: &[usize],
+    clause: usize,
+    at: impl Fn(usize) -> u64,
+) -> Vec<Vec<Range<u64>>> {
+    utterance
+        .words
+        .iter()
+        .filter(|word| word.clause == clause)
+        .map(|word| {
+            word.chars
+                .clone()
+                .map(|c| at(starts[c])..at(starts[c + 1]))
+                .collect()
+        })
+        .collect()
+}
+
+/// A clause's words each phonemised alone: how many words and sounds each becomes.
+fn word_shapes(espeak_voice: &str, clause: &str) -> Result<Vec<WordShape>, TtsError> {
+    let words: Vec<&str> = clause.split_whitespace().collect();
+    Ok(espeak::phonemize(espeak_voice, &words)?
+        .iter()
+        .map(|ipa| {
+            let (words, sounds) = phonemes::shape(ipa);
+            WordShape { words, sounds }
+        })
+        .collect())
 }
 
 #[cfg(test)]

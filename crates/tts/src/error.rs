@@ -52,6 +52,13 @@ pub enum TtsError {
     HibariAsset { path: PathBuf, reason: String },
     #[error("the hibari voice's reader of unknown words failed: {0}")]
     HibariOov(String),
+    /// The parse error is the error's `source()`.
+    #[error("the word timings file {} is unreadable", .path.display())]
+    WordsFile {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("speech synthesis cancelled")]
     Cancelled,
 }

@@ -10,7 +10,8 @@
 //! - [`voice`]: installed voices ([`list_voices`], [`resolve_voice`] with its fallback).
 //! - Pure logic, no I/O: [`text`] (limits, normalisation, sentences and clauses),
 //!   [`phonemes`] (IPA → model ids), [`prosody`] (speed range, scales, pauses),
-//!   [`wav::to_pcm16`].
+//!   [`timing`] (word timings from what the voice spoke; also the words file beside each
+//!   clip), [`wav::to_pcm16`].
 //! - I/O stages: `espeak` (the C API, under one lock: the crate's only `unsafe`), `model`
 //!   (ONNX Runtime session), [`wav`] (atomic streaming WAV file).
 
@@ -24,6 +25,7 @@ pub mod paths;
 pub mod phonemes;
 pub mod prosody;
 pub mod text;
+pub mod timing;
 pub mod voice;
 pub mod wav;
 
@@ -32,6 +34,7 @@ pub use error::TtsError;
 pub use paths::{TtsHome, ONNXRUNTIME_VERSION};
 pub use prosody::{DEFAULT_SPEED, MAX_SPEED, MIN_SPEED};
 pub use text::MAX_TEXT_CHARS;
+pub use timing::{read_words, words_path, WordTiming};
 pub use voice::{
     list_voices, resolve_voice, Gender, ResolvedVoice, VoiceInfo, VoiceKind, DEFAULT_VOICE_ID,
 };

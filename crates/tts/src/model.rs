@@ -9,6 +9,12 @@
 //! Model contract (Piper/VITS): inputs `input` int64 `[1, N]` phoneme ids, `input_lengths`
 //! int64 `[1]`, `scales` float32 `[3]`, and `sid` int64 `[1]` for multi-speaker voices;
 //! output `output` float32 `[1, 1, 1, T]`, mono samples in about −1…1.
+//!
+//! Durations, for word timings: a stock Piper model declares only `output`, but its duration
+//! predictor ends in a `Ceil` node whose result, `/Ceil_output_0` (`[1, 1, N]`, frames per
+//! id), can be declared a second graph output by appending a few bytes to the model
+//! ([`expose_output`]). A model that already declares two outputs is taken as is, its second
+//! being the durations; a model the patch does not fit is loaded unpatched, without them.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -64,19 +70,63 @@ fn forward_log(level: LogLevel, category: &str, _id: &str, location: &str, messa
     log::log!(target: "onnxruntime", level, "[{category}] {message} ({location})");
 }
 
+/// The duration predictor's last tensor in Piper's VITS export: frames per phoneme id.
+const PIPER_DURATIONS: &str = "/Ceil_output_0";
+
+/// The model's bytes with one more graph output declared: the tensor `name`. Protobuf merges
+/// a message field that appears twice and appends to a repeated one, so a `ModelProto.graph`
+/// (field 7) holding one `GraphProto.output` (field 12), a `ValueInfoProto` with only its
+/// `name` (field 1), adds that output to the model's graph.
+pub(crate) fn expose_output(model: &[u8], name: &str) -> Vec<u8> {
+    let value_info = length_delimited(1, name.as_bytes());
+    let graph = length_delimited(12, &value_info);
+    let patch = length_delimited(7, &graph);
+    let mut patched = Vec::with_capacity(model.len() + patch.len());
+    patched.extend_from_slice(model);
+    patched.extend_from_slice(&patch);
+    patched
+}
+
+/// A protobuf length-delimited field: key (field number, wire type 2), length, bytes.
+fn length_delimited(field: u64, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 6);
+    push_varint(&mut out, (field << 3) | 2);
+    push_varint(&mut out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+    out
+}
+
+fn push_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7F) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
 /// One loaded voice model.
 pub(crate) struct VoiceModel {
     /// `Session::run` needs `&mut`: one sentence at a time per voice.
     session: Mutex<Session>,
     multi_speaker: bool,
+    /// The output holding frames per id, when the model has one.
+    durations: Option<String>,
 }
 
 impl std::fmt::Debug for VoiceModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VoiceModel")
             .field("multi_speaker", &self.multi_speaker)
+            .field("durations", &self.durations)
             .finish_non_exhaustive()
     }
+}
+
+/// What one utterance gave: the samples, and the frames each id lasts when the model says.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Inference {
+    pub samples: Vec<f32>,
+    pub durations: Option<Vec<f32>>,
 }
 
 impl VoiceModel {
@@ -92,7 +142,7 @@ impl VoiceModel {
         path: &Path,
         threads: usize,
     ) -> Result<Self, String> {
-        let session = Session::builder(environment)
+        let mut builder = Session::builder(environment)
             .map_err(|e| e.to_string())?
             .with_optimization_level(GraphOptimizationLevel::All)
             .map_err(|e| e.to_string())?
@@ -103,9 +153,29 @@ impl VoiceModel {
             .with_intra_op_spinning(false)
             .map_err(|e| e.to_string())?
             .with_memory_pattern(false)
-            .map_err(|e| e.to_string())?
-            .commit_from_file(path)
             .map_err(|e| e.to_string())?;
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read the model: {e}"))?;
+        let session = if graph_output_count(&bytes) == Some(1) {
+            let patched = expose_output(&bytes, PIPER_DURATIONS);
+            drop(bytes);
+            match builder.commit_from_memory(&patched) {
+                Ok(session) => session,
+                Err(e) => {
+                    log::warn!(
+                        "{}: cannot expose {PIPER_DURATIONS} ({e}); word timings will be \
+                         estimated",
+                        path.display()
+                    );
+                    drop(patched);
+                    builder.commit_from_file(path).map_err(|e| e.to_string())?
+                }
+            }
+        } else {
+            builder
+                .commit_from_memory(&bytes)
+                .map_err(|e| e.to_string())?
+        };
+        let durations = session.outputs().get(1).map(|o| o.name().to_owned());
         let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
         for required in ["input", "input_lengths", "scales"] {
             if !names.contains(&required) {
@@ -118,12 +188,13 @@ impl VoiceModel {
         Ok(Self {
             session: Mutex::new(session),
             multi_speaker,
+            durations,
         })
     }
 
     /// Runs one utterance: phoneme ids and `[noise_scale, length_scale, noise_w]` in, mono
-    /// samples out.
-    pub(crate) fn infer(&self, ids: &[i64], scales: [f32; 3]) -> Result<Vec<f32>, String> {
+    /// samples (and, when the model gives them, frames per id) out.
+    pub(crate) fn infer(&self, ids: &[i64], scales: [f32; 3]) -> Result<Inference, String> {
         let text = |e: ort::Error| e.to_string();
         let input = Tensor::from_array(([1usize, ids.len()], ids.to_vec())).map_err(text)?;
         let lengths = Tensor::from_array(([1usize], vec![ids.len() as i64])).map_err(text)?;
@@ -151,6 +222,142 @@ impl VoiceModel {
             None => return Err("the model produced no output".into()),
         };
         let (_, samples) = output.try_extract_tensor::<f32>().map_err(text)?;
-        Ok(samples.to_vec())
+        let durations = match self.durations.as_deref().and_then(|name| outputs.get(name)) {
+            Some(durations) => {
+                let (_, frames) = durations.try_extract_tensor::<f32>().map_err(text)?;
+                Some(frames.to_vec()).filter(|frames| frames.len() == ids.len())
+            }
+            None => None,
+        };
+        Ok(Inference {
+            samples: samples.to_vec(),
+            durations,
+        })
+    }
+}
+
+/// How many outputs the model's graph declares, read from its protobuf without parsing the
+/// rest (the weights are skipped by length); `None` if the bytes are not a readable model.
+fn graph_output_count(model: &[u8]) -> Option<usize> {
+    let mut count = 0;
+    for (field, graph) in fields(model)? {
+        if field == 7 {
+            count += fields(graph?)?
+                .iter()
+                .filter(|(field, value)| *field == 12 && value.is_some())
+                .count();
+        }
+    }
+    Some(count)
+}
+
+/// A protobuf field: its number and, for a length-delimited one, its bytes.
+type Field<'a> = (u64, Option<&'a [u8]>);
+
+/// The top-level fields of a protobuf message.
+fn fields(mut message: &[u8]) -> Option<Vec<Field<'_>>> {
+    let mut out = Vec::new();
+    while !message.is_empty() {
+        let key = read_varint(&mut message)?;
+        let value = match key & 7 {
+            0 => {
+                read_varint(&mut message)?;
+                None
+            }
+            1 => {
+                message = message.get(8..)?;
+                None
+            }
+            2 => {
+                let length = usize::try_from(read_varint(&mut message)?).ok()?;
+                let (value, rest) = (message.get(..length)?, message.get(length..)?);
+                message = rest;
+                Some(value)
+            }
+            5 => {
+                message = message.get(4..)?;
+                None
+            }
+            _ => return None,
+        };
+        out.push((key >> 3, value));
+    }
+    Some(out)
+}
+
+fn read_varint(bytes: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = bytes.split_first()?;
+        *bytes = rest;
+        value |= u64::from(byte & 0x7F) << shift;
+        if byte < 0x80 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn exposing_an_output_appends_one_graph_output_entry() {
+        let patched = expose_output(b"MODEL", "/Ceil_output_0");
+        let mut expected = b"MODEL".to_vec();
+        expected.extend_from_slice(&[0x3A, 0x12, 0x62, 0x10, 0x0A, 0x0E]);
+        expected.extend_from_slice(b"/Ceil_output_0");
+        assert_eq!(patched, expected);
+        // A name of 200 bytes needs two-byte lengths.
+        let long = "x".repeat(200);
+        let patched = expose_output(b"", &long);
+        assert_eq!(
+            patched[..8],
+            [0x3A, 0xCE, 0x01, 0x62, 0xCB, 0x01, 0x0A, 0xC8]
+        );
+        assert_eq!(patched.len(), 8 + 1 + 200);
+    }
+
+    /// Needs the runtime and default voice installed by scripts/setup.sh.
+    #[test]
+    fn the_default_voice_gives_durations_that_explain_its_samples_exactly() {
+        let home = crate::TtsHome::from_env().unwrap();
+        let voice = home.voices_dir().join(crate::DEFAULT_VOICE_ID);
+        let (config, _) = crate::voice::load_config(&voice.with_extension("onnx.json")).unwrap();
+        let environment = environment(&home.runtime_library()).unwrap();
+        let model = VoiceModel::load(&environment, &voice.with_extension("onnx"), 1).unwrap();
+        assert_eq!(model.durations.as_deref(), Some(PIPER_DURATIONS));
+        let ids = config.phoneme_id_map.ids("ðə kˈæt sˈæt.").ids;
+        for speed in [1.0, 1.7] {
+            let scales = crate::prosody::scales(&config.inference, speed);
+            let inference = model.infer(&ids, scales).unwrap();
+            let frames = inference.durations.unwrap();
+            assert_eq!(frames.len(), ids.len());
+            let total: f32 = frames.iter().sum();
+            // The hop of Piper's medium voices: 256 samples per frame, exactly.
+            assert_eq!(
+                total as usize * 256,
+                inference.samples.len(),
+                "speed {speed}"
+            );
+        }
+    }
+
+    #[test]
+    fn outputs_are_counted_across_merged_graph_fields() {
+        // ir_version 7, then a graph with a node (field 1) and one output, then the patch.
+        let mut model = vec![0x08, 0x07];
+        let output = length_delimited(12, &length_delimited(1, b"output"));
+        let mut graph = length_delimited(1, b"node bytes");
+        graph.extend_from_slice(&output);
+        model.extend_from_slice(&length_delimited(7, &graph));
+        assert_eq!(graph_output_count(&model), Some(1));
+        let patched = expose_output(&model, "/Ceil_output_0");
+        assert_eq!(graph_output_count(&patched), Some(2));
+        assert_eq!(graph_output_count(&model[..model.len() - 1]), None);
+        assert_eq!(graph_output_count(b""), Some(0));
     }
 }

@@ -7,6 +7,7 @@
 //! (which Debian's 1.51 leaves out, so [`crate::text`] remembered it), then a space.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -32,6 +33,10 @@ pub struct PhonemeIds {
     /// How many mapped characters are sounds (not spaces or punctuation): zero means the
     /// utterance has nothing to say.
     pub spoken: usize,
+    /// For each character of the phoneme string, the index in `ids` where its ids begin, and
+    /// last the index of the end ids: character `i` (its ids and the pad after them) is
+    /// `ids[starts[i]..starts[i + 1]]`; a dropped character's range is empty.
+    pub starts: Vec<usize>,
 }
 
 impl PhonemeIdMap {
@@ -73,7 +78,9 @@ impl PhonemeIdMap {
         ids.extend_from_slice(pad);
         let mut missing = Vec::new();
         let mut spoken = 0;
+        let mut starts = Vec::with_capacity(phonemes.len() + 1);
         for c in phonemes.chars() {
+            starts.push(ids.len());
             match self.map.get(&c) {
                 Some(phoneme) => {
                     ids.extend_from_slice(phoneme);
@@ -86,17 +93,19 @@ impl PhonemeIdMap {
                 None => {}
             }
         }
+        starts.push(ids.len());
         ids.extend_from_slice(symbol(EOS));
         PhonemeIds {
             ids,
             missing,
             spoken,
+            starts,
         }
     }
 }
 
 /// Whether a phoneme character is a sound rather than a pause or a mark of punctuation.
-fn is_sound(c: char) -> bool {
+pub fn is_sound(c: char) -> bool {
     !c.is_whitespace()
         && !matches!(
             c,
@@ -104,25 +113,59 @@ fn is_sound(c: char) -> bool {
         )
 }
 
+/// One utterance's phonemes, and where each spoken word lies in them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Utterance {
+    pub phonemes: String,
+    pub words: Vec<PhonemeWord>,
+}
+
+/// A word as the phonemiser spoke it: which clause (index into the clauses given to
+/// [`utterance`]) and which characters of the phoneme string (punctuation excluded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhonemeWord {
+    pub clause: usize,
+    pub chars: Range<usize>,
+}
+
 /// One utterance's phoneme string from its clauses' IPA and closing punctuation: language
 /// switch flags such as `(fr)` removed, decomposed to NFD (as Piper does, so `ç` becomes `c`
 /// plus a combining cedilla, both in the map), punctuation appended, clauses joined by a
 /// space. Clauses with no phonemes are left out.
-pub fn utterance<'a>(clauses: impl IntoIterator<Item = (&'a str, Option<char>)>) -> String {
-    let mut out = String::new();
-    for (ipa, punctuation) in clauses {
+pub fn utterance<'a>(clauses: impl IntoIterator<Item = (&'a str, Option<char>)>) -> Utterance {
+    let mut phonemes = String::new();
+    let mut chars = 0;
+    let mut words = Vec::new();
+    for (clause, (ipa, punctuation)) in clauses.into_iter().enumerate() {
         let cleaned: String = strip_language_flags(ipa).nfd().collect();
-        let cleaned = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
-        if cleaned.is_empty() {
-            continue;
+        for word in cleaned.split_whitespace() {
+            if !phonemes.is_empty() {
+                phonemes.push(' ');
+                chars += 1;
+            }
+            let length = word.chars().count();
+            words.push(PhonemeWord {
+                clause,
+                chars: chars..chars + length,
+            });
+            phonemes.push_str(word);
+            chars += length;
         }
-        if !out.is_empty() {
-            out.push(' ');
+        if !cleaned.trim().is_empty() {
+            if let Some(p) = punctuation {
+                phonemes.push(p);
+                chars += 1;
+            }
         }
-        out.push_str(&cleaned);
-        out.extend(punctuation);
     }
-    out
+    Utterance { phonemes, words }
+}
+
+/// How many words and sound characters a clause's IPA holds.
+pub fn shape(ipa: &str) -> (usize, usize) {
+    let phonemes = utterance([(ipa, None)]).phonemes;
+    let words = phonemes.split_whitespace().count();
+    (words, phonemes.chars().filter(|&c| is_sound(c)).count())
 }
 
 /// espeak-ng marks words it reads in another language with `(en)` … `(fr)`: not phonemes.
@@ -171,6 +214,7 @@ mod tests {
     fn ids_are_bos_pad_then_each_phoneme_padded_then_eos() {
         let ids = map().ids("hˈaɪ.");
         assert_eq!(ids.ids, [1, 0, 20, 0, 120, 0, 14, 0, 74, 0, 10, 0, 2]);
+        assert_eq!(ids.starts, [2, 4, 6, 8, 10, 12]);
         assert_eq!(ids.missing, Vec::<char>::new());
         assert_eq!(ids.spoken, 4);
         assert_eq!(map().len(), 13, "the two-character key is ignored");
@@ -180,6 +224,11 @@ mod tests {
     fn unknown_characters_are_dropped_and_reported_once() {
         let ids = map().ids("hxɪx");
         assert_eq!(ids.ids, [1, 0, 20, 0, 74, 0, 2]);
+        assert_eq!(
+            ids.starts,
+            [2, 4, 4, 6, 6],
+            "dropped characters take no ids"
+        );
         assert_eq!(ids.missing, ['x']);
         let silent = map().ids(", .");
         assert_eq!(silent.spoken, 0);
@@ -210,26 +259,44 @@ mod tests {
 
     #[test]
     fn clauses_get_their_punctuation_back() {
-        let phonemes = utterance([
+        let spoken = utterance([
             ("wˈʌn wˈɪntɚ", Some(',')),
             ("ɪn  nˈaɪntiːn\n", Some(',')),
             ("", Some(',')),
             ("ɐ stˈoːɹm", Some('.')),
         ]);
-        assert_eq!(phonemes, "wˈʌn wˈɪntɚ, ɪn nˈaɪntiːn, ɐ stˈoːɹm.");
-        assert_eq!(utterance([("hˈaɪ", None)]), "hˈaɪ");
+        assert_eq!(spoken.phonemes, "wˈʌn wˈɪntɚ, ɪn nˈaɪntiːn, ɐ stˈoːɹm.");
+        let words: Vec<(usize, Range<usize>)> = spoken
+            .words
+            .iter()
+            .map(|w| (w.clause, w.chars.clone()))
+            .collect();
+        assert_eq!(
+            words,
+            [
+                (0, 0..4),
+                (0, 5..11),
+                (1, 13..15),
+                (1, 16..25),
+                (3, 27..28),
+                (3, 29..36)
+            ]
+        );
+        assert_eq!(utterance([("hˈaɪ", None)]).phonemes, "hˈaɪ");
+        assert_eq!(shape("nˈaɪntiːnhˈʌndɹɪd ˈeɪɾi  sˈɛvən"), (3, 28));
+        assert_eq!(shape(""), (0, 0));
     }
 
     #[test]
     fn language_flags_go_and_ipa_is_decomposed() {
         assert_eq!(
-            utterance([("(fr)bɔ̃ʒˈuʁ(en) ɡˈaɪz", Some('!'))]),
+            utterance([("(fr)bɔ̃ʒˈuʁ(en) ɡˈaɪz", Some('!'))]).phonemes,
             "bɔ̃ʒˈuʁ ɡˈaɪz!"
         );
-        assert_eq!(utterance([("\u{00E7}a", None)]), "c\u{0327}a");
+        assert_eq!(utterance([("\u{00E7}a", None)]).phonemes, "c\u{0327}a");
         assert_eq!(map().ids("\u{00E7}").missing, ['\u{00E7}']);
         assert_eq!(
-            map().ids(&utterance([("\u{00E7}", None)])).ids,
+            map().ids(&utterance([("\u{00E7}", None)]).phonemes).ids,
             [1, 0, 16, 0, 140, 0, 2]
         );
     }

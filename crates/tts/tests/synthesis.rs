@@ -78,7 +78,13 @@ fn one_sentence_is_audible_speech_of_plausible_length() {
     );
     let level = rms(&samples);
     assert!(level > 500.0, "RMS {level:.0}: silent?");
-    assert_eq!(files_in(dir.path()), [dir.path().join("speech.wav")]);
+    assert_eq!(
+        files_in(dir.path()),
+        [
+            dir.path().join("speech.wav"),
+            dir.path().join("speech.words.json")
+        ]
+    );
 }
 
 #[test]
@@ -224,4 +230,89 @@ fn voices_lists_the_installed_default() {
     assert_eq!(joe.language_code, "en_US");
     assert_eq!(joe.quality.as_deref(), Some("medium"));
     assert_eq!(engine().preload(None).unwrap(), None);
+}
+
+/// Checks the word timings of a clip: one per text word, the same words in order, starts
+/// non-decreasing, each within the clip, and the words file beside the WAV holding the same
+/// list. A word ends with its last sound: what follows the last word is the closing full
+/// stop's pause and the end token, together under a quarter of a second (the hop itself is
+/// checked exactly in `model`'s tests: frames × 256 = samples).
+fn check_words(text: &str, speech: &Speech) {
+    let words = &speech.words;
+    let expected: Vec<&str> = text.split_whitespace().collect();
+    let got: Vec<&str> = words.iter().map(|w| w.word.as_str()).collect();
+    assert_eq!(got, expected);
+    for pair in words.windows(2) {
+        assert!(pair[0].start <= pair[1].start, "{pair:?}");
+    }
+    for word in words {
+        assert!(0.0 <= word.start && word.start <= word.end, "{word:?}");
+        assert!(word.end <= speech.duration_seconds, "{word:?}");
+    }
+    let last = words.last().unwrap();
+    assert!(
+        speech.duration_seconds - last.end < 0.25,
+        "last word ends at {} s, clip at {} s",
+        last.end,
+        speech.duration_seconds
+    );
+    assert_eq!(tts::read_words(&speech.path).unwrap().as_ref(), Some(words));
+}
+
+#[test]
+fn every_text_word_gets_a_timing_and_the_words_file_sits_beside_the_wav() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "The keeper lit the lamp. Then the storm came, and the light went out.";
+    let (speech, _) = say(text, 1.0, dir.path());
+    check_words(text, &speech);
+    assert_eq!(
+        files_in(dir.path()),
+        [
+            dir.path().join("speech.wav"),
+            dir.path().join("speech.words.json")
+        ]
+    );
+    // The 0.3 s pause after the first sentence lies between "lamp." and "Then".
+    let lamp = &speech.words[4];
+    let then = &speech.words[5];
+    assert!(then.start - lamp.end >= 0.3, "{lamp:?} {then:?}");
+    // Every spoken word lasts a while.
+    assert!(
+        speech.words.iter().all(|w| w.end - w.start > 0.05),
+        "{:?}",
+        speech.words
+    );
+}
+
+#[test]
+fn tricky_text_still_gives_one_timing_per_text_word() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "In 1987, Dr. Smith paid $9.99 \u{2014} twice.";
+    let (speech, _) = say(text, 1.0, dir.path());
+    check_words(text, &speech);
+    // "1987," is spoken as three words, all of them its own; the dash is not spoken.
+    let [_, year, _, _, _, _, dash, twice] = &speech.words[..] else {
+        panic!("{:?}", speech.words);
+    };
+    assert!(year.end - year.start > 0.6, "{year:?}");
+    assert_eq!(dash.start, dash.end, "{dash:?}");
+    assert!(twice.start >= dash.end);
+}
+
+#[test]
+fn a_new_take_replaces_the_words_and_a_cancelled_one_leaves_the_old_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("speech.wav");
+    std::fs::write(tts::words_path(&out), b"stale").unwrap();
+    let speech = engine()
+        .synthesize(&SpeechRequest::new("Hello there."), &out, &never)
+        .unwrap();
+    check_words("Hello there.", &speech);
+    let before = std::fs::read(tts::words_path(&out)).unwrap();
+    let err = engine()
+        .synthesize(&SpeechRequest::new("One. Two."), &out, &|| true)
+        .unwrap_err();
+    assert!(matches!(err, TtsError::Cancelled), "{err}");
+    assert_eq!(std::fs::read(tts::words_path(&out)).unwrap(), before);
+    assert_eq!(files_in(dir.path()), [out.clone(), tts::words_path(&out)]);
 }

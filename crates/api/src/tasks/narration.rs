@@ -519,6 +519,7 @@ mod tests {
                 duration_seconds: samples as f64 / 22050.0,
                 sentences: 1,
                 warnings: vec!["voice `af_bella` is not installed".into()],
+                words: Vec::new(),
             })
         }
     }
