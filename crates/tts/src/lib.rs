@@ -11,6 +11,7 @@
 //! - Pure logic, no I/O: [`text`] (limits, normalisation, sentences and clauses),
 //!   [`phonemes`] (IPA → model ids), [`prosody`] (speed range, scales, pauses),
 //!   [`wav::to_pcm16`].
+//! - [`hibari`]: the `af_heart` voice (a port of hibari-tts): vocabulary, model, DSP.
 //! - I/O stages: `espeak` (the C API, under one lock: the crate's only `unsafe`), `model`
 //!   (ONNX Runtime session), [`wav`] (atomic streaming WAV file).
 
@@ -18,6 +19,7 @@ pub mod engine;
 pub mod error;
 #[allow(unsafe_code)]
 mod espeak;
+pub mod hibari;
 mod model;
 pub mod paths;
 pub mod phonemes;

@@ -9,6 +9,9 @@
 //! Model contract (Piper/VITS): inputs `input` int64 `[1, N]` phoneme ids, `input_lengths`
 //! int64 `[1]`, `scales` float32 `[3]`, and `sid` int64 `[1]` for multi-speaker voices;
 //! output `output` float32 `[1, 1, 1, T]`, mono samples in about −1…1.
+//!
+//! [`expose_output`] and [`graph_outputs`] let a voice return a tensor its graph computes but
+//! does not declare (the durations of its phonemes), by editing the model's bytes in memory.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -152,5 +155,142 @@ impl VoiceModel {
         };
         let (_, samples) = output.try_extract_tensor::<f32>().map_err(text)?;
         Ok(samples.to_vec())
+    }
+}
+
+/// The model bytes with one more graph output, the internal tensor `name`. Protobuf merges a
+/// message field that occurs twice and appends to a repeated one, so appending
+/// `ModelProto.graph { output { name } }` (fields 7, 12 and 1) declares the output without
+/// rewriting the model. Check [`graph_outputs`] first: an output declared twice is an error.
+pub(crate) fn expose_output(model: &[u8], name: &str) -> Vec<u8> {
+    let value_info = length_delimited(1, name.as_bytes());
+    let graph = length_delimited(12, &value_info);
+    let mut patched = Vec::with_capacity(model.len() + graph.len() + 12);
+    patched.extend_from_slice(model);
+    patched.extend_from_slice(&length_delimited(7, &graph));
+    patched
+}
+
+/// The names of a model's graph outputs (`ModelProto.graph.output[].name`, every occurrence
+/// of the graph field merged, as protobuf reads them). `None` when the bytes are not a
+/// well-formed protobuf message.
+pub(crate) fn graph_outputs(model: &[u8]) -> Option<Vec<String>> {
+    let mut names = Vec::new();
+    for (_, graph) in fields(model)?.into_iter().filter(|(field, _)| *field == 7) {
+        for (_, output) in fields(graph)?.into_iter().filter(|(field, _)| *field == 12) {
+            for (_, name) in fields(output)?.into_iter().filter(|(field, _)| *field == 1) {
+                names.push(String::from_utf8_lossy(name).into_owned());
+            }
+        }
+    }
+    Some(names)
+}
+
+/// A length-delimited protobuf field: key (wire type 2), length, bytes.
+fn length_delimited(field: u64, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 12);
+    put_varint(&mut out, field << 3 | 2);
+    put_varint(&mut out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+    out
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Reads a varint at `*at`, advancing past it.
+fn varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *bytes.get(*at)?;
+        *at += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// A message's length-delimited top-level fields: (number, payload); other fields are
+/// skipped. `None` on malformed bytes or a group (wire types 3 and 4, which ONNX never uses).
+fn fields(message: &[u8]) -> Option<Vec<(u64, &[u8])>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < message.len() {
+        let key = varint(message, &mut at)?;
+        match key & 7 {
+            0 => {
+                varint(message, &mut at)?;
+            }
+            1 => at = at.checked_add(8)?,
+            2 => {
+                let len = usize::try_from(varint(message, &mut at)?).ok()?;
+                let end = at.checked_add(len)?;
+                out.push((key >> 3, message.get(at..end)?));
+                at = end;
+            }
+            5 => at = at.checked_add(4)?,
+            _ => return None,
+        }
+    }
+    (at == message.len()).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_patch_is_graph_output_name() {
+        let patched = expose_output(b"model", "/Clip_output_0");
+        let mut expected = b"model".to_vec();
+        expected.extend_from_slice(&[0x3A, 18, 0x62, 16, 0x0A, 14]);
+        expected.extend_from_slice(b"/Clip_output_0");
+        assert_eq!(patched, expected);
+    }
+
+    #[test]
+    fn long_names_get_multi_byte_lengths() {
+        let name = "n".repeat(200);
+        let patched = expose_output(&[], &name);
+        assert_eq!(
+            patched[..8],
+            [0x3A, 0xCE, 0x01, 0x62, 0xCB, 0x01, 0x0A, 0xC8]
+        );
+        assert_eq!(patched[8], 0x01);
+        assert_eq!(patched.len(), 9 + 200);
+        assert_eq!(graph_outputs(&patched), Some(vec![name]));
+    }
+
+    #[test]
+    fn outputs_are_read_from_every_graph_occurrence() {
+        // ir_version (varint), a graph with a node (field 1, skipped) and output "a",
+        // a float field (fixed32) inside the graph's neighbours, then the patch.
+        let mut model = vec![0x08, 0x07];
+        let output_a = length_delimited(12, &length_delimited(1, b"a"));
+        let mut graph = length_delimited(1, b"node");
+        graph.extend_from_slice(&output_a);
+        graph.extend_from_slice(&[0x2D, 0, 0, 0x80, 0x3F]);
+        model.extend_from_slice(&length_delimited(7, &graph));
+        assert_eq!(graph_outputs(&model), Some(vec!["a".to_string()]));
+        let patched = expose_output(&model, "/Ceil_output_0");
+        assert_eq!(
+            graph_outputs(&patched),
+            Some(vec!["a".to_string(), "/Ceil_output_0".to_string()])
+        );
+    }
+
+    #[test]
+    fn malformed_bytes_are_refused() {
+        assert_eq!(graph_outputs(&[0x3A, 0x05, 0x00]), None);
+        assert_eq!(graph_outputs(&[0x0B]), None);
+        assert_eq!(graph_outputs(&[0x08, 0x80]), None);
+        assert_eq!(graph_outputs(&[]), Some(vec![]));
     }
 }
