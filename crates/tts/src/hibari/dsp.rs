@@ -17,6 +17,7 @@ use rand_pcg::Pcg64Mcg;
 use realfft::num_complex::Complex32;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
+use super::math;
 use super::model::Spectra;
 
 /// Samples per second of the audio.
@@ -95,7 +96,7 @@ pub fn pulses(f0: &[f32], out: &mut [f32]) {
 }
 
 fn ex(x: f32) -> f32 {
-    x.min(MAX_LOG_GAIN).exp()
+    math::exp(x.min(MAX_LOG_GAIN))
 }
 
 /// FFT plans, windows and buffers for [`Vocoder::synth`]; make one and reuse it.
@@ -118,6 +119,77 @@ pub struct Vocoder {
     padded: Vec<f32>,
     /// Overlap-added frames, `(F + OVERLAP − 1) × HOP` samples.
     sum: Vec<f32>,
+    terms: Terms,
+}
+
+/// Frames whose spectral terms are computed together: long enough rows for the element-wise
+/// maths to vectorise, small enough to stay in cache.
+const BLOCK: usize = 32;
+
+/// The per-bin factors of `BLOCK` frames, `[BINS × BLOCK]` row-major: the harmonic filter
+/// `exp(lh)·e^{iπ·tanh(θ)}` and the added terms `exp(ln)·Z + exp(lr)·e^{iφ}`.
+struct Terms {
+    harmonic_re: Vec<f32>,
+    harmonic_im: Vec<f32>,
+    added_re: Vec<f32>,
+    added_im: Vec<f32>,
+}
+
+impl Terms {
+    fn new() -> Self {
+        let zeros = || vec![0.0; BINS * BLOCK];
+        Self {
+            harmonic_re: zeros(),
+            harmonic_im: zeros(),
+            added_re: zeros(),
+            added_im: zeros(),
+        }
+    }
+
+    /// The terms of frames `first..first + count`.
+    fn compute(
+        &mut self,
+        spectra: &Spectra,
+        first: usize,
+        count: usize,
+        noise: &mut impl FnMut() -> f32,
+    ) {
+        let frames = spectra.frames();
+        let [lh, theta, ln, lr, phi] = spectra.parts();
+        for bin in 0..BINS {
+            let input = bin * frames + first..bin * frames + first + count;
+            let output = bin * BLOCK..bin * BLOCK + count;
+            let harmonic = self.harmonic_re[output.clone()]
+                .iter_mut()
+                .zip(&mut self.harmonic_im[output.clone()])
+                .zip(&lh[input.clone()])
+                .zip(&theta[input.clone()]);
+            for (((re, im), &lh), &theta) in harmonic {
+                let (sin, cos) = math::sin_cos(math::tanh(theta) * PI);
+                let gain = ex(lh);
+                (*re, *im) = (cos * gain, sin * gain);
+            }
+            let added = self.added_re[output.clone()]
+                .iter_mut()
+                .zip(&mut self.added_im[output.clone()])
+                .zip(&lr[input.clone()])
+                .zip(&phi[input.clone()]);
+            for (((re, im), &lr), &phi) in added {
+                let (sin, cos) = math::sin_cos(phi);
+                let gain = ex(lr);
+                (*re, *im) = (cos * gain, sin * gain);
+            }
+            let noisy = self.added_re[output.clone()]
+                .iter_mut()
+                .zip(&mut self.added_im[output])
+                .zip(&ln[input]);
+            for ((re, im), &ln) in noisy {
+                let gain = ex(ln);
+                *re += noise() * gain;
+                *im += noise() * gain;
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Vocoder {
@@ -156,6 +228,7 @@ impl Vocoder {
             frame: vec![0.0; N_FFT],
             padded: Vec::new(),
             sum: Vec::new(),
+            terms: Terms::new(),
         }
     }
 
@@ -174,41 +247,46 @@ impl Vocoder {
         self.pad_pulses(spectra.f0(), len);
         self.sum.clear();
         self.sum.resize((frames + OVERLAP - 1) * HOP, 0.0);
-        let [lh, theta, ln, lr, phi] = spectra.parts();
-        for k in 0..frames {
-            let source = &self.padded[k * HOP..k * HOP + N_FFT];
-            for ((out, &x), &w) in self.frame.iter_mut().zip(source).zip(&self.source_window) {
-                *out = x * w;
-            }
-            self.forward
-                .process_with_scratch(&mut self.frame, &mut self.spectrum, &mut self.scratch)
-                .map_err(|e| e.to_string())?;
-            for (bin, s) in self.spectrum.iter_mut().enumerate() {
-                let i = bin * frames + k;
-                let (sin, cos) = (theta[i].tanh() * PI).sin_cos();
-                let gain = ex(lh[i]);
-                let (rot_re, rot_im) = (cos * gain, sin * gain);
-                let mut re = s.re * rot_re - s.im * rot_im;
-                let mut im = s.re * rot_im + s.im * rot_re;
-                let gain = ex(ln[i]);
-                re += noise() * gain;
-                im += noise() * gain;
-                let (sin, cos) = phi[i].sin_cos();
-                let gain = ex(lr[i]);
-                *s = Complex32::new(re + cos * gain, im + sin * gain);
-            }
-            // A real signal's DC and Nyquist bins are real; the inverse FFT ignores the rest.
-            self.spectrum[0].im = 0.0;
-            self.spectrum[BINS - 1].im = 0.0;
-            self.inverse
-                .process_with_scratch(&mut self.spectrum, &mut self.frame, &mut self.scratch)
-                .map_err(|e| e.to_string())?;
-            let target = &mut self.sum[k * HOP..k * HOP + N_FFT];
-            for ((out, &x), &w) in target.iter_mut().zip(&self.frame).zip(&self.output_window) {
-                *out += x * w;
+        for first in (0..frames).step_by(BLOCK) {
+            let count = BLOCK.min(frames - first);
+            self.terms.compute(spectra, first, count, &mut noise);
+            for k in first..first + count {
+                self.frame_into_sum(k, k - first)?;
             }
         }
         Ok(self.normalised(frames))
+    }
+
+    /// One frame: the pulse train's spectrum through the harmonic filter, plus the added
+    /// terms (column `column` of `terms`), back to samples, windowed, added into `sum`.
+    fn frame_into_sum(&mut self, k: usize, column: usize) -> Result<(), String> {
+        let source = &self.padded[k * HOP..k * HOP + N_FFT];
+        for ((out, &x), &w) in self.frame.iter_mut().zip(source).zip(&self.source_window) {
+            *out = x * w;
+        }
+        self.forward
+            .process_with_scratch(&mut self.frame, &mut self.spectrum, &mut self.scratch)
+            .map_err(|e| e.to_string())?;
+        let terms = &self.terms;
+        for (bin, s) in self.spectrum.iter_mut().enumerate() {
+            let i = bin * BLOCK + column;
+            let (h_re, h_im) = (terms.harmonic_re[i], terms.harmonic_im[i]);
+            *s = Complex32::new(
+                s.re * h_re - s.im * h_im + terms.added_re[i],
+                s.re * h_im + s.im * h_re + terms.added_im[i],
+            );
+        }
+        // A real signal's DC and Nyquist bins are real; the inverse FFT ignores the rest.
+        self.spectrum[0].im = 0.0;
+        self.spectrum[BINS - 1].im = 0.0;
+        self.inverse
+            .process_with_scratch(&mut self.spectrum, &mut self.frame, &mut self.scratch)
+            .map_err(|e| e.to_string())?;
+        let target = &mut self.sum[k * HOP..k * HOP + N_FFT];
+        for ((out, &x), &w) in target.iter_mut().zip(&self.frame).zip(&self.output_window) {
+            *out += x * w;
+        }
+        Ok(())
     }
 
     /// `padded` = the pulse train with reflect padding (numpy's `reflect`: the edge sample

@@ -4,6 +4,7 @@
 //! turns that into samples.
 
 pub mod dsp;
+mod math;
 pub mod model;
 pub mod vocab;
 
