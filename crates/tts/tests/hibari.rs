@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use serde::Deserialize;
-use tts::hibari::dsp::{seeded_noise, Vocoder, HOP, SAMPLE_RATE};
+use tts::hibari::dsp::{pulses, seeded_noise, Vocoder, HOP, SAMPLE_RATE};
 use tts::hibari::model::{HibariModel, FRAMES_PER_DURATION};
 use tts::hibari::vocab::Vocab;
 use tts::TtsHome;
@@ -116,6 +116,17 @@ fn measure_speed() {
         audio += samples.len() as f64 / f64::from(SAMPLE_RATE);
     }
     let runs = f64::from(runs);
+    // Where the DSP's time goes: the pulse train, and the noise.
+    let mut train = vec![0.0; spectra.frames() * HOP];
+    let start = Instant::now();
+    pulses(spectra.f0(), &mut train);
+    let pulse_ms = start.elapsed().as_secs_f64() * 1e3;
+    let start = Instant::now();
+    vocoder.synth(&spectra, || 0.0).unwrap();
+    println!(
+        "dsp parts: pulses {pulse_ms:.1} ms; synth without noise {:.1} ms",
+        start.elapsed().as_secs_f64() * 1e3
+    );
     println!(
         "hibari {:.2} s of audio: infer {:.1} ms, dsp {:.1} ms, {:.0}x realtime",
         audio / runs,
