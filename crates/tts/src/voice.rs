@@ -10,19 +10,15 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::TtsError;
+use crate::hibari;
 use crate::paths::TtsHome;
 use crate::phonemes::PhonemeIdMap;
 use crate::prosody::InferenceSettings;
 
 /// The voice an unknown id falls back to first: the hibari voice, distilled from Kokoro's
 /// `af_heart` (the editor's Kokoro naming: American English, female).
-pub const DEFAULT_VOICE_ID: &str = "af_heart";
+pub const DEFAULT_VOICE_ID: &str = hibari::VOICE_ID;
 
-/// Files of the hibari folder that make the voice; listed only when all are there.
-const HIBARI_MODEL: &str = "hibari.onnx";
-const HIBARI_VOCABULARY: &str = "vocab.json";
-/// The hibari voice's output rate.
-const HIBARI_SAMPLE_RATE: u32 = 24_000;
 
 /// Piper's English voices whose speaker is known (their model files do not say), by dataset.
 /// Multi-speaker datasets (arctic, libritts, vctk, ...) are absent: their gender varies.
@@ -243,22 +239,23 @@ fn piper_gender(dataset: &str) -> Option<Gender> {
         .map(|(_, gender)| *gender)
 }
 
-/// The hibari voice, when its folder holds the model and its vocabulary.
+/// The hibari voice, when its folder holds the model and its vocabulary (the other files it
+/// needs are checked when it loads).
 fn hibari_voice(dir: &Path) -> Option<VoiceInfo> {
-    let model_path = dir.join(HIBARI_MODEL);
-    let config_path = dir.join(HIBARI_VOCABULARY);
+    let model_path = dir.join(hibari::model::MODEL_FILE);
+    let config_path = dir.join(hibari::vocab::VOCAB_FILE);
     if !(model_path.is_file() && config_path.is_file()) {
         return None;
     }
     Some(VoiceInfo {
-        id: DEFAULT_VOICE_ID.to_owned(),
+        id: hibari::VOICE_ID.to_owned(),
         name: "heart".to_owned(),
         language_code: "en_US".to_owned(),
         language_name: "English (United States)".to_owned(),
         language: "en-US".to_owned(),
         gender: Some(Gender::Female),
         kind: VoiceKind::Hibari,
-        sample_rate: HIBARI_SAMPLE_RATE,
+        sample_rate: hibari::dsp::SAMPLE_RATE,
         quality: None,
         num_speakers: 1,
         model_path,
@@ -443,12 +440,12 @@ mod tests {
         let (_dir, home) = home();
         write_voice(&home.voices_dir(), "en_US-joe-medium", JOE_JSON, true);
         std::fs::create_dir(home.hibari_dir()).unwrap();
-        std::fs::write(home.hibari_dir().join(HIBARI_MODEL), b"model").unwrap();
+        std::fs::write(home.hibari_dir().join(hibari::model::MODEL_FILE), b"model").unwrap();
         let ids = |home: &TtsHome| -> Vec<String> {
             list_voices(home).unwrap().into_iter().map(|v| v.id).collect()
         };
         assert_eq!(ids(&home), ["en_US-joe-medium"]);
-        std::fs::write(home.hibari_dir().join(HIBARI_VOCABULARY), b"{}").unwrap();
+        std::fs::write(home.hibari_dir().join(hibari::vocab::VOCAB_FILE), b"{}").unwrap();
         assert_eq!(ids(&home), ["af_heart", "en_US-joe-medium"]);
         let heart = &list_voices(&home).unwrap()[0];
         assert_eq!(heart.kind, VoiceKind::Hibari);
