@@ -758,6 +758,14 @@ mod tests {
         assert_ne!(key_of(&description).unwrap(), base[0].key);
     }
 
+    /// Captions without word timings are drawn exactly as before timed captions existed, so
+    /// their chunks keep the keys they had (a cache filled by an older build stays valid).
+    #[test]
+    fn untimed_captions_keep_their_keys() {
+        let chunks = plan_for(&spec(&TEXTS), &[51, 81, 31, 41], &PICTURES);
+        assert_eq!(chunks[4].key.as_str(), "76404fda1713652bdb57d46e8650e943f4f4d7d61fd686d92aa249ae5fbdf182");
+    }
+
     #[test]
     fn a_changed_segment_changes_only_the_chunks_showing_it() {
         let spec = spec(&TEXTS);
