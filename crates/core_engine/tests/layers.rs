@@ -234,9 +234,9 @@ fn spoken_words(dir: &Path, highlight: Option<[u8; 3]>) -> RenderSpec {
             .collect(),
     );
     if let Some(style) = spec.subtitles.as_mut() {
-        // 150 at 1080 lines is 25 px at 180: strokes wide enough to keep their colour in
+        // The largest size, 20 px at 180 lines: strokes wide enough to keep their colour in
         // 4:2:0 chroma.
-        style.font_size = Some(150.0);
+        style.font_size = Some(120.0);
         style.highlight_color = highlight;
     }
     spec
