@@ -68,8 +68,10 @@ fn migrations_apply_to_an_empty_database_and_are_idempotent() {
 /// when it is added, as for rows made later.
 #[test]
 fn the_highlight_colour_column_defaults_for_an_existing_settings_row() {
+    use diesel::connection::SimpleConnection;
+    use diesel::migration::MigrationSource;
     use diesel::sqlite::Sqlite;
-    use diesel_migrations::{MigrationHarness, MigrationSource};
+    use diesel_migrations::MigrationHarness;
 
     let (_dir, pool) = fresh_db();
     let mut conn = pool.get().unwrap();
