@@ -252,6 +252,8 @@ pub struct GlobalSettings {
     pub subtitle_font_color: String,
     pub subtitle_color: String,
     pub subtitle_position: String,
+    /// `#RRGGBB`: the word being spoken, in captions timed word by word; `None` = no highlight.
+    pub subtitle_highlight_color: Option<String>,
     /// Legacy: names an uploaded custom font when set, else empty.
     pub subtitle_font: String,
     /// Relative to the media root: `fonts/{name}`.
@@ -278,6 +280,9 @@ pub struct GlobalSettings {
     pub updated_at: NaiveDateTime,
 }
 
+/// `subtitle_highlight_color`'s default, also the column's default in the migration.
+pub const DEFAULT_HIGHLIGHT_COLOR: &str = "#FFD400";
+
 impl GlobalSettings {
     /// The only id the table accepts.
     pub const ID: i32 = 1;
@@ -293,6 +298,7 @@ impl GlobalSettings {
             subtitle_font_color: "#FFFFFF".to_owned(),
             subtitle_color: "#FFFFFF".to_owned(),
             subtitle_position: "bottom".to_owned(),
+            subtitle_highlight_color: Some(DEFAULT_HIGHLIGHT_COLOR.to_owned()),
             subtitle_font: String::new(),
             custom_font_file: None,
             subtitles_enabled: true,
@@ -327,6 +333,7 @@ pub struct SettingsUpdate {
     pub subtitle_font_color: Option<String>,
     pub subtitle_color: Option<String>,
     pub subtitle_position: Option<String>,
+    pub subtitle_highlight_color: Option<Option<String>>,
     pub subtitle_font: Option<String>,
     pub custom_font_file: Option<Option<String>>,
     pub subtitles_enabled: Option<bool>,

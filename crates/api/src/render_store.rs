@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use core_engine::logo::{LogoPosition, LogoSpec};
 use core_engine::overlay::OverlayError;
-use core_engine::spec::FRAME_RATES;
+use core_engine::spec::{SpokenWord, FRAME_RATES};
 use core_engine::text_overlay::{parse_hex_color, SubtitlePosition, SubtitleStyle};
 use core_engine::{RenderSpec, SegmentSpec};
 use diesel::SqliteConnection;
@@ -136,7 +136,8 @@ pub enum SettingsError {
 /// by PATCH) with the uploaded font file when there is one. The logo is drawn when enabled and
 /// its row exists; a missing logo file is the renderer's warning. Segment files are stored
 /// media-relative; a segment without one yields a path the renderer reports as missing,
-/// naming the segment.
+/// naming the segment. A narration with word timings beside it (see [`read_words`]) gets
+/// captions that follow the voice.
 pub fn render_spec(
     input: &RenderInput,
     media_root: &Path,
@@ -175,6 +176,10 @@ pub fn render_spec(
                 image: media(&segment.image_file),
                 audio: media(&segment.audio_file),
                 text: segment.text_content.clone(),
+                words: segment
+                    .audio_file
+                    .as_ref()
+                    .and_then(|file| read_words(&media_root.join(file))),
             })
             .collect(),
         ..RenderSpec::default()
@@ -244,8 +249,33 @@ fn subtitle_style(
             &settings.subtitle_position,
             SubtitlePosition::from_str,
         )?,
+        highlight_color: settings
+            .subtitle_highlight_color
+            .as_deref()
+            .map(|colour| parse("subtitle_highlight_color", colour, parse_hex_color))
+            .transpose()?,
         ..SubtitleStyle::default()
     })
+}
+
+/// The word timings the text to speech wrote beside a narration (`X.wav` -> `X.words.json`,
+/// `[{"word": "Hello,", "start": 0.12, "end": 0.48}, ...]`). `None` when there are none
+/// (uploaded narration) or they cannot be read, which only costs the captions their word
+/// timing (logged).
+// Temporary: to be replaced by the reader the tts crate provides.
+fn read_words(audio: &Path) -> Option<Vec<SpokenWord>> {
+    let path = audio.with_extension("words.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(err) => {
+            log::warn!("cannot read the word timings {}: {err}", path.display());
+            return None;
+        }
+    };
+    serde_json::from_str(&text)
+        .map_err(|err| log::warn!("the word timings {} are not valid: {err}", path.display()))
+        .ok()
 }
 
 fn logo_spec(
@@ -348,6 +378,7 @@ mod tests {
                 color: [255, 255, 255],
                 outline_color: [0, 0, 0],
                 position: SubtitlePosition::Bottom,
+                highlight_color: Some([0xFF, 0xD4, 0x00]),
             }),
             logo: None,
             segments: vec![
@@ -383,6 +414,7 @@ mod tests {
         s.subtitle_color = "#FF8800".into();
         s.subtitle_font_color = "#FF8800".into();
         s.subtitle_position = "top".into();
+        s.subtitle_highlight_color = None;
         s.logo_enabled = true;
         s.active_logo = Some(logo().id);
         s.logo_scale = 0.25;
@@ -405,6 +437,7 @@ mod tests {
                 color: [255, 136, 0],
                 outline_color: [0, 0, 0],
                 position: SubtitlePosition::Top,
+                highlight_color: None,
             })
         );
         assert_eq!(
@@ -436,6 +469,41 @@ mod tests {
         // The row was gone when the input was loaded.
         input.active_logo = None;
         assert_eq!(self::spec(&input).logo, None);
+    }
+
+    #[test]
+    fn word_timings_beside_a_narration_reach_the_spec() {
+        let media = tempfile::tempdir().unwrap();
+        let audio = media.path().join("projects/p/audio");
+        std::fs::create_dir_all(&audio).unwrap();
+        std::fs::write(
+            audio.join("0.words.json"),
+            r#"[{"word": "One.", "start": 0.12, "end": 0.48}]"#,
+        )
+        .unwrap();
+        // Segment 1's file is not JSON of word timings: no timings, the render goes on.
+        std::fs::write(audio.join("1.words.json"), "[1, 2]").unwrap();
+        let mut input = input();
+        input.segments.push(segment(2, "Uploaded."));
+        let spec = render_spec(&input, media.path(), None).unwrap();
+        assert_eq!(
+            spec.segments[0].words,
+            Some(vec![SpokenWord {
+                word: "One.".into(),
+                start: 0.12,
+                end: 0.48
+            }])
+        );
+        assert_eq!(
+            (&spec.segments[1].words, &spec.segments[2].words),
+            (&None, &None)
+        );
+        // A segment without narration has no timings to read.
+        input.segments[0].audio_file = None;
+        assert_eq!(
+            render_spec(&input, media.path(), None).unwrap().segments[0].words,
+            None
+        );
     }
 
     #[test]
@@ -486,6 +554,13 @@ mod tests {
             error(&bad),
             "subtitle_color is not valid: invalid overlay setting: \
              colour `#12345G` is not of the form #RRGGBB or #RGB"
+        );
+        let mut bad = input();
+        bad.settings.subtitle_highlight_color = Some("gold".into());
+        assert_eq!(
+            error(&bad),
+            "subtitle_highlight_color is not valid: invalid overlay setting: \
+             colour `gold` is not of the form #RRGGBB or #RGB"
         );
         let mut bad = input();
         bad.settings.subtitle_position = "left".into();

@@ -69,6 +69,7 @@ diesel::table! {
         logo_margin -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        subtitle_highlight_color -> Nullable<Text>,
     }
 }
 

@@ -802,7 +802,8 @@ fn settings_are_read_and_validated_field_by_field() {
     let expected = json!({
         "default_voice_id": "af_bella", "tts_speed": 1.0, "subtitle_font_family": "Arial",
         "subtitle_font_size": 48, "subtitle_font_color": "#FFFFFF", "subtitle_color": "#FFFFFF",
-        "subtitle_position": "bottom", "subtitle_font": "", "custom_font_file": null,
+        "subtitle_position": "bottom", "subtitle_highlight_color": "#FFD400",
+        "subtitle_font": "", "custom_font_file": null,
         "subtitles_enabled": true, "render_width": 1920, "render_height": 1080, "render_fps": 30,
         "ken_burns_zoom": 1.2, "zoom_intensity": 1.3, "transition_duration": 0.5,
         "inter_segment_silence": 0.3, "logo_enabled": false, "active_logo": null,
@@ -828,6 +829,30 @@ fn settings_are_read_and_validated_field_by_field() {
     assert_eq!(
         (&updated["subtitle_color"], &updated["subtitle_font_color"]),
         (&json!("#0000FF"), &json!("#0000FF"))
+    );
+
+    let (status, updated) = status_json(app.patch_json(
+        "/api/settings/",
+        &json!({ "subtitle_highlight_color": "#00ff88" }),
+    ));
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["subtitle_highlight_color"], "#00FF88");
+    let (status, updated) = status_json(app.patch_json(
+        "/api/settings/",
+        &json!({ "subtitle_highlight_color": null }),
+    ));
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["subtitle_highlight_color"], json!(null));
+    let (_, read_back) = status_json(app.get("/api/settings/"));
+    assert_eq!(read_back["subtitle_highlight_color"], json!(null));
+    let (status, errors) = status_json(app.patch_json(
+        "/api/settings/",
+        &json!({ "subtitle_highlight_color": "gold" }),
+    ));
+    assert_eq!(status, 400);
+    assert!(
+        errors["subtitle_highlight_color"][0].is_string(),
+        "{errors}"
     );
 
     let bad = json!({ "subtitle_font_size": 8, "render_width": 1000, "logo_opacity": 2,

@@ -64,6 +64,45 @@ fn migrations_apply_to_an_empty_database_and_are_idempotent() {
     assert_eq!(mode.journal_mode, "wal");
 }
 
+/// The highlight colour's column comes with its default for the settings row that exists
+/// when it is added, as for rows made later.
+#[test]
+fn the_highlight_colour_column_defaults_for_an_existing_settings_row() {
+    use diesel::connection::SimpleConnection;
+    use diesel::migration::MigrationSource;
+    use diesel::sqlite::Sqlite;
+    use diesel_migrations::MigrationHarness;
+
+    let (_dir, pool) = fresh_db();
+    let mut conn = pool.get().unwrap();
+    let migrations = MigrationSource::<Sqlite>::migrations(&db::MIGRATIONS).unwrap();
+    let highlight = migrations
+        .iter()
+        .find(|m| m.name().to_string().ends_with("_subtitle_highlight_color"))
+        .unwrap();
+    conn.revert_migration(highlight.as_ref()).unwrap();
+    conn.batch_execute(
+        "INSERT INTO global_settings VALUES (1, 'af_bella', 1.0, 'Arial', 48, '#FFFFFF', \
+         '#FFFFFF', 'bottom', '', NULL, 1, 1920, 1080, 30, 1.2, 1.3, 0.5, 0.3, 0, NULL, 0.15, \
+         'bottom-right', 1.0, 20, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+    )
+    .unwrap();
+    drop(conn);
+    db::run_migrations(&pool).unwrap();
+    let mut conn = pool.get().unwrap();
+    let settings = repo::get_settings(&mut conn).unwrap();
+    assert_eq!(
+        settings.subtitle_highlight_color.as_deref(),
+        Some("#FFD400")
+    );
+    let off = SettingsUpdate {
+        subtitle_highlight_color: Some(None),
+        ..SettingsUpdate::default()
+    };
+    let updated = repo::update_settings(&mut conn, &off).unwrap();
+    assert_eq!(updated.subtitle_highlight_color, None);
+}
+
 #[test]
 fn deleting_a_project_cascades_to_its_segments() {
     let (_dir, pool) = fresh_db();

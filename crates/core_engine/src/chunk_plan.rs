@@ -175,6 +175,19 @@ pub struct CueDescription {
     pub start: u64,
     pub end: u64,
     pub text: String,
+    /// Set when the line follows the voice with the spoken word highlighted; absent otherwise,
+    /// so the keys of other cues are those they had before highlighting existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub highlight: Option<HighlightDescription>,
+}
+
+/// The highlight of a cue timed word by word.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HighlightDescription {
+    pub color: [u8; 3],
+    /// The frame from which each word of the text is highlighted (until the next word's),
+    /// from the chunk's first frame, kept inside the cue's `start..end`.
+    pub words: Vec<u64>,
 }
 
 /// The logo by the hash of its file, and its placement.
@@ -321,11 +334,21 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<Vec<Chunk>, PlanError> {
             opacity: logo.opacity,
             margin: logo.margin,
         });
-    let cue_frames: Vec<(Range<u64>, &str)> = inputs
+    let fps = inputs.spec.fps;
+    let cue_frames: Vec<CueFrames<'_>> = inputs
         .cues
         .iter()
-        .map(|cue| (cue.frames(inputs.spec.fps), cue.text.as_str()))
+        .map(|cue| CueFrames {
+            frames: cue.frames(fps),
+            text: &cue.text,
+            words: cue.word_frames(fps),
+        })
         .collect();
+    let highlight = inputs
+        .spec
+        .subtitles
+        .as_ref()
+        .and_then(|style| style.highlight_color);
 
     chunk_ranges(
         inputs.timeline,
@@ -371,7 +394,7 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Result<Vec<Chunk>, PlanError> {
             ChunkKind::Body { .. } => None,
         };
         let subtitles = style.as_ref().and_then(|style| {
-            let cues = cues_in(&cue_frames, &frames);
+            let cues = cues_in(&cue_frames, &frames, highlight);
             (!cues.is_empty()).then(|| SubtitlesDescription {
                 style: style.clone(),
                 cues,
@@ -415,14 +438,41 @@ fn output_description(spec: &RenderSpec, encoder_threads: usize) -> OutputDescri
     }
 }
 
-/// The cues seen in `chunk`, with their frames relative to its start and cut to it.
-fn cues_in(cues: &[(Range<u64>, &str)], chunk: &Range<u64>) -> Vec<CueDescription> {
+/// A cue in frames of the video.
+struct CueFrames<'c> {
+    frames: Range<u64>,
+    text: &'c str,
+    /// The first frame of each word; empty for a cue without word timings.
+    words: Vec<u64>,
+}
+
+/// The cues seen in `chunk`, with their frames relative to its start and cut to it, each
+/// timed one with its words' highlight in `highlight` (when highlighting is on).
+fn cues_in(
+    cues: &[CueFrames<'_>],
+    chunk: &Range<u64>,
+    highlight: Option<[u8; 3]>,
+) -> Vec<CueDescription> {
+    let relative = |frame: u64| frame.clamp(chunk.start, chunk.end) - chunk.start;
     cues.iter()
-        .filter(|(frames, _)| frames.start < chunk.end && chunk.start < frames.end)
-        .map(|(frames, text)| CueDescription {
-            start: frames.start.max(chunk.start) - chunk.start,
-            end: frames.end.min(chunk.end) - chunk.start,
-            text: text.to_string(),
+        .filter(|cue| cue.frames.start < chunk.end && chunk.start < cue.frames.end)
+        .map(|cue| {
+            let (start, end) = (relative(cue.frames.start), relative(cue.frames.end));
+            CueDescription {
+                start,
+                end,
+                text: cue.text.to_string(),
+                highlight: highlight.filter(|_| !cue.words.is_empty()).map(|color| {
+                    HighlightDescription {
+                        color,
+                        words: cue
+                            .words
+                            .iter()
+                            .map(|&frame| relative(frame).clamp(start, end))
+                            .collect(),
+                    }
+                }),
+            }
         })
         .collect()
 }
@@ -570,7 +620,7 @@ mod tests {
         let samples: Vec<u64> = frames.iter().map(|f| f * 1600).collect();
         let t = Timeline::new(30, 48_000, spec.inter_segment_silence, &samples);
         let (transitions, _) = Transitions::plan(&t, spec.transition_duration);
-        let cues = timeline_cues(spec, &t);
+        let (cues, _) = timeline_cues(spec, &t);
         let picture_hash = |i: usize| pictures[i].to_string();
         plan(&PlanInputs {
             spec,
@@ -664,7 +714,8 @@ mod tests {
             [CueDescription {
                 start: 7,
                 end: 15,
-                text: "Eleven.".into()
+                text: "Eleven.".into(),
+                highlight: None,
             }]
         );
         assert_eq!(subtitles.style.position, "bottom");
@@ -758,6 +809,17 @@ mod tests {
         assert_ne!(key_of(&description).unwrap(), base[0].key);
     }
 
+    /// Captions without word timings are drawn exactly as before timed captions existed, so
+    /// their chunks keep the keys they had (a cache filled by an older build stays valid).
+    #[test]
+    fn untimed_captions_keep_their_keys() {
+        let chunks = plan_for(&spec(&TEXTS), &[51, 81, 31, 41], &PICTURES);
+        assert_eq!(
+            chunks[4].key.as_str(),
+            "76404fda1713652bdb57d46e8650e943f4f4d7d61fd686d92aa249ae5fbdf182"
+        );
+    }
+
     #[test]
     fn a_changed_segment_changes_only_the_chunks_showing_it() {
         let spec = spec(&TEXTS);
@@ -795,6 +857,7 @@ mod tests {
             start: 0.0,
             end: 1.0,
             text: "Hello".into(),
+            word_starts: Vec::new(),
         }];
         let picture_hash = |_: usize| "pic".to_string();
         let inputs = PlanInputs {
@@ -866,6 +929,59 @@ mod tests {
         });
         assert_ne!(a.key, chunk.key);
         assert_ne!(a.key, b.key);
+    }
+
+    #[test]
+    fn word_times_and_the_highlight_colour_are_in_the_key() {
+        let spec = spec(&["a"]);
+        let t = Timeline::new(30, 48_000, 0.3, &[60 * 1600]);
+        let transitions = Transitions::none(&t);
+        let picture_hash = |_: usize| "pic".to_string();
+        let key = |spec: &RenderSpec, word_starts: &[f64]| {
+            let cues = [Cue {
+                start: 0.5,
+                end: 1.5,
+                text: "Hello there friend".into(),
+                word_starts: word_starts.to_vec(),
+            }];
+            plan(&PlanInputs {
+                spec,
+                timeline: &t,
+                transitions: &transitions,
+                cues: &cues,
+                picture_hash: &picture_hash,
+                font_hash: None,
+                logo_hash: None,
+                encoder_threads: 1,
+            })
+            .unwrap()
+            .remove(0)
+        };
+        let timed = key(&spec, &[0.5, 0.8, 1.2]);
+        assert_eq!(
+            timed.description.subtitles.unwrap().cues[0].highlight,
+            Some(HighlightDescription {
+                color: [0xFF, 0xD4, 0x00],
+                words: vec![15, 24, 36]
+            })
+        );
+        let untimed = key(&spec, &[]);
+        assert_ne!(timed.key, untimed.key);
+        // A word moved to another frame changes the key; within the same frame it cannot.
+        assert_ne!(key(&spec, &[0.5, 0.9, 1.2]).key, timed.key);
+        assert_eq!(key(&spec, &[0.5, 0.79, 1.2]).key, timed.key);
+        let mut blue = spec.clone();
+        if let Some(style) = blue.subtitles.as_mut() {
+            style.highlight_color = Some([0, 0, 255]);
+        }
+        assert_ne!(key(&blue, &[0.5, 0.8, 1.2]).key, timed.key);
+        // No highlight: the words draw nothing of their own, so the key is the untimed one.
+        let mut off = spec.clone();
+        if let Some(style) = off.subtitles.as_mut() {
+            style.highlight_color = None;
+        }
+        assert_eq!(key(&off, &[0.5, 0.8, 1.2]).key, untimed.key);
+        assert_eq!(key(&off, &[]).key, untimed.key);
     }
 
     /// The caveat in the module documentation, with numbers: segment 0 grows by 0.6 frames,

@@ -24,6 +24,7 @@
 //! | `subtitle_font_size` | pixels at 1080 lines (scaled with the output), 12–120 | shorter side / 22 |
 //! | `subtitle_color` | `#RRGGBB` or `#RGB` | `#FFFFFF` |
 //! | `subtitle_position` | `bottom`, `center` or `top` | `bottom` |
+//! | `subtitle_highlight_color` | `#RRGGBB` or `#RGB`: the word being spoken, in captions timed word by word; `null` = no highlight | `#FFD400` |
 //! | `logo_file` | a PNG/WebP/JPEG watermark; the logo is drawn only when this is given | none |
 //! | `logo_scale` | logo width as a fraction of the video width, 0.05–0.5 | 0.15 |
 //! | `logo_position` | `top-left`, `top-right`, `bottom-left` or `bottom-right` | `bottom-right` |
@@ -130,6 +131,9 @@ struct RawSettings {
     subtitle_font_size: Option<f32>,
     subtitle_color: Option<String>,
     subtitle_position: Option<String>,
+    /// Absent: the default; `null`: no highlight.
+    #[serde(deserialize_with = "present")]
+    subtitle_highlight_color: Option<Option<String>>,
     logo_file: Option<PathBuf>,
     logo_scale: Option<f64>,
     logo_position: Option<String>,
@@ -228,6 +232,10 @@ fn settings_spec(raw: RawSettings, base: &Path) -> Result<RenderSpec, ManifestEr
     let position = parse_setting("subtitle_position", raw.subtitle_position, |text| {
         SubtitlePosition::from_str(text)
     })?;
+    let highlight_color = match raw.subtitle_highlight_color {
+        None => style.highlight_color,
+        Some(colour) => parse_setting("subtitle_highlight_color", colour, parse_hex_color)?,
+    };
     let logo_position = parse_setting("logo_position", raw.logo_position, |text| {
         LogoPosition::from_str(text)
     })?;
@@ -237,6 +245,7 @@ fn settings_spec(raw: RawSettings, base: &Path) -> Result<RenderSpec, ManifestEr
         font_size: raw.subtitle_font_size,
         color: color.unwrap_or(style.color),
         position: position.unwrap_or(style.position),
+        highlight_color,
         ..style
     };
     let logo = raw.logo_file.map(|file| LogoSpec {
@@ -261,6 +270,15 @@ fn settings_spec(raw: RawSettings, base: &Path) -> Result<RenderSpec, ManifestEr
         logo,
         ..defaults
     })
+}
+
+/// A key that is present, `null` included (serde leaves absent keys to their default).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 fn parse_setting<T>(
@@ -411,7 +429,7 @@ mod tests {
             &dir,
             r##"{"subtitle_font_family": "DejaVu Serif", "subtitle_font_file": "fonts/a.ttf",
                  "subtitle_font_size": 36, "subtitle_color": "#F80",
-                 "subtitle_position": "top"}"##,
+                 "subtitle_position": "top", "subtitle_highlight_color": "#00ff00"}"##,
         );
         assert_eq!(
             spec.subtitles,
@@ -423,7 +441,13 @@ mod tests {
                 color: [255, 136, 0],
                 outline_color: [0, 0, 0],
                 position: SubtitlePosition::Top,
+                highlight_color: Some([0, 255, 0]),
             })
+        );
+        let no_highlight = with_settings(&dir, r#"{"subtitle_highlight_color": null}"#);
+        assert_eq!(
+            no_highlight.subtitles.map(|style| style.highlight_color),
+            Some(None)
         );
         let off = with_settings(
             &dir,
@@ -432,6 +456,10 @@ mod tests {
         assert_eq!(off.subtitles, None);
         let on = with_settings(&dir, r#"{"subtitles_enabled": true}"#);
         assert_eq!(on.subtitles, Some(SubtitleStyle::default()));
+        assert_eq!(
+            on.subtitles.and_then(|style| style.highlight_color),
+            Some([0xFF, 0xD4, 0x00])
+        );
     }
 
     #[test]
@@ -540,8 +568,9 @@ mod tests {
             "settings: unknown field `colour`, expected one of `width`, `height`, `fps`, \
              `zoom_intensity`, `inter_segment_silence`, `transition_duration`, \
              `subtitles_enabled`, `subtitle_font_family`, `subtitle_font_file`, \
-             `subtitle_font_size`, `subtitle_color`, `subtitle_position`, `logo_file`, \
-             `logo_scale`, `logo_position`, `logo_opacity`, `logo_margin`"
+             `subtitle_font_size`, `subtitle_color`, `subtitle_position`, \
+             `subtitle_highlight_color`, `logo_file`, `logo_scale`, `logo_position`, \
+             `logo_opacity`, `logo_margin`"
         );
         assert_eq!(
             error(r#"{"title": "T", "segments": []}"#),
@@ -622,6 +651,11 @@ mod tests {
             settings_error(r#"{"subtitle_color": "white"}"#),
             "settings: \"subtitle_color\" is not valid: invalid overlay setting: \
              colour `white` is not of the form #RRGGBB or #RGB"
+        );
+        assert_eq!(
+            settings_error(r#"{"subtitle_highlight_color": "gold"}"#),
+            "settings: \"subtitle_highlight_color\" is not valid: invalid overlay setting: \
+             colour `gold` is not of the form #RRGGBB or #RGB"
         );
         assert_eq!(
             settings_error(r#"{"subtitle_position": "middle"}"#),

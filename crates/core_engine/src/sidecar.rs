@@ -101,11 +101,13 @@ mod tests {
                 start: 0.0,
                 end: 1.25,
                 text: "Hello there,".into(),
+                word_starts: Vec::new(),
             },
             Cue {
                 start: 1.25,
                 end: 2.5,
                 text: "world.".into(),
+                word_starts: Vec::new(),
             },
         ]
     }

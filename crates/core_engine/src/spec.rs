@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 use crate::logo::LogoSpec;
 use crate::text_overlay::SubtitleStyle;
 use crate::RenderError;
@@ -132,6 +134,15 @@ impl Default for EncoderSettings {
     }
 }
 
+/// One word of a narration and when it is heard, in seconds from the start of its clip, as
+/// the text to speech reports it (`{"word": "Hello,", "start": 0.12, "end": 0.48}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpokenWord {
+    pub word: String,
+    pub start: f64,
+    pub end: f64,
+}
+
 /// One picture with its narration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SegmentSpec {
@@ -139,8 +150,11 @@ pub struct SegmentSpec {
     pub index: usize,
     pub image: PathBuf,
     pub audio: PathBuf,
-    /// The narration text (used for subtitles by a later stage).
+    /// The narration text, shown as subtitles.
     pub text: String,
+    /// When each whitespace-separated word of `text` is heard, in order, for captions that
+    /// follow the voice; `None` (uploaded narration) spreads the captions over the narration.
+    pub words: Option<Vec<SpokenWord>>,
 }
 
 impl SegmentSpec {
@@ -155,6 +169,7 @@ impl SegmentSpec {
             image: image.into(),
             audio: audio.into(),
             text: text.into(),
+            words: None,
         }
     }
 }

@@ -1,10 +1,12 @@
-//! Subtitle cues: splitting narration text into short lines, timing them across the narration,
-//! and writing (and reading back) SRT and WebVTT files.
+//! Subtitle cues: splitting narration text into short lines, timing them (from the voice's word
+//! timings when there are some, else across the narration), and writing (and reading back)
+//! SRT and WebVTT files.
 //!
 //! Pure text and arithmetic, no I/O.
 
 use std::fmt::Write as _;
 
+use crate::spec::SpokenWord;
 use crate::timeline::Timeline;
 use crate::RenderSpec;
 
@@ -14,21 +16,38 @@ pub const MAX_WORDS_PER_LINE: usize = 6;
 pub const MIN_WORDS_BEFORE_PUNCTUATION: usize = 4;
 
 /// One subtitle line, shown from `start` to `end` (seconds, `end` exclusive).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Cue {
     pub start: f64,
     pub end: f64,
     pub text: String,
+    /// When each word of `text` (split at whitespace) starts being spoken, in seconds on the
+    /// same clock as `start`; a word is being spoken until the next one starts (the last one
+    /// until `end`). Empty when the narration has no word timings.
+    pub word_starts: Vec<f64>,
 }
 
 impl Cue {
     /// The video frames that show this cue at `fps`: those whose presentation time
     /// `frame / fps` is in `[start, end)`. Contiguous cues give contiguous, disjoint ranges.
     pub fn frames(&self, fps: u32) -> std::ops::Range<u64> {
-        // A cue starting 2.0 s in at 15 fps starts at frame 30, not 31 because of float error.
-        let first = |seconds: f64| (seconds * f64::from(fps) - 1e-6).ceil().max(0.0) as u64;
-        first(self.start)..first(self.end)
+        first_frame(self.start, fps)..first_frame(self.end, fps)
     }
+
+    /// The first frame at `fps` on which each word is being spoken, by the rule of
+    /// [`frames`](Self::frames) (a word that starts between two frames shows from the later).
+    pub fn word_frames(&self, fps: u32) -> Vec<u64> {
+        self.word_starts
+            .iter()
+            .map(|&start| first_frame(start, fps))
+            .collect()
+    }
+}
+
+/// The first frame whose presentation time is at or after `seconds`.
+fn first_frame(seconds: f64, fps: u32) -> u64 {
+    // A cue starting 2.0 s in at 15 fps starts at frame 30, not 31 because of float error.
+    (seconds * f64::from(fps) - 1e-6).ceil().max(0.0) as u64
 }
 
 /// Why an SRT or WebVTT text could not be read. `line` is 1-based.
@@ -57,6 +76,18 @@ pub struct ParseError {
 /// English abbreviations (`Dr.`, `Mr.`, ...) do not end one, and `3.5` is just a word.
 pub fn chunk_text(text: &str, max_words: usize, min_words_before_punct: usize) -> Vec<String> {
     let words: Vec<&str> = text.split_whitespace().collect();
+    line_ranges(&words, max_words, min_words_before_punct)
+        .into_iter()
+        .map(|line| words[line].join(" "))
+        .collect()
+}
+
+/// [`chunk_text`]'s lines as ranges of indexes into `words`.
+fn line_ranges(
+    words: &[&str],
+    max_words: usize,
+    min_words_before_punct: usize,
+) -> Vec<std::ops::Range<usize>> {
     let breaks: Vec<Break> = words.iter().map(|w| break_after(w)).collect();
     let max = max_words.max(1);
     let min = min_words_before_punct.max(1);
@@ -64,7 +95,7 @@ pub fn chunk_text(text: &str, max_words: usize, min_words_before_punct: usize) -
     let mut start = 0;
     while start < words.len() {
         let end = line_end(&breaks, start, max, min);
-        lines.push(words[start..end].join(" "));
+        lines.push(start..end);
         start = end;
     }
     lines
@@ -122,20 +153,111 @@ fn break_after(word: &str) -> Break {
     }
 }
 
-/// Every segment's subtitle cues, in order, over its narration (not its silence gap).
-pub fn timeline_cues(spec: &RenderSpec, timeline: &Timeline) -> Vec<Cue> {
+/// Every segment's subtitle cues, in order, over its narration (not its silence gap): from its
+/// word timings when it has some that fit its text ([`timed_cues`]), else spread over the
+/// narration ([`cues_for_segment`]). Also a warning for each segment whose timings do not fit.
+pub fn timeline_cues(spec: &RenderSpec, timeline: &Timeline) -> (Vec<Cue>, Vec<String>) {
     let rate = f64::from(timeline.sample_rate());
-    spec.segments
-        .iter()
-        .zip(timeline.segments())
-        .flat_map(|(segment, timing)| {
-            cues_for_segment(
-                &segment.text,
-                timing.start_sample as f64 / rate,
-                timing.narration_samples as f64 / rate,
-            )
-        })
-        .collect()
+    let mut cues = Vec::new();
+    let mut warnings = Vec::new();
+    for (i, (segment, timing)) in spec.segments.iter().zip(timeline.segments()).enumerate() {
+        let start = timing.start_sample as f64 / rate;
+        let narration = timing.narration_samples as f64 / rate;
+        let timed = segment
+            .words
+            .as_deref()
+            .map(|words| timed_cues(&segment.text, words, start, narration));
+        match timed {
+            Some(Ok(timed)) => cues.extend(timed),
+            Some(Err(mismatch)) => {
+                warnings.push(format!(
+                    "segment {}: the captions do not follow the voice ({mismatch}); they are \
+                     spread over the narration instead",
+                    i + 1
+                ));
+                cues.extend(cues_for_segment(&segment.text, start, narration));
+            }
+            None => cues.extend(cues_for_segment(&segment.text, start, narration)),
+        }
+    }
+    (cues, warnings)
+}
+
+/// Why a segment's word timings cannot time its captions.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TimingMismatch {
+    #[error("{timed} word timings for {words} words of text")]
+    Count { timed: usize, words: usize },
+    /// `index` is 1-based.
+    #[error("word {index} is timed as `{timed}` but the text says `{text}`")]
+    Word {
+        index: usize,
+        timed: String,
+        text: String,
+    },
+    /// A time that is negative or not a number, ends before it starts, or starts before the
+    /// previous word's start. `index` is 1-based.
+    #[error("word {index} has impossible times")]
+    Times { index: usize },
+}
+
+/// Subtitle cues for one segment from the time each of its words is spoken (`words`, seconds
+/// from the narration's start, which is `start` on the video's clock): the lines of
+/// [`chunk_text`] (6 words, punctuation after 4), each shown from its first word's start until
+/// the next line's first word starts, the last one until its last word ends, with every word's
+/// start. Times past the narration's `narration` seconds are cut to its end.
+///
+/// The timings must be those of `text`: one per whitespace-separated word, the same words in
+/// order, starts never going back. Empty text gives no cues.
+pub fn timed_cues(
+    text: &str,
+    words: &[SpokenWord],
+    start: f64,
+    narration: f64,
+) -> Result<Vec<Cue>, TimingMismatch> {
+    let text_words: Vec<&str> = text.split_whitespace().collect();
+    if words.len() != text_words.len() {
+        return Err(TimingMismatch::Count {
+            timed: words.len(),
+            words: text_words.len(),
+        });
+    }
+    let mut previous_start = 0.0;
+    for (i, (spoken, &written)) in words.iter().zip(&text_words).enumerate() {
+        if spoken.word.trim() != written {
+            return Err(TimingMismatch::Word {
+                index: i + 1,
+                timed: spoken.word.clone(),
+                text: written.to_string(),
+            });
+        }
+        // Written so that NaN fails too.
+        let valid = spoken.start >= previous_start && spoken.end >= spoken.start;
+        if !(valid && spoken.end.is_finite()) {
+            return Err(TimingMismatch::Times { index: i + 1 });
+        }
+        previous_start = spoken.start;
+    }
+    let at = |seconds: f64| start + seconds.min(narration.max(0.0));
+    let lines = line_ranges(
+        &text_words,
+        MAX_WORDS_PER_LINE,
+        MIN_WORDS_BEFORE_PUNCTUATION,
+    );
+    let mut cues = Vec::with_capacity(lines.len());
+    for (k, line) in lines.iter().enumerate() {
+        let end = match lines.get(k + 1) {
+            Some(next) => words[next.start].start,
+            None => words[line.end - 1].end,
+        };
+        cues.push(Cue {
+            start: at(words[line.start].start),
+            end: at(end),
+            text: text_words[line.clone()].join(" "),
+            word_starts: words[line.clone()].iter().map(|w| at(w.start)).collect(),
+        });
+    }
+    Ok(cues)
 }
 
 /// Subtitle cues for one segment whose narration starts at `start` and lasts `narration`
@@ -167,6 +289,7 @@ pub fn cues_for_segment(text: &str, start: f64, narration: f64) -> Vec<Cue> {
             start: cue_start,
             end,
             text,
+            word_starts: Vec::new(),
         });
         cue_start = end;
     }
@@ -225,6 +348,10 @@ pub fn to_srt(cues: &[Cue]) -> String {
 
 /// The cues as a WebVTT file: the `WEBVTT` header, then each cue as
 /// `HH:MM:SS.mmm --> HH:MM:SS.mmm` and its text (`&`, `<`, `>` escaped), blank-line separated.
+///
+/// A cue with word timings is one line with a timestamp tag before each word after the first,
+/// at the word's start (WebVTT's karaoke timing): `Hello <00:00:01.240>there`. Tags are in
+/// milliseconds, kept inside the cue's own (rounded) times.
 pub fn to_vtt(cues: &[Cue]) -> String {
     let mut out = String::from("WEBVTT\n\n");
     for (cue, (start, end)) in cues.iter().zip(cue_millis(cues)) {
@@ -232,16 +359,45 @@ pub fn to_vtt(cues: &[Cue]) -> String {
         out.push_str(" --> ");
         write_timestamp(&mut out, end, '.');
         out.push('\n');
-        for line in text_lines(&cue.text) {
-            out.push_str(
-                &line
-                    .replace('&', "&amp;")
-                    .replace('<', "&lt;")
-                    .replace('>', "&gt;"),
-            );
+        let words: Vec<&str> = cue.text.split_whitespace().collect();
+        if !words.is_empty() && words.len() == cue.word_starts.len() {
+            for (i, (word, &at)) in words.iter().zip(&cue.word_starts).enumerate() {
+                if i > 0 {
+                    out.push_str(" <");
+                    write_timestamp(&mut out, to_millis(at).clamp(start, end), '.');
+                    out.push('>');
+                }
+                out.push_str(&escape_vtt(word));
+            }
             out.push('\n');
+        } else {
+            for line in text_lines(&cue.text) {
+                out.push_str(&escape_vtt(line));
+                out.push('\n');
+            }
         }
         out.push('\n');
+    }
+    out
+}
+
+fn escape_vtt(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// `line` without its WebVTT tags (`<b>`, `<00:00:01.240>`, ...).
+fn strip_tags(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut in_tag = false;
+    for c in line.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
     }
     out
 }
@@ -270,8 +426,9 @@ pub fn parse_srt(input: &str) -> Result<Vec<Cue>, ParseError> {
 
 /// Reads a WebVTT file as written by [`to_vtt`]: the `WEBVTT` header, then blocks of an
 /// optional cue identifier, a timing line (`[HH:]MM:SS.mmm --> [HH:]MM:SS.mmm`, no settings)
-/// and one or more text lines. `&amp;`, `&lt;` and `&gt;` are unescaped; notes, styles and
-/// cue settings are not supported.
+/// and one or more text lines. Tags (the word timestamps of [`to_vtt`] among them) are
+/// dropped and `&amp;`, `&lt;` and `&gt;` unescaped; notes, styles and cue settings are not
+/// supported.
 pub fn parse_vtt(input: &str) -> Result<Vec<Cue>, ParseError> {
     let input = input.strip_prefix('\u{feff}').unwrap_or(input);
     let mut blocks = blocks(input);
@@ -337,7 +494,8 @@ fn cue(
         .iter()
         .map(|&(_, l)| {
             if unescape {
-                l.replace("&lt;", "<")
+                strip_tags(l)
+                    .replace("&lt;", "<")
                     .replace("&gt;", ">")
                     .replace("&amp;", "&")
             } else {
@@ -349,6 +507,7 @@ fn cue(
         start: start as f64 / 1000.0,
         end: end as f64 / 1000.0,
         text: lines.join("\n"),
+        word_starts: Vec::new(),
     })
 }
 
@@ -393,7 +552,7 @@ mod tests {
         let cue = |start: f64, end: f64| Cue {
             start,
             end,
-            text: String::new(),
+            ..Cue::default()
         };
         assert_eq!(cue(0.0, 1.0).frames(15), 0..15);
         assert_eq!(cue(2.0, 2.1).frames(15), 30..32); // 2.0 * 15 is 30, whatever the rounding
@@ -413,6 +572,7 @@ mod tests {
             start,
             end,
             text: text.to_string(),
+            word_starts: Vec::new(),
         }
     }
 
@@ -695,5 +855,159 @@ mod tests {
             Err(3)
         );
         assert_eq!(parse_vtt("WEBVTT\n\nid only\n").map_err(|e| e.line), Err(3));
+    }
+
+    fn spoken(timings: &[(&str, f64, f64)]) -> Vec<SpokenWord> {
+        timings
+            .iter()
+            .map(|&(word, start, end)| SpokenWord {
+                word: word.to_string(),
+                start,
+                end,
+            })
+            .collect()
+    }
+
+    const SPOKEN_TEXT: &str = "Hello there, my friend. How are you today?";
+    const TIMINGS: [(&str, f64, f64); 8] = [
+        ("Hello", 0.12, 0.48),
+        ("there,", 0.5, 0.9),
+        ("my", 1.0, 1.1),
+        ("friend.", 1.15, 1.6),
+        ("How", 2.0, 2.2),
+        ("are", 2.25, 2.4),
+        ("you", 2.45, 2.6),
+        ("today?", 2.65, 3.1),
+    ];
+
+    #[test]
+    fn timed_cues_follow_the_words_in_the_lines_of_chunk_text() {
+        let cues = timed_cues(SPOKEN_TEXT, &spoken(&TIMINGS), 10.0, 3.5).unwrap();
+        assert_eq!(
+            cues,
+            [
+                Cue {
+                    // From the first word's start to the next line's first word.
+                    start: 10.0 + 0.12,
+                    end: 10.0 + 2.0,
+                    text: "Hello there, my friend.".into(),
+                    word_starts: vec![10.0 + 0.12, 10.0 + 0.5, 10.0 + 1.0, 10.0 + 1.15],
+                },
+                Cue {
+                    // The last line ends with its last word.
+                    start: 10.0 + 2.0,
+                    end: 10.0 + 3.1,
+                    text: "How are you today?".into(),
+                    word_starts: vec![10.0 + 2.0, 10.0 + 2.25, 10.0 + 2.45, 10.0 + 2.65],
+                },
+            ]
+        );
+        let lines: Vec<String> = cues.iter().map(|c| c.text.clone()).collect();
+        assert_eq!(lines, chunks(SPOKEN_TEXT));
+        // Times past the narration are cut to its end.
+        let short = timed_cues(SPOKEN_TEXT, &spoken(&TIMINGS), 0.0, 2.5).unwrap();
+        assert_eq!((short[1].end, short[1].word_starts[3]), (2.5, 2.5));
+        // Frames at 10 fps: a word starting between frames shows from the next one.
+        assert_eq!(cues[0].word_frames(10), [102, 105, 110, 112]);
+        assert_eq!(cues[0].frames(10), 102..120);
+    }
+
+    #[test]
+    fn word_timings_that_do_not_fit_the_text_are_refused() {
+        let timings = spoken(&TIMINGS);
+        assert_eq!(
+            timed_cues(SPOKEN_TEXT, &timings[..7], 0.0, 4.0),
+            Err(TimingMismatch::Count { timed: 7, words: 8 })
+        );
+        let mut renamed = timings.clone();
+        renamed[2].word = "our".into();
+        assert_eq!(
+            timed_cues(SPOKEN_TEXT, &renamed, 0.0, 4.0)
+                .unwrap_err()
+                .to_string(),
+            "word 3 is timed as `our` but the text says `my`"
+        );
+        for (index, start, end) in [(4, 0.95, 1.6), (2, 0.5, 0.4), (1, -0.1, 0.48)] {
+            let mut bad = timings.clone();
+            bad[index - 1].start = start;
+            bad[index - 1].end = end;
+            assert_eq!(
+                timed_cues(SPOKEN_TEXT, &bad, 0.0, 4.0),
+                Err(TimingMismatch::Times { index }),
+                "{index}"
+            );
+        }
+        let mut nan = timings;
+        nan[7].end = f64::NAN;
+        assert_eq!(
+            timed_cues(SPOKEN_TEXT, &nan, 0.0, 4.0),
+            Err(TimingMismatch::Times { index: 8 })
+        );
+        assert_eq!(timed_cues("  ", &[], 0.0, 4.0), Ok(vec![]));
+    }
+
+    #[test]
+    fn timeline_cues_use_fitting_timings_and_warn_about_the_others() {
+        let mut timed = crate::SegmentSpec::new(0, "a.jpg", "a.wav", SPOKEN_TEXT);
+        timed.words = Some(spoken(&TIMINGS));
+        let mut wrong = crate::SegmentSpec::new(1, "b.jpg", "b.wav", "Two words");
+        wrong.words = Some(spoken(&[("Two", 0.1, 0.3)]));
+        let spec = RenderSpec::new(vec![timed, wrong]);
+        // 4 s and 2 s of narration at 1 kHz, 0.5 s of silence after each.
+        let timeline = Timeline::new(10, 1000, 0.5, &[4000, 2000]);
+        let (cues, warnings) = timeline_cues(&spec, &timeline);
+        assert_eq!(cues.len(), 3);
+        assert_eq!(cues[1].word_starts, [2.0, 2.25, 2.45, 2.65]);
+        assert_eq!(cues[2], cue(4.5, 6.5, "Two words"));
+        assert_eq!(
+            warnings,
+            [
+                "segment 2: the captions do not follow the voice (1 word timings for 2 words of \
+              text); they are spread over the narration instead"
+            ]
+        );
+    }
+
+    fn timed_cue() -> Cue {
+        Cue {
+            start: 1.0,
+            end: 2.4,
+            text: "Hello there <friend> & co".into(),
+            word_starts: vec![1.0, 1.24, 1.61, 1.9, 2.0],
+        }
+    }
+
+    #[test]
+    fn vtt_tags_time_each_word_after_the_first_and_srt_stays_plain() {
+        let cues = [timed_cue(), cue(2.4, 3.0, "Plain line")];
+        assert_eq!(
+            to_vtt(&cues),
+            "WEBVTT\n\n\
+             00:00:01.000 --> 00:00:02.400\n\
+             Hello <00:00:01.240>there <00:00:01.610>&lt;friend&gt; <00:00:01.900>&amp; \
+             <00:00:02.000>co\n\n\
+             00:00:02.400 --> 00:00:03.000\nPlain line\n\n"
+        );
+        assert_eq!(
+            to_srt(&cues),
+            "1\n00:00:01,000 --> 00:00:02,400\nHello there <friend> & co\n\n\
+             2\n00:00:02,400 --> 00:00:03,000\nPlain line\n\n"
+        );
+        // Read back without the tags.
+        assert_eq!(
+            parse_vtt(&to_vtt(&cues)),
+            Ok(vec![
+                cue(1.0, 2.4, "Hello there <friend> & co"),
+                cue(2.4, 3.0, "Plain line")
+            ])
+        );
+        // A word timed outside its (rounded) cue is tagged at the cue's edge.
+        let early = Cue {
+            word_starts: vec![1.0, 0.5, 1.61, 1.9, 9.0],
+            ..timed_cue()
+        };
+        let vtt = to_vtt(&[early]);
+        assert!(vtt.contains("Hello <00:00:01.000>there"), "{vtt}");
+        assert!(vtt.contains("<00:00:02.400>co\n"), "{vtt}");
     }
 }

@@ -93,6 +93,9 @@ pub fn format_hex_color([r, g, b]: [u8; 3]) -> String {
     format!("#{r:02X}{g:02X}{b:02X}")
 }
 
+/// The colour of the word being spoken in captions that follow the voice, unless set.
+pub const DEFAULT_HIGHLIGHT_COLOR: [u8; 3] = [0xFF, 0xD4, 0x00];
+
 /// How subtitles look.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubtitleStyle {
@@ -107,6 +110,9 @@ pub struct SubtitleStyle {
     pub color: [u8; 3],
     pub outline_color: [u8; 3],
     pub position: SubtitlePosition,
+    /// The colour of the word being spoken, in cues timed word by word (the rest of the line
+    /// keeps `color`); `None` draws those cues like any other.
+    pub highlight_color: Option<[u8; 3]>,
 }
 
 impl Default for SubtitleStyle {
@@ -118,6 +124,7 @@ impl Default for SubtitleStyle {
             color: [255, 255, 255],
             outline_color: [0, 0, 0],
             position: SubtitlePosition::Bottom,
+            highlight_color: Some(DEFAULT_HIGHLIGHT_COLOR),
         }
     }
 }
@@ -203,9 +210,19 @@ impl TextRenderer {
     /// Renders `text` as wrapped, centred lines placed per the style. Characters no font covers
     /// render as the font's "missing glyph" box. Blank text gives an empty overlay.
     pub fn render_cue(&mut self, text: &str) -> Overlay {
+        match self.layout_cue(text) {
+            Some(layout) => self.paint(&layout, None),
+            None => Overlay::default(),
+        }
+    }
+
+    /// Shapes and places `text` as [`render_cue`](Self::render_cue) does, once, so that
+    /// [`paint`](Self::paint) can then colour any of its words without the lines moving.
+    /// `None` when the text has no ink.
+    pub fn layout_cue(&mut self, text: &str) -> Option<CueLayout> {
         let text = text.trim();
         if text.is_empty() {
-            return Overlay::default();
+            return None;
         }
         // Room for the outline (plus a pixel of anti-aliasing) around the ink.
         let pad = self.outline_radius as i32 + 1;
@@ -225,22 +242,30 @@ impl TextRenderer {
         buffer.set_text(text, &attrs, Shaping::Advanced, Some(Align::Center));
         buffer.shape_until_scroll(&mut self.font_system, false);
 
+        // The index in `text` of the first word of each of the buffer's lines.
+        let mut first_words = Vec::with_capacity(buffer.lines.len());
+        let mut words = 0;
+        for line in &buffer.lines {
+            first_words.push(words);
+            words += line.text().split_whitespace().count();
+        }
         let mut block_bottom = 0f32;
         let mut glyphs = Vec::new();
         for run in buffer.layout_runs() {
             block_bottom = block_bottom.max(run.line_top + run.line_height);
-            glyphs.extend(
-                run.glyphs
-                    .iter()
-                    .map(|g| g.physical((0.0, run.line_y), 1.0)),
-            );
+            let starts = word_starts(run.text);
+            let first = first_words.get(run.line_i).copied().unwrap_or(0);
+            glyphs.extend(run.glyphs.iter().map(|g| {
+                let before = starts.partition_point(|&s| s <= g.start).saturating_sub(1);
+                (g.physical((0.0, run.line_y), 1.0), first + before)
+            }));
         }
 
         // Every glyph that has ink, at its top-left corner in buffer pixels, and their
         // bounding box.
         let mut placed = Vec::with_capacity(glyphs.len());
         let mut ink: Option<(i32, i32, i32, i32)> = None;
-        for glyph in &glyphs {
+        for (glyph, word) in &glyphs {
             let Some(image) = self.cache.get_image(&mut self.font_system, glyph.cache_key) else {
                 continue;
             };
@@ -254,58 +279,29 @@ impl TextRenderer {
                 None => (x0, y0, x1, y1),
                 Some((a, b, c, d)) => (a.min(x0), b.min(y0), c.max(x1), d.max(y1)),
             });
-            placed.push((glyph.cache_key, x0, y0));
+            placed.push((glyph.cache_key, x0, y0, *word));
         }
-        let Some((ink_x0, ink_y0, ink_x1, ink_y1)) = ink else {
-            return Overlay::default();
-        };
+        let (ink_x0, ink_y0, ink_x1, ink_y1) = ink?;
         let (left, top) = (ink_x0 - pad, ink_y0 - pad);
         let width = (ink_x1 - ink_x0 + 2 * pad) as usize;
         let height = (ink_y1 - ink_y0 + 2 * pad) as usize;
+        let glyphs: Vec<PlacedGlyph> = placed
+            .into_iter()
+            .map(|(key, x0, y0, word)| PlacedGlyph {
+                key,
+                x: (x0 - left) as usize,
+                y: (y0 - top) as usize,
+                word,
+            })
+            .collect();
 
         // Coverage of the text, and the colour glyphs (emoji) drawn on top in their own colours.
         let mut coverage = vec![0u8; width * height];
         let mut colour_layer: Option<Vec<u8>> = None;
-        for (key, x0, y0) in placed {
-            let Some(image) = self.cache.get_image(&mut self.font_system, key) else {
-                continue;
-            };
-            let (gx, gy) = ((x0 - left) as usize, (y0 - top) as usize);
-            let gw = image.placement.width as usize;
-            for row in 0..image.placement.height as usize {
-                let at = (gy + row) * width + gx;
-                match image.content {
-                    SwashContent::Mask => {
-                        let Some(src) = image.data.get(row * gw..(row + 1) * gw) else {
-                            break;
-                        };
-                        for (c, &s) in coverage[at..at + gw].iter_mut().zip(src) {
-                            *c = (*c).max(s);
-                        }
-                    }
-                    SwashContent::Color => {
-                        let Some(src) = image.data.get(row * gw * 4..(row + 1) * gw * 4) else {
-                            break;
-                        };
-                        let layer = colour_layer.get_or_insert_with(|| vec![0; width * height * 4]);
-                        for (i, s) in src.chunks_exact(4).enumerate() {
-                            coverage[at + i] = coverage[at + i].max(s[3]);
-                            blend_straight(&mut layer[(at + i) * 4..(at + i) * 4 + 4], s);
-                        }
-                    }
-                    // Only produced for LCD rendering, which cosmic-text never asks for.
-                    SwashContent::SubpixelMask => break,
-                }
-            }
+        for glyph in &glyphs {
+            self.draw_glyph(glyph, width, &mut coverage, Some(&mut colour_layer));
         }
         let outline = dilate(&coverage, width, height, self.outline_radius as usize);
-        let pixels = compose(
-            &coverage,
-            &outline,
-            colour_layer.as_deref(),
-            self.color,
-            self.outline_color,
-        );
 
         // Lines are centred in the wrap box; the wrap box is centred in the frame. The block
         // (line boxes, not ink) is what sits at the margin, so the baseline does not jump
@@ -323,14 +319,126 @@ impl TextRenderer {
         if height <= self.frame_height as usize {
             y = y.clamp(0, (self.frame_height as usize - height) as i32);
         }
-        Overlay {
+        Some(CueLayout {
             x: offset_x + left,
             y,
-            width: width as u32,
-            height: height as u32,
+            width,
+            height,
+            glyphs,
+            coverage,
+            outline,
+            colour_layer,
+        })
+    }
+
+    /// The laid-out cue in the style's colours, with word `highlight.0` (counted in the text's
+    /// whitespace-separated words) in colour `highlight.1` instead of the text colour.
+    pub fn paint(&mut self, layout: &CueLayout, highlight: Option<(usize, [u8; 3])>) -> Overlay {
+        let highlight = highlight.map(|(word, colour)| {
+            let mut mask = vec![0u8; layout.coverage.len()];
+            for glyph in layout.glyphs.iter().filter(|g| g.word == word) {
+                self.draw_glyph(glyph, layout.width, &mut mask, None);
+            }
+            (mask, colour)
+        });
+        let pixels = compose(
+            &layout.coverage,
+            &layout.outline,
+            layout.colour_layer.as_deref(),
+            highlight
+                .as_ref()
+                .map(|(mask, colour)| (mask.as_slice(), *colour)),
+            self.color,
+            self.outline_color,
+        );
+        Overlay {
+            x: layout.x,
+            y: layout.y,
+            width: layout.width as u32,
+            height: layout.height as u32,
             pixels,
         }
     }
+
+    /// Adds `glyph`'s coverage to the `width`-pixel-wide `coverage` mask, and its colour
+    /// pixels (emoji) to `colour_layer` when one is given.
+    fn draw_glyph(
+        &mut self,
+        glyph: &PlacedGlyph,
+        width: usize,
+        coverage: &mut [u8],
+        mut colour_layer: Option<&mut Option<Vec<u8>>>,
+    ) {
+        let Some(image) = self.cache.get_image(&mut self.font_system, glyph.key) else {
+            return;
+        };
+        let gw = image.placement.width as usize;
+        let pixels = coverage.len();
+        for row in 0..image.placement.height as usize {
+            let at = (glyph.y + row) * width + glyph.x;
+            match image.content {
+                SwashContent::Mask => {
+                    let Some(src) = image.data.get(row * gw..(row + 1) * gw) else {
+                        break;
+                    };
+                    for (c, &s) in coverage[at..at + gw].iter_mut().zip(src) {
+                        *c = (*c).max(s);
+                    }
+                }
+                SwashContent::Color => {
+                    let Some(src) = image.data.get(row * gw * 4..(row + 1) * gw * 4) else {
+                        break;
+                    };
+                    for (i, s) in src.chunks_exact(4).enumerate() {
+                        coverage[at + i] = coverage[at + i].max(s[3]);
+                        if let Some(layer) = colour_layer.as_deref_mut() {
+                            let layer = layer.get_or_insert_with(|| vec![0; pixels * 4]);
+                            blend_straight(&mut layer[(at + i) * 4..(at + i) * 4 + 4], s);
+                        }
+                    }
+                }
+                // Only produced for LCD rendering, which cosmic-text never asks for.
+                SwashContent::SubpixelMask => break,
+            }
+        }
+    }
+}
+
+/// A cue's text shaped and placed (see [`TextRenderer::layout_cue`]): its glyphs, their
+/// coverage and outline, and where the overlay goes in the frame.
+#[derive(Debug, Clone)]
+pub struct CueLayout {
+    x: i32,
+    y: i32,
+    width: usize,
+    height: usize,
+    glyphs: Vec<PlacedGlyph>,
+    coverage: Vec<u8>,
+    outline: Vec<u8>,
+    colour_layer: Option<Vec<u8>>,
+}
+
+/// A glyph with ink, at its top-left corner in the overlay, and the word it belongs to.
+#[derive(Debug, Clone)]
+struct PlacedGlyph {
+    key: cosmic_text::CacheKey,
+    x: usize,
+    y: usize,
+    word: usize,
+}
+
+/// The byte offsets at which the words of `text` (split at whitespace) start.
+fn word_starts(text: &str) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut in_word = false;
+    for (i, c) in text.char_indices() {
+        let letter = !c.is_whitespace();
+        if letter && !in_word {
+            starts.push(i);
+        }
+        in_word = letter;
+    }
+    starts
 }
 
 /// Loads a font file into the font system; returns its family and face attributes so the
@@ -454,11 +562,13 @@ fn blend_straight(dst: &mut [u8], src: &[u8]) {
 }
 
 /// Text colour at `coverage` over the outline colour at `outline`, then the colour glyphs on
-/// top; premultiplied RGBA.
+/// top; premultiplied RGBA. The part of the coverage in `highlight`'s mask (a part of
+/// `coverage`) takes its colour instead of the text colour.
 fn compose(
     coverage: &[u8],
     outline: &[u8],
     colour_layer: Option<&[u8]>,
+    highlight: Option<(&[u8], [u8; 3])>,
     color: [u8; 3],
     outline_color: [u8; 3],
 ) -> Vec<u8> {
@@ -470,8 +580,13 @@ fn compose(
     {
         let fill = u32::from(fill);
         let ring = div255(u32::from(ring) * (255 - fill));
+        let (lit, lit_color) = match highlight {
+            Some((mask, lit_color)) => (u32::from(mask[i]).min(fill), lit_color),
+            None => (0, color),
+        };
         for c in 0..3 {
-            px[c] = div255(u32::from(color[c]) * fill + u32::from(outline_color[c]) * ring) as u8;
+            let text = u32::from(color[c]) * (fill - lit) + u32::from(lit_color[c]) * lit;
+            px[c] = div255(text + u32::from(outline_color[c]) * ring) as u8;
         }
         px[3] = (fill + ring) as u8;
         if let Some(layer) = colour_layer {
@@ -556,6 +671,7 @@ mod tests {
             &[255, 0, 0, 128],
             &[255, 255, 0, 255],
             None,
+            None,
             [250, 200, 0],
             [10, 20, 30],
         );
@@ -593,6 +709,46 @@ mod tests {
         // Centred horizontally, within a pixel or so of ink asymmetry.
         let centre = o.x + o.width as i32 / 2;
         assert!((centre - W as i32 / 2).abs() <= 4, "centre {centre}");
+    }
+
+    #[test]
+    fn a_highlighted_word_changes_colour_only_in_its_own_place() {
+        let mut r = renderer(SubtitleStyle::default());
+        let text = "Hello there friend";
+        let layout = r.layout_cue(text).unwrap();
+        let plain = r.paint(&layout, None);
+        // The layout is what `render_cue` draws: untimed captions look as they always did.
+        assert_eq!(plain, r.render_cue(text));
+        let yellow = [0xFF, 0xD4, 0x00];
+        let columns = |o: &Overlay| -> Vec<usize> {
+            pixels(o)
+                .enumerate()
+                .filter(|(_, p)| p[..3] == yellow[..] && p[3] == 255)
+                .map(|(i, _)| i % o.width as usize)
+                .collect()
+        };
+        assert!(columns(&plain).is_empty());
+        let mut spans = Vec::new();
+        for word in 0..3 {
+            let lit = r.paint(&layout, Some((word, yellow)));
+            // Same place, size and coverage: nothing moves when the highlight does.
+            assert_eq!(
+                (lit.x, lit.y, lit.width, lit.height),
+                (plain.x, plain.y, plain.width, plain.height)
+            );
+            assert!(pixels(&lit).zip(pixels(&plain)).all(|(a, b)| a[3] == b[3]));
+            let xs = columns(&lit);
+            assert!(xs.len() > 20, "word {word}: {}", xs.len());
+            spans.push((*xs.iter().min().unwrap(), *xs.iter().max().unwrap()));
+        }
+        // Left to right, without overlapping.
+        assert!(
+            spans[0].1 < spans[1].0 && spans[1].1 < spans[2].0,
+            "{spans:?}"
+        );
+        // Past the last word: nothing is highlighted.
+        assert_eq!(r.paint(&layout, Some((3, yellow))), plain);
+        assert!(r.layout_cue(" ").is_none());
     }
 
     #[test]

@@ -8,9 +8,11 @@ mod common;
 use std::path::Path;
 
 use common::{
-    decode_audio, decode_luma, files_in, luma, tiny, write_png, write_tone, HEIGHT, WIDTH,
+    decode_audio, decode_frames, decode_luma, files_in, luma, tiny, write_png, write_tone, HEIGHT,
+    WIDTH,
 };
 use core_engine::logo::{LogoPosition, LogoSpec};
+use core_engine::spec::SpokenWord;
 use core_engine::subtitles::{cues_for_segment, parse_srt, parse_vtt};
 use core_engine::text_overlay::SubtitleStyle;
 use core_engine::{render, CancelToken, RenderOutput, RenderSpec, SegmentSpec};
@@ -210,6 +212,90 @@ fn disabled_subtitles_still_write_sidecars_and_text_free_renders_remove_stale_on
     silent.segments[0].text = "  ".into();
     assert_eq!(render_to(&silent, &output).subtitles, None);
     assert_eq!(files_in(dir.path()), ["final.mp4", "grey.png", "tone.wav"]);
+}
+
+/// "Hello there friend" over the grey picture, its words spoken at 0.0, 0.5 and 1.0 s (from
+/// frames 0, 8 and 15 at 15 fps), highlighted in `highlight`.
+fn spoken_words(dir: &Path, highlight: Option<[u8; 3]>) -> RenderSpec {
+    let mut spec = grey_with_text(dir, "Hello there friend");
+    let timings = [
+        ("Hello", 0.0, 0.4),
+        ("there", 0.5, 0.9),
+        ("friend", 1.0, 1.4),
+    ];
+    spec.segments[0].words = Some(
+        timings
+            .iter()
+            .map(|&(word, start, end)| SpokenWord {
+                word: word.into(),
+                start,
+                end,
+            })
+            .collect(),
+    );
+    if let Some(style) = spec.subtitles.as_mut() {
+        // The largest size, 20 px at 180 lines: strokes wide enough to keep their colour in
+        // 4:2:0 chroma.
+        style.font_size = Some(120.0);
+        style.highlight_color = highlight;
+    }
+    spec
+}
+
+/// The columns (in chroma samples, 0–159) of the lower third's strongly yellow samples: the
+/// picture, the white text and its black outline all have a neutral U of 128, #FFD400 about 31.
+fn yellow_columns(frame: &[u8]) -> Vec<usize> {
+    let (luma, chroma_w) = ((WIDTH * HEIGHT) as usize, (WIDTH / 2) as usize);
+    let u = &frame[luma..luma + luma / 4];
+    let band = (HEIGHT / 2 * 2 / 3) as usize * chroma_w;
+    (band..u.len())
+        .filter(|&i| u[i] < 90)
+        .map(|i| i % chroma_w)
+        .collect()
+}
+
+#[test]
+fn the_word_being_spoken_is_highlighted_and_the_sidecar_times_each_word() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("words.mp4");
+    let result = render_to(&spoken_words(dir.path(), Some([0xFF, 0xD4, 0x00])), &output);
+    assert!(result.warnings.is_empty(), "{:?}", result.warnings);
+    let frames = decode_frames(&output);
+    assert_eq!(frames.len(), 30);
+    // The line is centred: "Hello" lies left of the centre, "friend" right of it.
+    let centre = (WIDTH / 4) as usize;
+    let hello = yellow_columns(&frames[3]);
+    assert!(hello.len() > 10, "{}", hello.len());
+    assert!(hello.iter().all(|&x| x < centre), "{hello:?}");
+    let there = yellow_columns(&frames[11]);
+    assert!(there.len() > 10, "{}", there.len());
+    let friend = yellow_columns(&frames[18]);
+    assert!(friend.len() > 10, "{}", friend.len());
+    assert!(friend.iter().all(|&x| x > centre), "{friend:?}");
+    let mean = |xs: &[usize]| xs.iter().sum::<usize>() as f64 / xs.len() as f64;
+    assert!(mean(&hello) < mean(&there) && mean(&there) < mean(&friend));
+    // After the last word ends (1.4 s, frame 21) the line is gone, and so is the highlight.
+    assert!(yellow_columns(&frames[22]).is_empty());
+
+    let vtt = std::fs::read_to_string(result.subtitles.unwrap().vtt).unwrap();
+    assert_eq!(
+        vtt,
+        "WEBVTT\n\n00:00:00.000 --> 00:00:01.400\n\
+         Hello <00:00:00.500>there <00:00:01.000>friend\n\n"
+    );
+}
+
+#[test]
+fn without_a_highlight_colour_timed_captions_stay_white() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("plain.mp4");
+    render_to(&spoken_words(dir.path(), None), &output);
+    let frames = decode_frames(&output);
+    for frame in [3, 11, 18] {
+        assert!(yellow_columns(&frames[frame]).is_empty(), "frame {frame}");
+        let luma = &frames[frame][..(WIDTH * HEIGHT) as usize];
+        assert!(text_and_outline(luma).0 > 30, "frame {frame}");
+    }
 }
 
 #[test]

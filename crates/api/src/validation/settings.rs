@@ -49,6 +49,13 @@ pub fn settings_update(body: &Value, current: &GlobalSettings) -> Result<Setting
             }
             "subtitle_color" => update.subtitle_color = e.check(key, hex_color(value)),
             "subtitle_font_color" => font_color = e.check(key, hex_color(value)),
+            "subtitle_highlight_color" => {
+                update.subtitle_highlight_color = if value.is_null() {
+                    Some(None)
+                } else {
+                    e.check(key, hex_color(value)).map(Some)
+                };
+            }
             "subtitle_position" => {
                 update.subtitle_position = e.check(
                     key,
@@ -175,6 +182,34 @@ mod tests {
         let clash = json!({"subtitle_color": "#fff", "subtitle_font_color": "#000"});
         assert!(
             field_errors(settings_update(&clash, &settings())).contains_key("subtitle_font_color")
+        );
+    }
+
+    #[test]
+    fn the_highlight_colour_is_a_colour_or_null() {
+        let set = settings_update(&json!({"subtitle_highlight_color": "#00ff88"}), &settings());
+        assert_eq!(
+            set.unwrap().subtitle_highlight_color,
+            Some(Some("#00FF88".to_owned()))
+        );
+        let off = settings_update(&json!({"subtitle_highlight_color": null}), &settings());
+        assert_eq!(off.unwrap().subtitle_highlight_color, Some(None));
+        for bad in [
+            json!("yellow"),
+            json!("#FFD4"),
+            json!(16766976),
+            json!(true),
+        ] {
+            let body = json!({ "subtitle_highlight_color": bad });
+            let errors = field_errors(settings_update(&body, &settings()));
+            assert_eq!(
+                errors.keys().collect::<Vec<_>>(),
+                ["subtitle_highlight_color"]
+            );
+        }
+        assert_eq!(
+            settings().subtitle_highlight_color.as_deref(),
+            Some("#FFD400")
         );
     }
 

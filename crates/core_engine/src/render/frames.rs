@@ -14,12 +14,13 @@ use crate::chunk_plan::Chunk;
 use crate::compositor::{Compositor, Shot};
 use crate::image_source::{self, SourceImage};
 use crate::ken_burns::{Camera, Pattern};
+use crate::overlay::Overlay;
 use crate::overlay::YuvOverlay;
 use crate::pipeline::{frame_info, frame_layout};
 use crate::splice::ChunkEncoder;
 use crate::stats::RenderStats;
 use crate::subtitles::Cue;
-use crate::text_overlay::{SubtitleStyle, TextRenderer};
+use crate::text_overlay::{CueLayout, SubtitleStyle, TextRenderer};
 use crate::timeline::Timeline;
 use crate::transition::{FrameContent, Transitions};
 use crate::{RenderError, RenderSpec};
@@ -290,15 +291,41 @@ fn shot<'p>(
 }
 
 /// Burned-in subtitles: each cue drawn once, when its first frame comes, and blended onto
-/// the frames it covers.
+/// the frames it covers. A cue timed word by word, while highlighting is on, is laid out once
+/// and drawn again each time another word is being spoken, with that word in the highlight
+/// colour.
 #[derive(Default)]
 struct Captions {
     renderer: Option<TextRenderer>,
+    highlight: Option<[u8; 3]>,
     /// Every cue with the frames that show it, in order.
-    cues: Vec<(Range<u64>, String)>,
+    cues: Vec<CaptionCue>,
     /// Index in `cues` of the next cue to show, and the drawn current one.
     next: usize,
-    current: Option<(Range<u64>, YuvOverlay)>,
+    current: Option<Current>,
+}
+
+struct CaptionCue {
+    frames: Range<u64>,
+    text: String,
+    /// The first frame of each word, when the word being spoken is highlighted; else empty.
+    words: Vec<u64>,
+}
+
+impl CaptionCue {
+    /// The word being spoken on `frame`, if the cue highlights words and one has started.
+    fn word_at(&self, frame: u64) -> Option<usize> {
+        self.words.partition_point(|&f| f <= frame).checked_sub(1)
+    }
+}
+
+/// The cue on screen (its index in `cues`), its layout when it highlights words, the word
+/// drawn highlighted and the drawing.
+struct Current {
+    cue: usize,
+    layout: Option<CueLayout>,
+    word: Option<usize>,
+    overlay: YuvOverlay,
 }
 
 impl Captions {
@@ -331,12 +358,21 @@ impl Captions {
             }
             Err(err) => return Err(RenderError::Subtitles(err)),
         };
+        let highlight = style.highlight_color;
         Ok(Self {
             renderer: Some(renderer),
+            highlight,
             cues: cues
                 .iter()
-                .map(|cue| (cue.frames(spec.fps), cue.text.clone()))
-                .filter(|(frames, _)| !frames.is_empty())
+                .map(|cue| CaptionCue {
+                    frames: cue.frames(spec.fps),
+                    text: cue.text.clone(),
+                    words: match highlight {
+                        Some(_) => cue.word_frames(spec.fps),
+                        None => Vec::new(),
+                    },
+                })
+                .filter(|cue| !cue.frames.is_empty())
                 .collect(),
             next: 0,
             current: None,
@@ -354,21 +390,47 @@ impl Captions {
         if self
             .current
             .as_ref()
-            .is_some_and(|(frames, _)| frames.end <= frame)
+            .is_some_and(|current| self.cues[current.cue].frames.end <= frame)
         {
             self.current = None;
         }
-        while let Some((frames, text)) = self.cues.get(self.next) {
-            if frames.start > frame {
+        while let Some(cue) = self.cues.get(self.next) {
+            if cue.frames.start > frame {
                 break;
             }
             self.next += 1;
-            if frames.end > frame {
+            if cue.frames.end > frame {
                 let renderer = self.renderer.as_mut()?;
-                let overlay = YuvOverlay::new(&renderer.render_cue(text));
-                self.current = Some((frames.clone(), overlay));
+                let word = cue.word_at(frame);
+                let (layout, overlay) = match self.highlight {
+                    Some(colour) if !cue.words.is_empty() => {
+                        let layout = renderer.layout_cue(&cue.text);
+                        let overlay = layout.as_ref().map_or_else(Overlay::default, |layout| {
+                            renderer.paint(layout, word.map(|w| (w, colour)))
+                        });
+                        (layout, overlay)
+                    }
+                    _ => (None, renderer.render_cue(&cue.text)),
+                };
+                self.current = Some(Current {
+                    cue: self.next - 1,
+                    layout,
+                    word,
+                    overlay: YuvOverlay::new(&overlay),
+                });
             }
         }
-        self.current.as_ref().map(|(_, overlay)| overlay)
+        let current = self.current.as_mut()?;
+        // Another word is being spoken: the same layout, drawn with it highlighted.
+        if let (Some(layout), Some(colour)) = (&current.layout, self.highlight) {
+            let word = self.cues[current.cue].word_at(frame);
+            if word != current.word {
+                let renderer = self.renderer.as_mut()?;
+                current.overlay =
+                    YuvOverlay::new(&renderer.paint(layout, word.map(|w| (w, colour))));
+                current.word = word;
+            }
+        }
+        Some(&current.overlay)
     }
 }

@@ -132,7 +132,8 @@ pub fn render_with(
         started.elapsed()
     );
     let (transitions, mut warnings) = Transitions::plan(&timeline, spec.transition_duration);
-    let cues = timeline_cues(spec, &timeline);
+    let (cues, caption_warnings) = timeline_cues(spec, &timeline);
+    warnings.extend(caption_warnings);
     let layers = Layers {
         transitions,
         cues: &cues,

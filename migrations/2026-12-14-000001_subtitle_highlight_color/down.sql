@@ -1,0 +1,1 @@
+ALTER TABLE global_settings DROP COLUMN subtitle_highlight_color;
