@@ -14,13 +14,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::TtsError;
 use crate::espeak;
+use crate::hibari::{self, voice::HibariVoice};
 use crate::model::{self, VoiceModel};
 use crate::paths::TtsHome;
 use crate::phonemes;
 use crate::prosody::{self, SentenceEnd, DEFAULT_SPEED};
 use crate::text;
 use crate::timing::{self, SpokenSpan, WordShape, WordTiming};
-use crate::voice::{self, VoiceConfig, VoiceInfo};
+use crate::voice::{self, VoiceConfig, VoiceInfo, VoiceKind};
 use crate::wav::AtomicWav;
 
 /// What to say, in which voice, how fast.
@@ -88,14 +89,22 @@ pub trait Synthesizer: Send + Sync {
     ) -> Result<Speech, TtsError>;
 }
 
-/// A voice ready to speak: its settings and its loaded model.
+/// A Piper voice ready to speak: its settings and its loaded model.
 #[derive(Debug)]
-struct LoadedVoice {
+struct PiperVoice {
     config: VoiceConfig,
     model: VoiceModel,
 }
 
-/// Piper voices run by ONNX Runtime, phonemes by espeak-ng.
+/// A voice ready to speak.
+#[derive(Debug)]
+enum LoadedVoice {
+    Piper(PiperVoice),
+    Hibari(HibariVoice),
+}
+
+/// The installed voices run by ONNX Runtime: Piper voices (phonemes by espeak-ng) and the
+/// hibari voice `af_heart` (phonemes by its own G2P, waveform by our DSP).
 #[derive(Debug)]
 pub struct PiperEngine {
     home: TtsHome,
@@ -163,23 +172,33 @@ impl PiperEngine {
             return Ok(Arc::clone(loaded));
         }
         let environment = model::environment(&self.home.runtime_library())?;
-        let unusable = |path: &Path, reason: String| TtsError::Voice {
-            id: info.id.clone(),
-            path: path.to_path_buf(),
-            reason,
-        };
-        let (config, _) = voice::load_config(&info.config_path)
-            .map_err(|reason| unusable(&info.config_path, reason))?;
         let started = std::time::Instant::now();
-        let model = VoiceModel::load(&environment, &info.model_path, self.threads)
-            .map_err(|reason| unusable(&info.model_path, reason))?;
+        let loaded = match info.kind {
+            VoiceKind::Piper => {
+                let unusable = |path: &Path, reason: String| TtsError::Voice {
+                    id: info.id.clone(),
+                    path: path.to_path_buf(),
+                    reason,
+                };
+                let (config, _) = voice::load_config(&info.config_path)
+                    .map_err(|reason| unusable(&info.config_path, reason))?;
+                let model = VoiceModel::load(&environment, &info.model_path, self.threads)
+                    .map_err(|reason| unusable(&info.model_path, reason))?;
+                LoadedVoice::Piper(PiperVoice { config, model })
+            }
+            VoiceKind::Hibari => LoadedVoice::Hibari(HibariVoice::load(
+                &self.home.hibari_dir(),
+                &environment,
+                self.threads,
+            )?),
+        };
         log::info!(
             "voice {} loaded in {:.2} s ({} threads)",
             info.id,
             started.elapsed().as_secs_f64(),
             self.threads
         );
-        let loaded = Arc::new(LoadedVoice { config, model });
+        let loaded = Arc::new(loaded);
         voices.insert(info.model_path.clone(), Arc::clone(&loaded));
         Ok(loaded)
     }
@@ -193,106 +212,185 @@ impl Synthesizer for PiperEngine {
         cancel: &dyn Fn() -> bool,
     ) -> Result<Speech, TtsError> {
         let speed = prosody::check_speed(request.speed)?;
+        // Checks the text (empty, too long) before anything is loaded, for every voice.
         let sentences = text::sentences(&request.text, text::sentence_char_limit(speed))?;
-        let resolved = voice::resolve_voice(&self.voices()?, request.voice.as_deref(), &self.home)?;
+        let resolved =
+            voice::resolve_voice(&self.voices()?, request.voice.as_deref(), &self.home)?;
         if let Some(warning) = &resolved.warning {
             log::warn!("{warning}");
         }
-        let mut warnings: Vec<String> = resolved.warning.into_iter().collect();
-        let voice_id = resolved.voice.id.clone();
+        let take = Take {
+            text: &request.text,
+            speed,
+            voice_id: resolved.voice.id.clone(),
+            warnings: resolved.warning.into_iter().collect(),
+        };
         let loaded = self.load(&resolved.voice)?;
-        let config = &loaded.config;
-        let scales = prosody::scales(&config.inference, speed);
-
         if cancel() {
             return Err(TtsError::Cancelled);
         }
-        let text_words = timing::text_words(&request.text);
-        let links = timing::link_clause_words(&text_words, &sentences);
-        let mut spans: Vec<SpokenSpan> = Vec::with_capacity(text_words.len());
-        let mut wav = AtomicWav::create(output, config.sample_rate)?;
-        let mut pending_pause: Option<SentenceEnd> = None;
-        let mut spoken = 0;
-        let mut missing: Vec<char> = Vec::new();
-        for (sentence, links) in sentences.iter().zip(&links) {
-            let texts: Vec<&str> = sentence.clauses.iter().map(|c| c.text.as_str()).collect();
-            let ipa = espeak::phonemize(&config.espeak_voice, &texts)?;
-            let utterance = phonemes::utterance(
-                ipa.iter()
-                    .map(String::as_str)
-                    .zip(sentence.clauses.iter().map(|c| c.punctuation)),
-            );
-            let ids = config.phoneme_id_map.ids(&utterance.phonemes);
-            for c in ids.missing {
-                if !missing.contains(&c) {
-                    missing.push(c);
-                }
-            }
-            if ids.spoken == 0 {
-                log::debug!("nothing to say in {:?}", sentence.to_text());
-            } else {
-                if let Some(end) = pending_pause.take() {
-                    wav.write_silence(prosody::pause_samples(end, speed, config.sample_rate))?;
-                }
-                let started = std::time::Instant::now();
-                let inference =
-                    loaded
-                        .model
-                        .infer(&ids.ids, scales)
-                        .map_err(|reason| TtsError::Inference {
-                            voice: voice_id.clone(),
-                            reason,
-                        })?;
-                let samples = &inference.samples;
-                log::debug!(
-                    "{} ids -> {:.2} s of audio in {:.3} s",
-                    ids.ids.len(),
-                    samples.len() as f64 / f64::from(config.sample_rate),
-                    started.elapsed().as_secs_f64()
-                );
-                let boundaries = id_boundaries(&inference, ids.ids.len());
-                let offset = wav.samples();
-                for (clause, (clause_text, links)) in texts.iter().zip(links).enumerate() {
-                    let sounds = clause_sounds(&utterance, &ids.starts, clause, |id| {
-                        offset + boundaries[id]
-                    });
-                    spans.extend(timing::clause_spans(links, &sounds, || {
-                        word_shapes(&config.espeak_voice, clause_text)
-                    })?);
-                }
-                wav.write(samples)?;
-                spoken += 1;
-                pending_pause = Some(sentence.end);
-            }
-            if cancel() {
-                return Err(TtsError::Cancelled);
-            }
+        match &*loaded {
+            LoadedVoice::Piper(voice) => speak_piper(voice, &sentences, take, output, cancel),
+            LoadedVoice::Hibari(voice) => speak_hibari(voice, take, output, cancel),
         }
-        if spoken == 0 {
-            return Err(TtsError::Unspeakable { voice: voice_id });
-        }
-        if !missing.is_empty() {
-            let list: String = missing.iter().collect();
-            log::warn!("voice {voice_id} has no phoneme for {list:?}; skipped");
-            warnings.push(format!(
-                "voice `{voice_id}` skipped {} sound(s) it cannot pronounce",
-                missing.len()
-            ));
+    }
+}
+
+/// One synthesis under way: what to say and what to report.
+struct Take<'a> {
+    text: &'a str,
+    speed: f32,
+    voice_id: String,
+    warnings: Vec<String>,
+}
+
+impl Take<'_> {
+    /// Times the words from what was spoken, writes the words file and the WAV together, and
+    /// says what was written.
+    fn finish(
+        self,
+        wav: AtomicWav,
+        spans: &[SpokenSpan],
+        sample_rate: u32,
+        sentences: usize,
+        output: &Path,
+    ) -> Result<Speech, TtsError> {
+        if sentences == 0 {
+            return Err(TtsError::Unspeakable {
+                voice: self.voice_id,
+            });
         }
         let samples = wav.samples();
-        let words = timing::word_timings(&request.text, &spans, config.sample_rate);
+        let words = timing::word_timings(self.text, spans, sample_rate);
         wav.commit(&words)?;
         Ok(Speech {
             path: output.to_path_buf(),
-            voice_id,
-            sample_rate: config.sample_rate,
+            voice_id: self.voice_id,
+            sample_rate,
             samples,
-            duration_seconds: samples as f64 / f64::from(config.sample_rate),
-            sentences: spoken,
-            warnings,
+            duration_seconds: samples as f64 / f64::from(sample_rate),
+            sentences,
+            warnings: self.warnings,
             words,
         })
     }
+}
+
+/// The hibari voice: its own sentences, G2P and DSP (see [`HibariVoice`]).
+fn speak_hibari(
+    voice: &HibariVoice,
+    take: Take<'_>,
+    output: &Path,
+    cancel: &dyn Fn() -> bool,
+) -> Result<Speech, TtsError> {
+    let mut wav = AtomicWav::create(output, hibari::dsp::SAMPLE_RATE)?;
+    let words = timing::text_words(take.text);
+    let started = std::time::Instant::now();
+    let spoken = voice.speak(
+        take.text,
+        take.speed,
+        &words,
+        wav.samples(),
+        &mut |samples| wav.write(samples),
+        cancel,
+    )?;
+    log::debug!(
+        "{} chunk(s) -> {:.2} s of audio in {:.3} s",
+        spoken.chunks,
+        wav.samples() as f64 / f64::from(hibari::dsp::SAMPLE_RATE),
+        started.elapsed().as_secs_f64()
+    );
+    take.finish(
+        wav,
+        &spoken.spans,
+        hibari::dsp::SAMPLE_RATE,
+        spoken.chunks,
+        output,
+    )
+}
+
+/// A Piper voice: sentence by sentence through espeak-ng, with pauses between sentences.
+fn speak_piper(
+    voice: &PiperVoice,
+    sentences: &[text::Sentence],
+    mut take: Take<'_>,
+    output: &Path,
+    cancel: &dyn Fn() -> bool,
+) -> Result<Speech, TtsError> {
+    let config = &voice.config;
+    let speed = take.speed;
+    let voice_id = take.voice_id.clone();
+    let scales = prosody::scales(&config.inference, speed);
+    let text_words = timing::text_words(take.text);
+    let links = timing::link_clause_words(&text_words, sentences);
+    let mut spans: Vec<SpokenSpan> = Vec::with_capacity(text_words.len());
+    let mut wav = AtomicWav::create(output, config.sample_rate)?;
+    let mut pending_pause: Option<SentenceEnd> = None;
+    let mut spoken = 0;
+    let mut missing: Vec<char> = Vec::new();
+    for (sentence, links) in sentences.iter().zip(&links) {
+        let texts: Vec<&str> = sentence.clauses.iter().map(|c| c.text.as_str()).collect();
+        let ipa = espeak::phonemize(&config.espeak_voice, &texts)?;
+        let utterance = phonemes::utterance(
+            ipa.iter()
+                .map(String::as_str)
+                .zip(sentence.clauses.iter().map(|c| c.punctuation)),
+        );
+        let ids = config.phoneme_id_map.ids(&utterance.phonemes);
+        for c in ids.missing {
+            if !missing.contains(&c) {
+                missing.push(c);
+            }
+        }
+        if ids.spoken == 0 {
+            log::debug!("nothing to say in {:?}", sentence.to_text());
+        } else {
+            if let Some(end) = pending_pause.take() {
+                wav.write_silence(prosody::pause_samples(end, speed, config.sample_rate))?;
+            }
+            let started = std::time::Instant::now();
+            let inference =
+                voice
+                    .model
+                    .infer(&ids.ids, scales)
+                    .map_err(|reason| TtsError::Inference {
+                        voice: voice_id.clone(),
+                        reason,
+                    })?;
+            let samples = &inference.samples;
+            log::debug!(
+                "{} ids -> {:.2} s of audio in {:.3} s",
+                ids.ids.len(),
+                samples.len() as f64 / f64::from(config.sample_rate),
+                started.elapsed().as_secs_f64()
+            );
+            let boundaries = id_boundaries(&inference, ids.ids.len());
+            let offset = wav.samples();
+            for (clause, (clause_text, links)) in texts.iter().zip(links).enumerate() {
+                let sounds = clause_sounds(&utterance, &ids.starts, clause, |id| {
+                    offset + boundaries[id]
+                });
+                spans.extend(timing::clause_spans(links, &sounds, || {
+                    word_shapes(&config.espeak_voice, clause_text)
+                })?);
+            }
+            wav.write(samples)?;
+            spoken += 1;
+            pending_pause = Some(sentence.end);
+        }
+        if cancel() {
+            return Err(TtsError::Cancelled);
+        }
+    }
+    if !missing.is_empty() {
+        let list: String = missing.iter().collect();
+        log::warn!("voice {voice_id} has no phoneme for {list:?}; skipped");
+        take.warnings.push(format!(
+            "voice `{voice_id}` skipped {} sound(s) it cannot pronounce",
+            missing.len()
+        ));
+    }
+    take.finish(wav, &spans, config.sample_rate, spoken, output)
 }
 
 /// Where each id of the utterance starts, in samples from its start (and, last, its end):

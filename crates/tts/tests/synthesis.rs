@@ -1,5 +1,6 @@
-//! Real synthesis with the installed default voice and runtime (both put in place by
-//! `scripts/setup.sh`, which CI runs first). Short texts keep the suite quick.
+//! Real synthesis with the installed voices and runtime (put in place by `scripts/setup.sh`,
+//! which CI runs first): the Piper voice `en_US-joe-medium` and the default voice `af_heart`.
+//! Short texts keep the suite quick.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -8,10 +9,14 @@ use std::sync::OnceLock;
 
 use tts::{PiperEngine, Speech, SpeechRequest, Synthesizer, TtsError, TtsHome, DEFAULT_VOICE_ID};
 
+/// The Piper voice setup.sh installs.
+const JOE: &str = "en_US-joe-medium";
+
 fn home() -> TtsHome {
     let home = TtsHome::from_env().expect("HOME is not set");
-    let voice = home.voices_dir().join(format!("{DEFAULT_VOICE_ID}.onnx"));
-    for needed in [home.runtime_library(), voice] {
+    let voice = home.voices_dir().join(format!("{JOE}.onnx"));
+    let heart = home.hibari_dir().join("hibari.onnx");
+    for needed in [home.runtime_library(), voice, heart] {
         assert!(
             needed.is_file(),
             "{} is missing: run scripts/setup.sh to install the TTS runtime and default voice",
@@ -31,11 +36,16 @@ fn never() -> bool {
     false
 }
 
+/// `text` in joe's voice.
 fn say(text: &str, speed: f32, dir: &Path) -> (Speech, Vec<i16>) {
+    say_in(JOE, text, speed, dir)
+}
+
+fn say_in(voice: &str, text: &str, speed: f32, dir: &Path) -> (Speech, Vec<i16>) {
     let out = dir.join("speech.wav");
-    let speech = engine()
-        .synthesize(&SpeechRequest::new(text).with_speed(speed), &out, &never)
-        .unwrap();
+    let request = SpeechRequest::new(text).with_speed(speed).with_voice(voice);
+    let speech = engine().synthesize(&request, &out, &never).unwrap();
+    assert_eq!(speech.voice_id, voice);
     let reader = hound::WavReader::open(&out).unwrap();
     let spec = reader.spec();
     assert_eq!((spec.channels, spec.bits_per_sample), (1, 16));
@@ -63,7 +73,6 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 fn one_sentence_is_audible_speech_of_plausible_length() {
     let dir = tempfile::tempdir().unwrap();
     let (speech, samples) = say("The keeper lit the lamp.", 1.0, dir.path());
-    assert_eq!(speech.voice_id, DEFAULT_VOICE_ID);
     assert_eq!(speech.sample_rate, 22050);
     assert_eq!(speech.sentences, 1);
     assert!(speech.warnings.is_empty(), "{:?}", speech.warnings);
@@ -141,7 +150,7 @@ fn cancelling_stops_after_the_current_sentence_and_leaves_no_file() {
     let cancel_after_first_sentence = || checks.fetch_add(1, Ordering::SeqCst) >= 1;
     let err = engine()
         .synthesize(
-            &SpeechRequest::new("One. Two. Three. Four."),
+            &SpeechRequest::new("One. Two. Three. Four.").with_voice(JOE),
             &out,
             &cancel_after_first_sentence,
         )
@@ -169,7 +178,20 @@ fn unknown_voice_falls_back_to_the_default_with_a_warning() {
     assert_eq!(speech.voice_id, DEFAULT_VOICE_ID);
     assert_eq!(
         speech.warnings,
-        ["voice `xx_XX-nobody-low` is not installed; used `en_US-joe-medium` instead"]
+        ["voice `xx_XX-nobody-low` is not installed; used `af_heart` instead"]
+    );
+    // The editor's Kokoro ids: the installed voice of the same gender speaks.
+    let speech = engine()
+        .synthesize(
+            &SpeechRequest::new("Hello.").with_voice("am_adam"),
+            &dir.path().join("b.wav"),
+            &never,
+        )
+        .unwrap();
+    assert_eq!(speech.voice_id, JOE);
+    assert_eq!(
+        speech.warnings,
+        ["voice `am_adam` is not installed; used `en_US-joe-medium` instead"]
     );
 }
 
@@ -177,7 +199,7 @@ fn unknown_voice_falls_back_to_the_default_with_a_warning() {
 fn text_in_a_script_the_voice_does_not_know_never_panics() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cjk.wav");
-    match engine().synthesize(&SpeechRequest::new("你好，世界。"), &out, &never) {
+    match engine().synthesize(&SpeechRequest::new("你好，世界。").with_voice(JOE), &out, &never) {
         Ok(speech) => assert!(speech.samples > 0),
         Err(err @ TtsError::Unspeakable { .. }) => assert!(!out.exists(), "{err}"),
         Err(other) => panic!("unexpected error {other}"),
@@ -199,9 +221,7 @@ fn a_corrupt_model_is_a_voice_error_naming_setup() {
         dir.path().join("onnxruntime"),
     )
     .unwrap();
-    let config = real
-        .voices_dir()
-        .join(format!("{DEFAULT_VOICE_ID}.onnx.json"));
+    let config = real.voices_dir().join(format!("{JOE}.onnx.json"));
     std::fs::copy(config, voices.join("broken.onnx.json")).unwrap();
     std::fs::write(voices.join("broken.onnx"), b"this is not an ONNX model").unwrap();
 
@@ -220,15 +240,19 @@ fn a_corrupt_model_is_a_voice_error_naming_setup() {
 }
 
 #[test]
-fn voices_lists_the_installed_default() {
+fn voices_lists_both_installed_voices() {
     let voices = engine().voices().unwrap();
-    let joe = voices
+    let joe = voices.iter().find(|v| v.id == JOE).expect("joe listed");
+    assert_eq!(joe.name, "joe");
+    assert_eq!(joe.language, "en-US");
+    assert_eq!(joe.gender, Some(tts::Gender::Male));
+    assert_eq!(joe.quality.as_deref(), Some("medium"));
+    let heart = voices
         .iter()
         .find(|v| v.id == DEFAULT_VOICE_ID)
         .expect("default voice listed");
-    assert_eq!(joe.name, "joe");
-    assert_eq!(joe.language_code, "en_US");
-    assert_eq!(joe.quality.as_deref(), Some("medium"));
+    assert_eq!(heart.gender, Some(tts::Gender::Female));
+    assert_eq!(heart.kind, tts::VoiceKind::Hibari);
     assert_eq!(engine().preload(None).unwrap(), None);
 }
 
@@ -305,14 +329,71 @@ fn a_new_take_replaces_the_words_and_a_cancelled_one_leaves_the_old_pair() {
     let out = dir.path().join("speech.wav");
     std::fs::write(tts::words_path(&out), b"stale").unwrap();
     let speech = engine()
-        .synthesize(&SpeechRequest::new("Hello there."), &out, &never)
+        .synthesize(&SpeechRequest::new("Hello there.").with_voice(JOE), &out, &never)
         .unwrap();
     check_words("Hello there.", &speech);
     let before = std::fs::read(tts::words_path(&out)).unwrap();
     let err = engine()
-        .synthesize(&SpeechRequest::new("One. Two."), &out, &|| true)
+        .synthesize(&SpeechRequest::new("One. Two.").with_voice(JOE), &out, &|| true)
         .unwrap_err();
     assert!(matches!(err, TtsError::Cancelled), "{err}");
     assert_eq!(std::fs::read(tts::words_path(&out)).unwrap(), before);
     assert_eq!(files_in(dir.path()), [out.clone(), tts::words_path(&out)]);
+}
+
+// The default voice, af_heart (hibari).
+
+#[test]
+fn the_default_voice_speaks_numbers_abbreviations_and_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "In 1987, Dr. Smith paid $9.99 for \u{201C}two\u{201D} lamps \u{2014} at 7:30 pm.";
+    let (speech, samples) = say_in(DEFAULT_VOICE_ID, text, 1.0, dir.path());
+    assert_eq!(speech.sample_rate, 24_000);
+    assert!(speech.warnings.is_empty(), "{:?}", speech.warnings);
+    // Spoken out in full ("nineteen eighty-seven", "doctor", "nine dollars and ninety-nine
+    // cents", "seven thirty PM"): several seconds, not silent.
+    assert!(
+        (4.0..12.0).contains(&speech.duration_seconds),
+        "{} s",
+        speech.duration_seconds
+    );
+    assert!(rms(&samples) > 500.0, "RMS {:.0}: silent?", rms(&samples));
+    check_words(text, &speech);
+    // "1987," is one text word spoken as three: it lasts far longer than "Dr." or "for".
+    let year = &speech.words[1];
+    let doctor = &speech.words[2];
+    assert!(year.end - year.start > 0.6, "{year:?}");
+    assert!(doctor.end - doctor.start > 0.2, "{doctor:?}");
+    // The dash is a pause the model makes, not a word: at most a few frames.
+    let dash = &speech.words[9];
+    assert!(dash.end - dash.start < 0.1, "{dash:?}");
+}
+
+#[test]
+fn the_default_voice_is_deterministic_and_follows_the_speed() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "The storm broke the great lens into seven pieces. Nobody believed her.";
+    let (normal, first) = say_in(DEFAULT_VOICE_ID, text, 1.0, dir.path());
+    check_words(text, &normal);
+    let (_, again) = say_in(DEFAULT_VOICE_ID, text, 1.0, dir.path());
+    assert!(first == again, "the same text gave other samples");
+    let (fast, _) = say_in(DEFAULT_VOICE_ID, text, 1.5, dir.path());
+    let (slow, _) = say_in(DEFAULT_VOICE_ID, text, 0.7, dir.path());
+    assert!(fast.duration_seconds < normal.duration_seconds * 0.85);
+    assert!(slow.duration_seconds > normal.duration_seconds * 1.2);
+    assert!(normal.words.iter().all(|w| w.end - w.start > 0.05));
+}
+
+#[test]
+fn the_default_voice_cancels_between_sentences() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("speech.wav");
+    let checks = AtomicUsize::new(0);
+    let err = engine()
+        .synthesize(&SpeechRequest::new("One. Two. Three."), &out, &|| {
+            checks.fetch_add(1, Ordering::SeqCst) >= 1
+        })
+        .unwrap_err();
+    assert!(matches!(err, TtsError::Cancelled), "{err}");
+    assert_eq!(files_in(dir.path()), Vec::<PathBuf>::new());
 }

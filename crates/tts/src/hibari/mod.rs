@@ -11,6 +11,7 @@ mod math;
 pub mod model;
 pub mod sentences;
 pub mod vocab;
+pub mod voice;
 
 /// The voice id the editor sends for this voice (Kokoro's name for its teacher voice).
 pub const VOICE_ID: &str = "af_heart";
