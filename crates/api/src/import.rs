@@ -100,6 +100,12 @@ pub fn import_manifest(
                     &media.audio_extension,
                 );
                 copy(media_root, &audio, &source.audio)?;
+                // Narration made by our voices has its word timings beside it: they go along.
+                let words = tts::words_path(&source.audio);
+                if words.is_file() {
+                    let relative = tts::words_path(Path::new(&audio));
+                    copy(media_root, &relative.to_string_lossy(), &words)?;
+                }
                 repository::set_segment_audio(
                     &mut conn,
                     &row.id,

@@ -262,20 +262,26 @@ fn subtitle_style(
 /// `[{"word": "Hello,", "start": 0.12, "end": 0.48}, ...]`). `None` when there are none
 /// (uploaded narration) or they cannot be read, which only costs the captions their word
 /// timing (logged).
-// Temporary: to be replaced by the reader the tts crate provides.
+/// The word timings our voices wrote beside a narration, for captions that follow the voice;
+/// none for uploaded narration. A damaged file is logged and ignored: the captions are then
+/// spread over the narration as for an upload.
 fn read_words(audio: &Path) -> Option<Vec<SpokenWord>> {
-    let path = audio.with_extension("words.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return None,
+    match tts::read_words(audio) {
+        Ok(words) => words.map(|words| words.into_iter().map(spoken_word).collect()),
         Err(err) => {
-            log::warn!("cannot read the word timings {}: {err}", path.display());
-            return None;
+            log::warn!("{}", task_manager::error_chain(&err));
+            None
         }
-    };
-    serde_json::from_str(&text)
-        .map_err(|err| log::warn!("the word timings {} are not valid: {err}", path.display()))
-        .ok()
+    }
+}
+
+/// The renderer's copy of a word timing (core_engine knows nothing of the tts crate).
+pub fn spoken_word(word: tts::WordTiming) -> SpokenWord {
+    SpokenWord {
+        word: word.word,
+        start: word.start,
+        end: word.end,
+    }
 }
 
 fn logo_spec(

@@ -200,10 +200,13 @@ pub fn copy_in(media_root: &Path, relative: &str, source: &Path) -> io::Result<(
 /// database already points elsewhere.
 pub fn remove_media_file(media_root: &Path, relative: &str) {
     let path = media_root.join(relative);
-    match std::fs::remove_file(&path) {
-        Ok(()) => {}
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-        Err(err) => log::warn!("cannot remove {}: {err}", path.display()),
+    // A narration's word timings live and die with it (no other file has one).
+    for path in [tts::words_path(&path), path] {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => log::warn!("cannot remove {}: {err}", path.display()),
+        }
     }
 }
 

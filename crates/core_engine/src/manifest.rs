@@ -48,6 +48,7 @@ use serde::Deserialize;
 
 use crate::logo::{LogoPosition, LogoSpec};
 use crate::overlay::OverlayError;
+use crate::spec::SpokenWord;
 use crate::text_overlay::{parse_hex_color, SubtitlePosition, SubtitleStyle};
 use crate::{RenderSpec, SegmentSpec};
 
@@ -204,10 +205,12 @@ impl Manifest {
             .map(|&i| (i, self.spec.segments[i].text.as_str()))
     }
 
-    /// Gives segment `index` (0-based) its narration file.
-    pub fn set_narration(&mut self, index: usize, audio: PathBuf) {
+    /// Gives segment `index` (0-based) its narration file and, when the voice told them, the
+    /// timings of its words.
+    pub fn set_narration(&mut self, index: usize, audio: PathBuf, words: Option<Vec<SpokenWord>>) {
         if let Some(segment) = self.spec.segments.get_mut(index) {
             segment.audio = audio;
+            segment.words = words;
             self.unnarrated.retain(|&i| i != index);
         }
     }
@@ -538,9 +541,16 @@ mod tests {
             "segment 2 has no narration yet: narrate its text or give it \"audio\""
         );
         let spoken = dir.path().join("audio/02.wav");
-        manifest.set_narration(1, spoken.clone());
+        let words = vec![SpokenWord {
+            word: "Say".into(),
+            start: 0.1,
+            end: 0.3,
+        }];
+        manifest.set_narration(1, spoken.clone(), Some(words.clone()));
         assert_eq!(manifest.unnarrated().count(), 0);
-        assert_eq!(manifest.to_spec().unwrap().segments[1].audio, spoken);
+        let spec = manifest.to_spec().unwrap();
+        assert_eq!(spec.segments[1].audio, spoken);
+        assert_eq!(spec.segments[1].words, Some(words));
     }
 
     #[test]

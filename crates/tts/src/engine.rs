@@ -214,8 +214,7 @@ impl Synthesizer for PiperEngine {
         let speed = prosody::check_speed(request.speed)?;
         // Checks the text (empty, too long) before anything is loaded, for every voice.
         let sentences = text::sentences(&request.text, text::sentence_char_limit(speed))?;
-        let resolved =
-            voice::resolve_voice(&self.voices()?, request.voice.as_deref(), &self.home)?;
+        let resolved = voice::resolve_voice(&self.voices()?, request.voice.as_deref(), &self.home)?;
         if let Some(warning) = &resolved.warning {
             log::warn!("{warning}");
         }

@@ -19,7 +19,6 @@ use crate::prosody::InferenceSettings;
 /// `af_heart` (the editor's Kokoro naming: American English, female).
 pub const DEFAULT_VOICE_ID: &str = hibari::VOICE_ID;
 
-
 /// Piper's English voices whose speaker is known (their model files do not say), by dataset.
 /// Multi-speaker datasets (arctic, libritts, vctk, ...) are absent: their gender varies.
 const PIPER_GENDERS: [(&str, Gender); 25] = [
@@ -347,13 +346,15 @@ pub fn resolve_voice(
             .find(|v| v.id == DEFAULT_VOICE_ID)
             .or_else(|| voices.first())
     };
-    let same_gender = requested.and_then(kokoro_wish).and_then(|(gender, language)| {
-        let of_gender = || voices.iter().filter(move |v| v.gender == Some(gender));
-        of_gender()
-            .find(|v| v.language == language)
-            .or_else(|| default().filter(|v| v.gender == Some(gender)))
-            .or_else(|| of_gender().next())
-    });
+    let same_gender = requested
+        .and_then(kokoro_wish)
+        .and_then(|(gender, language)| {
+            let of_gender = || voices.iter().filter(move |v| v.gender == Some(gender));
+            of_gender()
+                .find(|v| v.language == language)
+                .or_else(|| default().filter(|v| v.gender == Some(gender)))
+                .or_else(|| of_gender().next())
+        });
     let fallback = same_gender
         .or_else(default)
         .ok_or_else(|| TtsError::NoVoices {
@@ -442,7 +443,11 @@ mod tests {
         std::fs::create_dir(home.hibari_dir()).unwrap();
         std::fs::write(home.hibari_dir().join(hibari::model::MODEL_FILE), b"model").unwrap();
         let ids = |home: &TtsHome| -> Vec<String> {
-            list_voices(home).unwrap().into_iter().map(|v| v.id).collect()
+            list_voices(home)
+                .unwrap()
+                .into_iter()
+                .map(|v| v.id)
+                .collect()
         };
         assert_eq!(ids(&home), ["en_US-joe-medium"]);
         std::fs::write(home.hibari_dir().join(hibari::vocab::VOCAB_FILE), b"{}").unwrap();
@@ -535,7 +540,10 @@ mod tests {
         ];
         assert_eq!(resolved(&voices, Some("z_voice")), ("z_voice".into(), None));
         assert_eq!(resolved(&voices, None), (DEFAULT_VOICE_ID.into(), None));
-        assert_eq!(resolved(&voices, Some("  ")), (DEFAULT_VOICE_ID.into(), None));
+        assert_eq!(
+            resolved(&voices, Some("  ")),
+            (DEFAULT_VOICE_ID.into(), None)
+        );
         assert_eq!(
             resolved(&voices, Some("fr_FR-nobody")),
             (

@@ -199,7 +199,11 @@ fn unknown_voice_falls_back_to_the_default_with_a_warning() {
 fn text_in_a_script_the_voice_does_not_know_never_panics() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cjk.wav");
-    match engine().synthesize(&SpeechRequest::new("你好，世界。").with_voice(JOE), &out, &never) {
+    match engine().synthesize(
+        &SpeechRequest::new("你好，世界。").with_voice(JOE),
+        &out,
+        &never,
+    ) {
         Ok(speech) => assert!(speech.samples > 0),
         Err(err @ TtsError::Unspeakable { .. }) => assert!(!out.exists(), "{err}"),
         Err(other) => panic!("unexpected error {other}"),
@@ -329,12 +333,20 @@ fn a_new_take_replaces_the_words_and_a_cancelled_one_leaves_the_old_pair() {
     let out = dir.path().join("speech.wav");
     std::fs::write(tts::words_path(&out), b"stale").unwrap();
     let speech = engine()
-        .synthesize(&SpeechRequest::new("Hello there.").with_voice(JOE), &out, &never)
+        .synthesize(
+            &SpeechRequest::new("Hello there.").with_voice(JOE),
+            &out,
+            &never,
+        )
         .unwrap();
     check_words("Hello there.", &speech);
     let before = std::fs::read(tts::words_path(&out)).unwrap();
     let err = engine()
-        .synthesize(&SpeechRequest::new("One. Two.").with_voice(JOE), &out, &|| true)
+        .synthesize(
+            &SpeechRequest::new("One. Two.").with_voice(JOE),
+            &out,
+            &|| true,
+        )
         .unwrap_err();
     assert!(matches!(err, TtsError::Cancelled), "{err}");
     assert_eq!(std::fs::read(tts::words_path(&out)).unwrap(), before);

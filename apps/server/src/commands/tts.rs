@@ -22,9 +22,13 @@ pub struct TtsArgs {
     /// Speaking speed, 0.5 (slow) to 2.0 (fast).
     #[arg(long, default_value_t = tts::DEFAULT_SPEED)]
     pub speed: f32,
-    /// The WAV file to write (replaced only once the new one is complete).
+    /// The WAV file to write (replaced only once the new one is complete). The word
+    /// timings are always written beside it too (`F.words.json` for `F.wav`).
     #[arg(short, long)]
     pub output: PathBuf,
+    /// Also write the word timings here: `[{"word", "start", "end"}, ...]` in seconds.
+    #[arg(long)]
+    pub words: Option<PathBuf>,
 }
 
 /// The TTS home from the environment (`STORYFLOW_TTS_HOME`, `XDG_DATA_HOME`, `HOME`).
@@ -64,6 +68,10 @@ pub fn run(args: TtsArgs) -> CommandResult {
     let started = Instant::now();
     let speech = engine.synthesize(&request, &args.output, &|| cancelled.load(Ordering::SeqCst))?;
     let wall_seconds = started.elapsed().as_secs_f64();
+    if let Some(path) = &args.words {
+        std::fs::write(path, serde_json::to_vec_pretty(&speech.words)?)
+            .map_err(|err| format!("cannot write {}: {err}", path.display()))?;
+    }
     for warning in &speech.warnings {
         eprintln!("warning: {warning}");
     }
@@ -77,6 +85,8 @@ pub fn run(args: TtsArgs) -> CommandResult {
             "samples": speech.samples,
             "duration_seconds": speech.duration_seconds,
             "sentences": speech.sentences,
+            "words": speech.words.len(),
+            "words_path": args.words.as_ref().unwrap_or(&tts::words_path(&speech.path)),
             "warnings": speech.warnings,
             "voice_load_seconds": load_seconds,
             "wall_seconds": wall_seconds,

@@ -389,8 +389,13 @@ pub fn narrate_manifest(
             speech.duration_seconds,
             speech.voice_id
         );
+        let words = speech
+            .words
+            .into_iter()
+            .map(crate::render_store::spoken_word)
+            .collect();
         report.warn(speech.warnings);
-        manifest.set_narration(index, output);
+        manifest.set_narration(index, output, Some(words));
     }
     Ok(report.warnings)
 }
