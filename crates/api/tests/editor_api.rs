@@ -800,7 +800,7 @@ fn settings_are_read_and_validated_field_by_field() {
     let (status, settings) = status_json(app.get("/api/settings/"));
     assert_eq!(status, 200);
     let expected = json!({
-        "default_voice_id": "af_bella", "tts_speed": 1.0, "subtitle_font_family": "Arial",
+        "default_voice_id": "af_heart", "tts_speed": 1.0, "subtitle_font_family": "Arial",
         "subtitle_font_size": 48, "subtitle_font_color": "#FFFFFF", "subtitle_color": "#FFFFFF",
         "subtitle_position": "bottom", "subtitle_highlight_color": "#FFD400",
         "subtitle_font": "", "custom_font_file": null,

@@ -67,15 +67,22 @@ fn voices_list_the_installed_default_voice() {
     let app = spawn_app();
     let (status, voices) = status_json(app.get("/api/settings/voices/"));
     assert_eq!(status, 200);
-    let joe = voices
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["id"] == "en_US-joe-medium")
-        .unwrap_or_else(|| panic!("the default voice is not listed: {voices}"));
+    let voice = |id: &str| {
+        voices
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["id"] == id)
+            .unwrap_or_else(|| panic!("{id} is not listed: {voices}"))
+            .clone()
+    };
+    let joe = voice("en_US-joe-medium");
     assert_eq!(joe["name"], "Joe");
     assert_eq!(joe["accent"], "US");
-    assert!(joe["gender"].is_string() && joe["language"].is_string());
+    assert_eq!((&joe["gender"], &joe["language"]), (&json!("Male"), &json!("en-US")));
+    let heart = voice("af_heart");
+    assert_eq!(heart["name"], "Heart");
+    assert_eq!((&heart["gender"], &heart["language"]), (&json!("Female"), &json!("en-US")));
 }
 
 #[test]
@@ -94,18 +101,24 @@ fn a_segment_is_narrated_by_a_task_and_speed_is_honoured() {
 
     let task = wait_for_task(&app, task_id);
     assert_eq!(task["status"], "COMPLETED", "{task}");
-    // The settings' default voice is the UI's Kokoro `af_bella`: the installed one speaks.
-    let warnings = task["result"]["warnings"].as_array().unwrap();
-    assert!(
-        warnings
-            .iter()
-            .any(|w| w.as_str().unwrap().contains("af_bella")),
-        "{task}"
-    );
+    // Fresh settings name the default voice, which is installed: no warning.
+    assert_eq!(task["result"]["warnings"], json!([]), "{task}");
     assert_eq!(task["completed_segments"][0]["segment_id"], sid.as_str());
+    assert_eq!(task["completed_segments"][0]["voice"], "af_heart");
 
     let narrated = segment(&app, sid);
     let url = narrated["audio_file"].as_str().unwrap().to_owned();
+    // The word timings sit beside the clip: one per word of the text, in order.
+    let words_url = url.replace(".wav", ".words.json");
+    let (status, words) = status_json(app.get(&words_url));
+    assert_eq!(status, 200, "{words_url}");
+    let spoken: Vec<&str> = words
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["word"].as_str().unwrap())
+        .collect();
+    assert_eq!(spoken, text.split_whitespace().collect::<Vec<_>>());
     let normal = narrated["audio_duration"].as_f64().unwrap();
     assert!(
         (3.0..12.0).contains(&normal),
@@ -130,6 +143,7 @@ fn a_segment_is_narrated_by_a_task_and_speed_is_honoured() {
         404,
         "the previous narration is removed"
     );
+    assert_eq!(app.get(&words_url).status(), 404, "and its word timings");
     let folder = app.media_root().join(
         Path::new(
             fast["audio_file"]
@@ -142,8 +156,27 @@ fn a_segment_is_narrated_by_a_task_and_speed_is_honoured() {
     );
     assert_eq!(
         std::fs::read_dir(folder).unwrap().count(),
-        1,
-        "one clip, no leftovers"
+        2,
+        "one clip and its word timings, no leftovers"
+    );
+}
+
+#[test]
+fn a_kokoro_voice_that_is_not_installed_falls_back_by_gender() {
+    let app = spawn_app();
+    let (_, segments) = project_with(&app, &["A short line."]);
+    let patch = json!({ "default_voice_id": "am_adam" });
+    let (status, settings) = status_json(app.patch_json("/api/settings/", &patch));
+    assert_eq!(status, 200, "{settings}");
+    // The editor's picker is shown the voice that will really speak.
+    assert_eq!(settings["default_voice_id"], "en_US-joe-medium");
+    let (_, body) = generate(&app, &segments[0]);
+    let task = wait_for_task(&app, body["task_id"].as_str().unwrap());
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    assert_eq!(task["completed_segments"][0]["voice"], "en_US-joe-medium");
+    assert_eq!(
+        task["result"]["warnings"],
+        json!(["voice `am_adam` is not installed; used `en_US-joe-medium` instead"])
     );
 }
 

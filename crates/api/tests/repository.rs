@@ -278,7 +278,7 @@ fn settings_are_created_with_defaults_once() {
     assert_eq!(first.zoom_intensity, 1.3);
     assert_eq!(first.inter_segment_silence, 0.3);
     assert_eq!(first.logo_position, "bottom-right");
-    assert_eq!(first.default_voice_id, "af_bella");
+    assert_eq!(first.default_voice_id, "af_heart");
     let second = repo::get_settings(&mut conn).unwrap();
     assert_eq!(first, second);
     assert_eq!(count(&mut conn), 1);
