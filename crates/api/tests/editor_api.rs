@@ -565,7 +565,7 @@ fn uploads_are_checked_by_content_and_replace_files_safely() {
         "image/png",
         &png(4, 4),
     ));
-    assert_eq!(status, 400);
+    assert_eq!(status, 404);
     // Other form fields are fine.
     let (header, body) = multipart_body(
         &[("note", "hello")],
