@@ -132,16 +132,14 @@ mod tests {
                    Prompt: wide shot\nPrompt: of a valley\nText:\nText: last";
         assert_eq!(
             parse(raw),
-            [seg(
-                "First line second line  last",
-                "wide shot of a valley"
-            )]
+            [seg("First line second line  last", "wide shot of a valley")]
         );
     }
 
     #[test]
     fn unlabelled_blocks_are_narration_and_empty_blocks_are_skipped() {
-        let raw = "\n---\nOnce upon a time,\n  there was a fox.\n\n------\n   \n-----\nThe end.\n---";
+        let raw =
+            "\n---\nOnce upon a time,\n  there was a fox.\n\n------\n   \n-----\nThe end.\n---";
         assert_eq!(
             parse(raw),
             [

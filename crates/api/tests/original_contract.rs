@@ -191,7 +191,10 @@ fn malformed_ids_are_the_same_404_as_unknown_ones() {
             "/api/projects/99999/status/",
             format!("/api/projects/{unknown}/status/"),
         ),
-        ("/api/segments/not-a-uuid/", format!("/api/segments/{unknown}/")),
+        (
+            "/api/segments/not-a-uuid/",
+            format!("/api/segments/{unknown}/"),
+        ),
         (
             "/api/gallery/not-a-uuid/stream/",
             format!("/api/gallery/{unknown}/stream/"),

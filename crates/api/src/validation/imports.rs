@@ -32,9 +32,7 @@ pub fn import_request(body: &Value, with_title: bool) -> Result<ImportRequest, A
     let mut errors = Errors::default();
     let title = match (with_title, body.get("title")) {
         (false, _) => None,
-        (true, Some(value)) => {
-            errors.check("title", short_text(value, IMPORT_TITLE_MAX_CHARS))
-        }
+        (true, Some(value)) => errors.check("title", short_text(value, IMPORT_TITLE_MAX_CHARS)),
         (true, None) => {
             errors.add("title", REQUIRED);
             None
