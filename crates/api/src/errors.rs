@@ -102,8 +102,11 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Parses a path id, answering 400 (not 404) for something that is not a UUID at all.
+/// Parses a path id. Something that is not a UUID names no object, so it is the same 404 as
+/// an unknown id, as the original answered (`entity` as the repository names it: "Project").
 pub fn parse_uuid(raw: &str, entity: &'static str) -> Result<uuid::Uuid, ApiError> {
-    uuid::Uuid::parse_str(raw)
-        .map_err(|_| ApiError::BadRequest(format!("'{raw}' is not a valid {entity} id.")))
+    uuid::Uuid::parse_str(raw).map_err(|_| ApiError::NotFound {
+        entity,
+        id: raw.to_owned(),
+    })
 }

@@ -202,7 +202,7 @@ fn bad_segment_requests_are_refused_with_reasons() {
     let (status, body) = generate(&app, &segments[1]);
     assert_eq!(status, 400, "{body}");
     assert_eq!(generate(&app, &uuid::Uuid::new_v4().to_string()).0, 404);
-    assert_eq!(generate(&app, "not-a-uuid").0, 400);
+    assert_eq!(generate(&app, "not-a-uuid").0, 404);
 }
 
 #[test]

@@ -374,7 +374,7 @@ fn render_refuses_bad_ids_empty_projects_and_missing_media() {
     let app = spawn_app();
     assert_eq!(
         app.post_empty("/api/projects/not-a-uuid/render/").status(),
-        400
+        404
     );
     let unknown = "/api/projects/00000000-0000-4000-8000-000000000000/render/";
     assert_eq!(app.post_empty(unknown).status(), 404);

@@ -2,8 +2,9 @@
 //!
 //! The file is checked by parsing it, stored as `fonts/<sanitized client name>` (the editor
 //! shows that name), and becomes the subtitle font: `custom_font_file` is set to its
-//! media-relative path (what the renderer uses) and the legacy `subtitle_font` to its absolute
-//! path (what the editor displays), as the original backend did.
+//! media-relative path (what the renderer uses), the legacy `subtitle_font` to its absolute
+//! path (what the editor displays), as the original backend did, and `subtitle_font_family`
+//! to the family named inside the font (the original took the file name's stem).
 
 use std::path::Path;
 
@@ -36,12 +37,12 @@ async fn upload(state: web::Data<AppState>, form: Multipart) -> Result<HttpRespo
         .ok_or_else(|| ApiError::BadRequest("No font file provided".to_owned()))?;
     let (stem, extension) = font_name(received.client_name.as_deref())?;
     let temp = received.temp;
-    let (temp, checked) = web::block(move || {
-        let checked = check_font(temp.path());
-        (temp, checked)
+    let (temp, family) = web::block(move || {
+        let family = font_family(temp.path());
+        (temp, family)
     })
     .await?;
-    checked?;
+    let family = family?;
     let media_root = state.media_root.clone();
     let relative = web::block(move || {
         storage::persist_unique(temp, &media_root, storage::FONTS_FOLDER, &stem, &extension)
@@ -59,6 +60,7 @@ async fn upload(state: web::Data<AppState>, form: Multipart) -> Result<HttpRespo
         let changes = SettingsUpdate {
             custom_font_file: Some(Some(relative.clone())),
             subtitle_font: Some(absolute),
+            subtitle_font_family: Some(family),
             ..SettingsUpdate::default()
         };
         match repository::update_settings(conn, &changes) {
@@ -113,24 +115,32 @@ fn font_name(client_name: Option<&str>) -> Result<(String, String), ApiError> {
     Ok((stem.to_owned(), extension))
 }
 
-/// Parses the font as the renderer will (a TrueType/OpenType font or collection) and checks it
-/// has a family name, which is how the renderer selects it.
-fn check_font(path: &Path) -> Result<(), ApiError> {
+/// Parses the font as the renderer will (a TrueType/OpenType font or collection) and answers
+/// its family name, which is how the renderer selects it: the typographic family when the font
+/// has one (a "Lobster Bold" face of family "Lobster"), else the family, in US English when
+/// the font names it in several languages.
+fn font_family(path: &Path) -> Result<String, ApiError> {
     let invalid = |details: String| invalid_file("Invalid font file", details);
     let data = std::fs::read(path).map_err(ApiError::internal)?;
     let face = ttf_parser::Face::parse(&data, 0)
         .map_err(|err| invalid(format!("Not a TrueType or OpenType font: {err}.")))?;
-    let named = face.names().into_iter().any(|name| {
-        matches!(
-            name.name_id,
-            ttf_parser::name_id::FAMILY | ttf_parser::name_id::TYPOGRAPHIC_FAMILY
-        ) && name.to_string().is_some()
-    });
-    if named {
-        Ok(())
-    } else {
-        Err(invalid("The font has no family name.".to_owned()))
-    }
+    let named = |id: u16| {
+        let names: Vec<(bool, String)> = face
+            .names()
+            .into_iter()
+            .filter(|name| name.name_id == id)
+            .filter_map(|name| {
+                let english = name.language() == ttf_parser::Language::English_UnitedStates;
+                let text = name.to_string()?.trim().to_owned();
+                (!text.is_empty()).then_some((english, text))
+            })
+            .collect();
+        let english = names.iter().find(|(english, _)| *english);
+        english.or(names.first()).map(|(_, text)| text.clone())
+    };
+    named(ttf_parser::name_id::TYPOGRAPHIC_FAMILY)
+        .or_else(|| named(ttf_parser::name_id::FAMILY))
+        .ok_or_else(|| invalid("The font has no family name.".to_owned()))
 }
 
 #[cfg(test)]
@@ -166,12 +176,16 @@ mod tests {
     }
 
     #[test]
-    fn only_parsable_fonts_pass() {
+    fn only_parsable_fonts_pass_and_give_their_family() {
         let dir = tempfile::tempdir().unwrap();
         let junk = dir.path().join("junk.ttf");
         std::fs::write(&junk, b"\0\x01\0\0 not really a font").unwrap();
-        assert!(check_font(&junk).is_err());
-        // The renderer's default font (Debian's fonts-dejavu-core).
-        check_font(Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")).unwrap();
+        assert!(font_family(&junk).is_err());
+        // Debian's fonts-dejavu-core: the renderer's default font, and a bold face of it.
+        let dejavu = "/usr/share/fonts/truetype/dejavu/";
+        for face in ["DejaVuSans.ttf", "DejaVuSans-Bold.ttf"] {
+            let family = font_family(&Path::new(dejavu).join(face)).unwrap();
+            assert_eq!(family, "DejaVu Sans", "{face}");
+        }
     }
 }

@@ -104,7 +104,7 @@ async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 
 /// The project's title and video file, or 404.
 async fn find_video(state: &AppState, id: &str) -> Result<(String, PathBuf), ApiError> {
-    let id = parse_uuid(id, "project")?.to_string();
+    let id = parse_uuid(id, "Project")?.to_string();
     let media_root = state.media_root.clone();
     with_conn(state, move |conn| {
         let project = repository::get_project(conn, &id)?;

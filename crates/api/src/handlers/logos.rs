@@ -92,7 +92,7 @@ async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_uuid(&id, "logo")?.to_string();
+    let id = parse_uuid(&id, "Logo")?.to_string();
     let media_root = state.media_root.clone();
     with_conn(&state, move |conn| {
         let logo = repository::delete_logo(conn, &id)?;

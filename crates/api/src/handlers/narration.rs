@@ -107,7 +107,7 @@ async fn generate_audio(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let segment_id = parse_uuid(&id, "segment")?.to_string();
+    let segment_id = parse_uuid(&id, "Segment")?.to_string();
     let lookup = segment_id.clone();
     let (segment, project) = with_conn(&state, move |conn| {
         let segment = repository::get_segment(conn, &lookup)?;
@@ -182,7 +182,7 @@ async fn generate_all_audio(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let project_id = parse_uuid(&id, "project")?.to_string();
+    let project_id = parse_uuid(&id, "Project")?.to_string();
     let options: BatchOptions = if body.iter().all(u8::is_ascii_whitespace) {
         BatchOptions {
             skip_locked: true,

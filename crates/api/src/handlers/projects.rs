@@ -76,7 +76,7 @@ async fn detail(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_uuid(&id, "project")?.to_string();
+    let id = parse_uuid(&id, "Project")?.to_string();
     let (project, segments) = with_conn(&state, move |conn| {
         Ok(repository::get_project_with_segments(conn, &id)?)
     })
@@ -90,7 +90,7 @@ async fn update(
     id: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_uuid(&id, "project")?.to_string();
+    let id = parse_uuid(&id, "Project")?.to_string();
     let body = body.into_inner();
     let (project, segments) = with_conn(&state, move |conn| {
         let current = repository::get_project(conn, &id)?;
@@ -107,7 +107,7 @@ async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_uuid(&id, "project")?.to_string();
+    let id = parse_uuid(&id, "Project")?.to_string();
     let media_root = state.media_root.clone();
     let chunk_cache = state.chunk_cache.clone();
     with_conn(&state, move |conn| {
@@ -143,7 +143,7 @@ async fn import_segments(
     id: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_uuid(&id, "project")?.to_string();
+    let id = parse_uuid(&id, "Project")?.to_string();
     let request = validation::import_request(&body, false)?;
     let segments = with_conn(&state, move |conn| {
         Ok(repository::append_segments(conn, &id, &request.segments)?)

@@ -61,7 +61,7 @@ async fn start_render(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let project_id = parse_uuid(&id, "project")?.to_string();
+    let project_id = parse_uuid(&id, "Project")?.to_string();
     let task_id = render_task_id(&project_id);
 
     let lookup_id = project_id.clone();
@@ -182,7 +182,7 @@ async fn render_status(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let project_id = parse_uuid(&id, "project")?.to_string();
+    let project_id = parse_uuid(&id, "Project")?.to_string();
     let lookup_id = project_id.clone();
     let media_root = state.media_root.clone();
     let (project, total, subtitles) = with_db(&state, move |conn| {
@@ -300,7 +300,7 @@ async fn cancel_render(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let project_id = parse_uuid(&id, "project")?.to_string();
+    let project_id = parse_uuid(&id, "Project")?.to_string();
     let lookup_id = project_id.clone();
     let project = with_db(&state, move |conn| {
         repository::get_project(conn, &lookup_id)

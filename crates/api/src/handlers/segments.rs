@@ -36,27 +36,36 @@ struct ListQuery {
     page: Option<String>,
 }
 
-/// `?project={id}` is required: segments are only ever listed per project.
+/// Segments are listed per project: `?project={id}` filters, as the original's queryset did,
+/// so without it (or with an id of no project) the page is empty rather than an error.
 async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = query.project.as_deref().ok_or_else(|| {
-        ApiError::BadRequest("The 'project' query parameter is required.".to_owned())
-    })?;
-    let project_id = parse_uuid(project, "project")?.to_string();
     let page = page_number(query.page.as_deref())?;
-    let listed = with_conn(&state, move |conn| {
-        repository::get_project(conn, &project_id)?;
-        Ok(repository::list_segments_page(
-            conn,
-            &project_id,
-            (page - 1) * PAGE_SIZE,
-            PAGE_SIZE,
-        )?)
-    })
-    .await?;
+    let project_id = query
+        .project
+        .as_deref()
+        .and_then(|project| uuid::Uuid::parse_str(project).ok())
+        .map(|id| id.to_string());
+    let listed = match project_id {
+        Some(project_id) => {
+            with_conn(&state, move |conn| {
+                Ok(repository::list_segments_page(
+                    conn,
+                    &project_id,
+                    (page - 1) * PAGE_SIZE,
+                    PAGE_SIZE,
+                )?)
+            })
+            .await?
+        }
+        None => repository::Page {
+            items: Vec::new(),
+            total: 0,
+        },
+    };
     check_page(page, listed.total)?;
     Ok(HttpResponse::Ok().json(PageJson::new(&req, page, listed.total, listed.items)))
 }
@@ -78,7 +87,7 @@ async fn detail(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_uuid(&id, "segment")?.to_string();
+    let id = parse_uuid(&id, "Segment")?.to_string();
     let segment = with_conn(&state, move |conn| Ok(repository::get_segment(conn, &id)?)).await?;
     Ok(HttpResponse::Ok().json(&segment))
 }
@@ -89,7 +98,7 @@ async fn update(
     id: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_uuid(&id, "segment")?.to_string();
+    let id = parse_uuid(&id, "Segment")?.to_string();
     let changes = validation::segment_update(&body)?;
     let segment = with_conn(&state, move |conn| {
         Ok(repository::update_segment(conn, &id, &changes)?)
@@ -103,7 +112,7 @@ async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_uuid(&id, "segment")?.to_string();
+    let id = parse_uuid(&id, "Segment")?.to_string();
     let media_root = state.media_root.clone();
     with_conn(&state, move |conn| {
         let deleted = repository::delete_segment(conn, &id)?;

@@ -375,7 +375,7 @@ async fn upload_image(
     id: web::Path<String>,
     form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_uuid(&id, "segment")?.to_string();
+    let id = parse_uuid(&id, "Segment")?.to_string();
     let segment = modifiable_segment(&state, &id).await?;
     let folder = storage::media_dir(&state.media_root, &segment.project_id, MediaKind::Image);
     let image = receive_image(
@@ -404,7 +404,7 @@ async fn upload_audio(
     id: web::Path<String>,
     form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_uuid(&id, "segment")?.to_string();
+    let id = parse_uuid(&id, "Segment")?.to_string();
     if let Err(reason) = &state.renderer_status {
         return Err(ApiError::ServiceUnavailable(format!(
             "Narration cannot be checked without GStreamer: {reason}"
@@ -455,7 +455,7 @@ async fn remove_media(
     id: &str,
     kind: MediaKind,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_uuid(id, "segment")?.to_string();
+    let id = parse_uuid(id, "Segment")?.to_string();
     let media_root = state.media_root.clone();
     let segment = with_conn(state, move |conn| {
         let (segment, previous) = match kind {

@@ -2,13 +2,15 @@
 
 use serde_json::Value;
 
-use super::{choice, object, optional_string, string, title, Errors, REQUIRED, UNKNOWN};
+use super::{choice, object, optional_string, short_text, string, Errors, REQUIRED};
 use crate::errors::ApiError;
 use crate::import_text;
 use crate::models::SegmentText;
 
 /// More segments than anyone narrates by hand; bounds the work of one import.
 pub const MAX_IMPORT_SEGMENTS: usize = 2000;
+/// The original's import serializer took shorter titles than a project may have.
+pub const IMPORT_TITLE_MAX_CHARS: usize = 200;
 
 /// A validated import: the title (when one was asked for) and the segments to create.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,23 +22,24 @@ pub struct ImportRequest {
 /// `POST /api/projects/import/` (`with_title`) and `POST /api/projects/{id}/import-segments/`:
 /// `{format:"json", segments:[{text_content, image_prompt?}]}` or `{format:"text", raw_text}`.
 /// Every message is a string in a list, which the UI's import dialog can show.
+///
+/// Keys the import does not use are ignored, at the top and in segments, as the original did:
+/// a story exported by another tool (with `sequence_index`, `mood`, `author`, ...) imports as
+/// it is. `format` is required with a title; import-segments defaults it to `json`, as the
+/// original did.
 pub fn import_request(body: &Value, with_title: bool) -> Result<ImportRequest, ApiError> {
     let body = object(body)?;
     let mut errors = Errors::default();
-    for key in body.keys() {
-        if !["format", "title", "segments", "raw_text"].contains(&key.as_str()) {
-            errors.add(key, UNKNOWN);
-        }
-    }
     let title = match (with_title, body.get("title")) {
         (false, _) => None,
-        (true, Some(value)) => errors.check("title", title(value)),
+        (true, Some(value)) => errors.check("title", short_text(value, IMPORT_TITLE_MAX_CHARS)),
         (true, None) => {
             errors.add("title", REQUIRED);
             None
         }
     };
-    let segments = match body.get("format") {
+    let default_format = (!with_title).then(|| Value::from("json"));
+    let segments = match body.get("format").or(default_format.as_ref()) {
         None => {
             errors.add("format", REQUIRED);
             Vec::new()
@@ -119,15 +122,6 @@ fn json_segments(value: Option<&Value>, errors: &mut Errors) -> Vec<SegmentText>
                 None
             }
         };
-        if let Some(key) = fields
-            .keys()
-            .find(|key| !["text_content", "image_prompt"].contains(&key.as_str()))
-        {
-            errors.add(
-                "segments",
-                format!("Segment {number}: unknown field \"{key}\"."),
-            );
-        }
         if let (Some(text_content), Some(image_prompt)) = (text_content, image_prompt) {
             segments.push(SegmentText {
                 text_content,
@@ -150,7 +144,13 @@ fn text_segments(value: Option<&Value>, errors: &mut Errors) -> Vec<SegmentText>
             return Vec::new();
         }
     };
-    let segments = import_text::parse_segments(raw);
+    let segments = match import_text::parse_segments(raw) {
+        Ok(segments) => segments,
+        Err(err) => {
+            errors.add("raw_text", err.to_string());
+            return Vec::new();
+        }
+    };
     if segments.is_empty() {
         errors.add(
             "raw_text",
@@ -188,8 +188,33 @@ mod tests {
             "segments": [{"text_content": ""}, 7, {"image_prompt": "p"}, {"text_content": "x", "y": 1}],
         });
         let errors = field_errors(import_request(&bad_segments, true));
-        assert_eq!(errors["segments"].len(), 4, "{errors:?}");
+        assert_eq!(errors["segments"].len(), 3, "{errors:?}");
         let empty_text = json!({"format": "text", "title": "t", "raw_text": "---\n---"});
         assert!(field_errors(import_request(&empty_text, true)).contains_key("raw_text"));
+    }
+
+    #[test]
+    fn unused_keys_are_ignored_and_titles_are_short() {
+        let story = json!({
+            "format": "json", "title": "Fox", "author": "someone",
+            "segments": [{"text_content": "One", "sequence_index": 7, "mood": "calm"}],
+        });
+        let request = import_request(&story, true).unwrap();
+        assert_eq!(request.segments[0].text_content, "One");
+
+        let long = json!({"format": "text", "title": "é".repeat(201), "raw_text": "a"});
+        assert_eq!(field_errors(import_request(&long, true))["title"].len(), 1);
+        let longest = json!({"format": "text", "title": "é".repeat(200), "raw_text": "a"});
+        assert!(import_request(&longest, true).is_ok());
+
+        let no_format = json!({"segments": [{"text_content": "One"}]});
+        assert_eq!(import_request(&no_format, false).unwrap().segments.len(), 1);
+        assert!(field_errors(import_request(&no_format, true)).contains_key("format"));
+
+        let prompt_only = json!({"format": "text", "raw_text": "Text: a\n---\nPrompt: p"});
+        assert_eq!(
+            field_errors(import_request(&prompt_only, false))["raw_text"],
+            ["Block 2 has a Prompt: line but no Text: line."]
+        );
     }
 }

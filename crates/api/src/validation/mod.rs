@@ -185,19 +185,10 @@ pub fn hex_color(value: &Value) -> Result<String, String> {
 
 /// A project title: trimmed, 1 to 255 characters.
 pub fn title(value: &Value) -> Result<String, String> {
-    let text = string(value)?.trim();
-    if text.is_empty() {
-        Err("This field may not be blank.".to_owned())
-    } else if text.chars().count() > TITLE_MAX_CHARS {
-        Err(format!(
-            "Ensure this field has no more than {TITLE_MAX_CHARS} characters."
-        ))
-    } else {
-        Ok(text.to_owned())
-    }
+    short_text(value, TITLE_MAX_CHARS)
 }
 
-/// A non-empty string of at most `max` characters.
+/// A non-empty string of at most `max` characters, trimmed (counted after trimming, as DRF does).
 pub fn short_text(value: &Value, max: usize) -> Result<String, String> {
     let text = string(value)?.trim();
     if text.is_empty() {
