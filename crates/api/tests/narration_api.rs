@@ -79,10 +79,16 @@ fn voices_list_the_installed_default_voice() {
     let joe = voice("en_US-joe-medium");
     assert_eq!(joe["name"], "Joe");
     assert_eq!(joe["accent"], "US");
-    assert_eq!((&joe["gender"], &joe["language"]), (&json!("Male"), &json!("en-US")));
+    assert_eq!(
+        (&joe["gender"], &joe["language"]),
+        (&json!("Male"), &json!("en-US"))
+    );
     let heart = voice("af_heart");
     assert_eq!(heart["name"], "Heart");
-    assert_eq!((&heart["gender"], &heart["language"]), (&json!("Female"), &json!("en-US")));
+    assert_eq!(
+        (&heart["gender"], &heart["language"]),
+        (&json!("Female"), &json!("en-US"))
+    );
 }
 
 #[test]
