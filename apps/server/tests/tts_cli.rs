@@ -23,10 +23,12 @@ fn voices_json_lists_the_default_voice() {
         .iter()
         .map(|v| v["id"].as_str().unwrap())
         .collect();
-    assert!(
-        ids.contains(&"en_US-joe-medium"),
-        "{ids:?}: run scripts/setup.sh to install the default voice"
-    );
+    for voice in ["af_heart", "en_US-joe-medium"] {
+        assert!(
+            ids.contains(&voice),
+            "{ids:?}: run scripts/setup.sh to install the voices"
+        );
+    }
 }
 
 #[test]
@@ -49,7 +51,7 @@ fn tts_writes_a_wav_and_prints_a_summary() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(summary["voice"], "en_US-joe-medium");
+    assert_eq!(summary["voice"], "af_heart", "the default voice speaks");
     assert_eq!(summary["sentences"], 2);
     let seconds = summary["duration_seconds"].as_f64().unwrap();
     assert!((0.8..5.0).contains(&seconds), "{seconds}");
@@ -132,5 +134,16 @@ fn render_and_import_narrate_segments_that_have_no_audio() {
     );
     let id = String::from_utf8(output.stdout).unwrap();
     let audio = data.join(format!("media/projects/{}/audio", id.trim()));
-    assert_eq!(std::fs::read_dir(audio).unwrap().count(), 2);
+    let mut files: Vec<String> = std::fs::read_dir(audio)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    // The brought MP3, the narrated WAV and the narration's word timings beside it.
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert_eq!(
+        files.iter().filter(|f| f.ends_with(".words.json")).count(),
+        1,
+        "{files:?}"
+    );
 }
