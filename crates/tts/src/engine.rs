@@ -96,6 +96,14 @@ struct PiperVoice {
     model: VoiceModel,
 }
 
+/// Sessions of the hibari model, so that two chunks of a text are synthesised at once, each
+/// free to use every core when it runs alone. Its small model spreads poorly over ONNX
+/// Runtime's threads (the `storyflow bench --tts` story on 2 cores: 2 sessions gave 52-55x
+/// where one gave 46-50x, with one or two threads each alike), while a one-sentence text
+/// keeps the speed of all cores. A Piper model's large convolutions already keep every core
+/// busy: a second session bought nothing and doubled its memory.
+const HIBARI_SESSIONS: usize = 2;
+
 /// A voice ready to speak.
 #[derive(Debug)]
 enum LoadedVoice {
@@ -127,7 +135,7 @@ impl PiperEngine {
         }
     }
 
-    /// Intra-op threads per voice model (default: the available cores).
+    /// Intra-op threads per model session (default: the available cores).
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads.max(1);
         self
@@ -183,13 +191,14 @@ impl PiperEngine {
                 };
                 let (config, _) = voice::load_config(&info.config_path)
                     .map_err(|reason| unusable(&info.config_path, reason))?;
-                let model = VoiceModel::load(&environment, &info.model_path, self.threads)
+                let model = VoiceModel::load(&environment, &info.model_path, 1, self.threads)
                     .map_err(|reason| unusable(&info.model_path, reason))?;
                 LoadedVoice::Piper(PiperVoice { config, model })
             }
             VoiceKind::Hibari => LoadedVoice::Hibari(Box::new(HibariVoice::load(
                 &self.home.hibari_dir(),
                 &environment,
+                HIBARI_SESSIONS,
                 self.threads,
             )?)),
         };

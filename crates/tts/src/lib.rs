@@ -22,6 +22,7 @@ pub mod error;
 mod espeak;
 pub mod hibari;
 mod model;
+mod parallel;
 pub mod paths;
 pub mod phonemes;
 pub mod prosody;

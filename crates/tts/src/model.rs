@@ -3,8 +3,8 @@
 //! The runtime library is not linked: `ort`'s `load-dynamic` feature opens the
 //! `libonnxruntime.so` that `scripts/setup.sh` unpacked into the TTS home, the first time a
 //! voice is needed. ONNX Runtime allows one environment per process, so it lives in a static
-//! here, shared by every engine; sessions (one per voice, ~63 MB of weights) are built once
-//! and kept by [`crate::engine::PiperEngine`].
+//! here, shared by every engine; a voice's sessions ([`Sessions`]: one for a Piper voice, ~63
+//! MB of weights; two for hibari) are built once and kept by [`crate::engine::PiperEngine`].
 //!
 //! Model contract (Piper/VITS): inputs `input` int64 `[1, N]` phoneme ids, `input_lengths`
 //! int64 `[1]`, `scales` float32 `[3]`, and `sid` int64 `[1]` for multi-speaker voices;
@@ -158,10 +158,75 @@ fn fields(message: &[u8]) -> Option<Vec<(u64, &[u8])>> {
     (at == message.len()).then_some(out)
 }
 
+/// A session of `model` with the options every model here runs with: `threads` intra-op
+/// threads that do not spin while waiting for work (spinning bought no speed on 2 cores and
+/// cost ~35% more CPU, which a render running beside synthesis needs), one inter-op thread,
+/// and no memory patterns (every utterance has another input length, and ONNX Runtime plans
+/// and keeps a pattern per shape: 250-character Piper utterances peaked at ~520 MB RSS with
+/// patterns, ~435 MB without, same speed). Errors are the reason as text.
+pub(crate) fn session(
+    environment: &Environment,
+    model: &[u8],
+    threads: usize,
+) -> Result<Session, String> {
+    Session::builder(environment)
+        .map_err(|e| e.to_string())?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(|e| e.to_string())?
+        .with_intra_threads(threads.max(1))
+        .map_err(|e| e.to_string())?
+        .with_inter_threads(1)
+        .map_err(|e| e.to_string())?
+        .with_intra_op_spinning(false)
+        .map_err(|e| e.to_string())?
+        .with_memory_pattern(false)
+        .map_err(|e| e.to_string())?
+        .commit_from_memory(model)
+        .map_err(|e| e.to_string())
+}
+
+/// Sessions of one model, one per utterance that may run at once (see [`crate::parallel`]).
+pub(crate) struct Sessions {
+    /// `Session::run` needs `&mut`: one utterance at a time per session.
+    sessions: Vec<Mutex<Session>>,
+}
+
+impl Sessions {
+    /// `count` sessions of `model`, each with `threads` intra-op threads.
+    pub(crate) fn build(
+        environment: &Environment,
+        model: &[u8],
+        count: usize,
+        threads: usize,
+    ) -> Result<Self, String> {
+        let sessions = (0..count.max(1))
+            .map(|_| session(environment, model, threads).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { sessions })
+    }
+
+    /// How many utterances can run at once.
+    pub(crate) fn count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Runs `f` on a session no other thread is using, waiting for the first one when all
+    /// are busy.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut Session) -> R) -> R {
+        for session in &self.sessions {
+            if let Ok(mut session) = session.try_lock() {
+                return f(&mut session);
+            }
+        }
+        f(&mut self.sessions[0]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
 /// One loaded voice model.
 pub(crate) struct VoiceModel {
-    /// `Session::run` needs `&mut`: one sentence at a time per voice.
-    session: Mutex<Session>,
+    sessions: Sessions,
     multi_speaker: bool,
     /// The output holding frames per id, when the model has one.
     durations: Option<String>,
@@ -170,6 +235,7 @@ pub(crate) struct VoiceModel {
 impl std::fmt::Debug for VoiceModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VoiceModel")
+            .field("sessions", &self.sessions.count())
             .field("multi_speaker", &self.multi_speaker)
             .field("durations", &self.durations)
             .finish_non_exhaustive()
@@ -184,63 +250,47 @@ pub(crate) struct Inference {
 }
 
 impl VoiceModel {
-    /// Builds a session for the model file, with `threads` intra-op threads. The threads do
-    /// not spin while waiting for work: spinning bought no speed on 2 cores and cost ~35%
-    /// more CPU, which a render running beside synthesis needs. Memory patterns are off:
-    /// every utterance has another input length, and ONNX Runtime plans (and keeps) a
-    /// pattern per shape (measured: 250-character utterances peaked at ~520 MB RSS with
-    /// patterns, ~435 MB without, same speed). Errors are the reason as text; the caller
-    /// names the voice.
+    /// Builds `sessions` sessions of the model file (see [`Sessions`]), with `threads`
+    /// intra-op threads each. Errors are the reason as text; the caller names the voice.
     pub(crate) fn load(
         environment: &Environment,
         path: &Path,
+        sessions: usize,
         threads: usize,
     ) -> Result<Self, String> {
-        let mut builder = Session::builder(environment)
-            .map_err(|e| e.to_string())?
-            .with_optimization_level(GraphOptimizationLevel::All)
-            .map_err(|e| e.to_string())?
-            .with_intra_threads(threads.max(1))
-            .map_err(|e| e.to_string())?
-            .with_inter_threads(1)
-            .map_err(|e| e.to_string())?
-            .with_intra_op_spinning(false)
-            .map_err(|e| e.to_string())?
-            .with_memory_pattern(false)
-            .map_err(|e| e.to_string())?;
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read the model: {e}"))?;
-        let session = if graph_outputs(&bytes).map(|outputs| outputs.len()) == Some(1) {
-            let patched = expose_output(&bytes, PIPER_DURATIONS);
-            drop(bytes);
-            match builder.commit_from_memory(&patched) {
-                Ok(session) => session,
-                Err(e) => {
-                    log::warn!(
-                        "{}: cannot expose {PIPER_DURATIONS} ({e}); word timings will be \
-                         estimated",
-                        path.display()
-                    );
-                    drop(patched);
-                    builder.commit_from_file(path).map_err(|e| e.to_string())?
-                }
-            }
+        let build = |model: &[u8]| Sessions::build(environment, model, sessions, threads);
+        let sessions = if graph_outputs(&bytes).map(|outputs| outputs.len()) == Some(1) {
+            build(&expose_output(&bytes, PIPER_DURATIONS)).or_else(|e| {
+                log::warn!(
+                    "{}: cannot expose {PIPER_DURATIONS} ({e}); word timings will be estimated",
+                    path.display()
+                );
+                build(&bytes)
+            })?
         } else {
-            builder
-                .commit_from_memory(&bytes)
-                .map_err(|e| e.to_string())?
+            build(&bytes)?
         };
-        let durations = session.outputs().get(1).map(|o| o.name().to_owned());
-        let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+        let (durations, names) = sessions.with(|session| {
+            (
+                session.outputs().get(1).map(|o| o.name().to_owned()),
+                session
+                    .inputs()
+                    .iter()
+                    .map(|i| i.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+        });
         for required in ["input", "input_lengths", "scales"] {
-            if !names.contains(&required) {
+            if !names.iter().any(|name| name == required) {
                 return Err(format!(
                     "the model has no `{required}` input (inputs: {names:?}); not a Piper voice"
                 ));
             }
         }
-        let multi_speaker = names.contains(&"sid");
+        let multi_speaker = names.iter().any(|name| name == "sid");
         Ok(Self {
-            session: Mutex::new(session),
+            sessions,
             multi_speaker,
             durations,
         })
@@ -253,39 +303,40 @@ impl VoiceModel {
         let input = Tensor::from_array(([1usize, ids.len()], ids.to_vec())).map_err(text)?;
         let lengths = Tensor::from_array(([1usize], vec![ids.len() as i64])).map_err(text)?;
         let scales = Tensor::from_array(([3usize], scales.to_vec())).map_err(text)?;
-        let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
-        let outputs = if self.multi_speaker {
-            let speaker = Tensor::from_array(([1usize], vec![0i64])).map_err(text)?;
-            session.run(ort::inputs![
-                "input" => input,
-                "input_lengths" => lengths,
-                "scales" => scales,
-                "sid" => speaker,
-            ])
-        } else {
-            session.run(ort::inputs![
-                "input" => input,
-                "input_lengths" => lengths,
-                "scales" => scales,
-            ])
-        }
-        .map_err(text)?;
-        let output = match outputs.get("output") {
-            Some(output) => output,
-            None if outputs.len() > 0 => &outputs[0],
-            None => return Err("the model produced no output".into()),
-        };
-        let (_, samples) = output.try_extract_tensor::<f32>().map_err(text)?;
-        let durations = match self.durations.as_deref().and_then(|name| outputs.get(name)) {
-            Some(durations) => {
-                let (_, frames) = durations.try_extract_tensor::<f32>().map_err(text)?;
-                Some(frames.to_vec()).filter(|frames| frames.len() == ids.len())
+        self.sessions.with(|session| {
+            let outputs = if self.multi_speaker {
+                let speaker = Tensor::from_array(([1usize], vec![0i64])).map_err(text)?;
+                session.run(ort::inputs![
+                    "input" => input,
+                    "input_lengths" => lengths,
+                    "scales" => scales,
+                    "sid" => speaker,
+                ])
+            } else {
+                session.run(ort::inputs![
+                    "input" => input,
+                    "input_lengths" => lengths,
+                    "scales" => scales,
+                ])
             }
-            None => None,
-        };
-        Ok(Inference {
-            samples: samples.to_vec(),
-            durations,
+            .map_err(text)?;
+            let output = match outputs.get("output") {
+                Some(output) => output,
+                None if outputs.len() > 0 => &outputs[0],
+                None => return Err("the model produced no output".into()),
+            };
+            let (_, samples) = output.try_extract_tensor::<f32>().map_err(text)?;
+            let durations = match self.durations.as_deref().and_then(|name| outputs.get(name)) {
+                Some(durations) => {
+                    let (_, frames) = durations.try_extract_tensor::<f32>().map_err(text)?;
+                    Some(frames.to_vec()).filter(|frames| frames.len() == ids.len())
+                }
+                None => None,
+            };
+            Ok(Inference {
+                samples: samples.to_vec(),
+                durations,
+            })
         })
     }
 }
@@ -303,7 +354,7 @@ mod tests {
         let voice = home.voices_dir().join("en_US-joe-medium");
         let (config, _) = crate::voice::load_config(&voice.with_extension("onnx.json")).unwrap();
         let environment = environment(&home.runtime_library()).unwrap();
-        let model = VoiceModel::load(&environment, &voice.with_extension("onnx"), 1).unwrap();
+        let model = VoiceModel::load(&environment, &voice.with_extension("onnx"), 1, 1).unwrap();
         assert_eq!(model.durations.as_deref(), Some(PIPER_DURATIONS));
         let ids = config.phoneme_id_map.ids("ðə kˈæt sˈæt.").ids;
         for speed in [1.0, 1.7] {

@@ -8,16 +8,13 @@
 //! an output by patching the model bytes in memory.
 
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
 
 use ort::environment::Environment;
-use ort::session::builder::GraphOptimizationLevel;
-use ort::session::Session;
 use ort::value::Tensor;
 
 use super::dsp::BINS;
 use crate::error::TtsError;
-use crate::model::{environment, expose_output, graph_outputs};
+use crate::model::{environment, expose_output, graph_outputs, Sessions};
 use crate::paths::TtsHome;
 
 /// The model's file in the hibari folder of the TTS home.
@@ -93,35 +90,38 @@ impl Spectra {
 
 /// The loaded hibari model.
 pub struct HibariModel {
-    /// `Session::run` needs `&mut`: one sentence at a time.
-    session: Mutex<Session>,
+    /// Chunks run at once on different sessions (see `crate::parallel`).
+    sessions: Sessions,
 }
 
 impl std::fmt::Debug for HibariModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HibariModel").finish_non_exhaustive()
+        f.debug_struct("HibariModel")
+            .field("sessions", &self.sessions.count())
+            .finish_non_exhaustive()
     }
 }
 
 impl HibariModel {
-    /// Loads the runtime library and the model from the TTS home, with `threads` intra-op
-    /// threads.
+    /// Loads the runtime library and the model from the TTS home, as one session with
+    /// `threads` intra-op threads.
     pub fn open(home: &TtsHome, threads: usize) -> Result<Self, TtsError> {
         let environment = environment(&home.runtime_library())?;
         let path = home.hibari_dir().join(MODEL_FILE);
-        Self::load(&environment, &path, threads).map_err(|reason| TtsError::Voice {
+        Self::load(&environment, &path, 1, threads).map_err(|reason| TtsError::Voice {
             id: super::VOICE_ID.to_string(),
             path,
             reason,
         })
     }
 
-    /// Builds the session with the same options as the Piper voices' (`crate::model`: no
-    /// spinning threads, no memory patterns), from the model bytes with the durations
-    /// declared as an output. Errors are the reason as text.
+    /// Builds `sessions` sessions (see [`Sessions`]) of `threads` intra-op threads each, from
+    /// the model bytes with the durations declared as an output. Errors are the reason as
+    /// text.
     pub(crate) fn load(
         environment: &Environment,
         path: &Path,
+        sessions: usize,
         threads: usize,
     ) -> Result<Self, String> {
         let model = std::fs::read(path).map_err(|e| e.to_string())?;
@@ -131,31 +131,27 @@ impl HibariModel {
         } else {
             expose_output(&model, DURATIONS)
         };
-        let session = Session::builder(environment)
-            .map_err(|e| e.to_string())?
-            .with_optimization_level(GraphOptimizationLevel::All)
-            .map_err(|e| e.to_string())?
-            .with_intra_threads(threads.max(1))
-            .map_err(|e| e.to_string())?
-            .with_inter_threads(1)
-            .map_err(|e| e.to_string())?
-            .with_intra_op_spinning(false)
-            .map_err(|e| e.to_string())?
-            .with_memory_pattern(false)
-            .map_err(|e| e.to_string())?
-            .commit_from_memory(&model)
-            .map_err(|e| e.to_string())?;
-        let names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+        let sessions = Sessions::build(environment, &model, sessions, threads)?;
+        let names: Vec<String> = sessions.with(|session| {
+            session
+                .outputs()
+                .iter()
+                .map(|o| o.name().to_owned())
+                .collect()
+        });
         for required in PARTS.iter().chain(&["f0", DURATIONS]) {
-            if !names.contains(required) {
+            if !names.iter().any(|name| name == required) {
                 return Err(format!(
                     "the model has no `{required}` output (outputs: {names:?}); not a hibari model"
                 ));
             }
         }
-        Ok(Self {
-            session: Mutex::new(session),
-        })
+        Ok(Self { sessions })
+    }
+
+    /// How many utterances can run at once.
+    pub fn sessions(&self) -> usize {
+        self.sessions.count()
     }
 
     /// Runs one utterance: ids (with their 0 pads) and a speed (1.0 = the teacher's pace).
@@ -163,33 +159,34 @@ impl HibariModel {
         let text = |e: ort::Error| e.to_string();
         let input = Tensor::from_array(([1usize, ids.len()], ids.to_vec())).map_err(text)?;
         let speed = Tensor::from_array(([1usize], vec![speed])).map_err(text)?;
-        let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
-        let outputs = session
-            .run(ort::inputs!["ids" => input, "speed" => speed])
-            .map_err(text)?;
-        let output = |name: &str| -> Result<Vec<f32>, String> {
-            let value = outputs
-                .get(name)
-                .ok_or_else(|| format!("the model produced no `{name}`"))?;
-            let (_, data) = value.try_extract_tensor::<f32>().map_err(text)?;
-            Ok(data.to_vec())
-        };
-        let spectra = Spectra::new(
-            output(PARTS[0])?,
-            output(PARTS[1])?,
-            output(PARTS[2])?,
-            output(PARTS[3])?,
-            output(PARTS[4])?,
-            output("f0")?,
-            output(DURATIONS)?,
-        )?;
-        if spectra.durations.len() != ids.len() {
-            return Err(format!(
-                "{} durations for {} ids",
-                spectra.durations.len(),
-                ids.len()
-            ));
-        }
-        Ok(spectra)
+        self.sessions.with(|session| {
+            let outputs = session
+                .run(ort::inputs!["ids" => input, "speed" => speed])
+                .map_err(text)?;
+            let output = |name: &str| -> Result<Vec<f32>, String> {
+                let value = outputs
+                    .get(name)
+                    .ok_or_else(|| format!("the model produced no `{name}`"))?;
+                let (_, data) = value.try_extract_tensor::<f32>().map_err(text)?;
+                Ok(data.to_vec())
+            };
+            let spectra = Spectra::new(
+                output(PARTS[0])?,
+                output(PARTS[1])?,
+                output(PARTS[2])?,
+                output(PARTS[3])?,
+                output(PARTS[4])?,
+                output("f0")?,
+                output(DURATIONS)?,
+            )?;
+            if spectra.durations.len() != ids.len() {
+                return Err(format!(
+                    "{} durations for {} ids",
+                    spectra.durations.len(),
+                    ids.len()
+                ));
+            }
+            Ok(spectra)
+        })
     }
 }

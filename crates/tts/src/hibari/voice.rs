@@ -10,11 +10,12 @@ use std::path::Path;
 use ort::environment::Environment;
 
 use super::dsp::{self, Vocoder, HOP};
-use super::g2p::G2p;
+use super::g2p::{G2p, Phonemes};
 use super::model::{HibariModel, FRAMES_PER_DURATION, MODEL_FILE};
 use super::sentences;
 use super::vocab::{Ids, Vocab, VOCAB_FILE};
 use crate::error::TtsError;
+use crate::parallel;
 use crate::timing::{SpokenSpan, TextWord};
 
 /// Samples per unit of the model's durations (two frames of one hop each).
@@ -36,18 +37,33 @@ pub(crate) struct Spoken {
     pub spans: Vec<SpokenSpan>,
 }
 
+/// One model call's worth of a sentence: where the sentence starts in the text, its
+/// phonemes (with their sources) and their ids.
+struct Chunk {
+    sentence_start: usize,
+    phonemes: Phonemes,
+    ids: Ids,
+}
+
 impl HibariVoice {
-    /// Loads the G2P, the vocabulary and the model from the hibari folder. The reason of a
-    /// model that does not load is the error's text; the caller names the voice.
-    pub fn load(dir: &Path, environment: &Environment, threads: usize) -> Result<Self, TtsError> {
+    /// Loads the G2P, the vocabulary and the model from the hibari folder, with `sessions`
+    /// model sessions of `threads` intra-op threads each. The reason of a model that does not
+    /// load is the error's text; the caller names the voice.
+    pub fn load(
+        dir: &Path,
+        environment: &Environment,
+        sessions: usize,
+        threads: usize,
+    ) -> Result<Self, TtsError> {
         let model_path = dir.join(MODEL_FILE);
-        let model = HibariModel::load(environment, &model_path, threads).map_err(|reason| {
-            TtsError::Voice {
-                id: super::VOICE_ID.to_owned(),
-                path: model_path,
-                reason,
-            }
-        })?;
+        let model =
+            HibariModel::load(environment, &model_path, sessions, threads).map_err(|reason| {
+                TtsError::Voice {
+                    id: super::VOICE_ID.to_owned(),
+                    path: model_path,
+                    reason,
+                }
+            })?;
         Ok(Self {
             g2p: G2p::load(dir, environment)?,
             vocab: Vocab::load(&dir.join(VOCAB_FILE))?,
@@ -55,9 +71,11 @@ impl HibariVoice {
         })
     }
 
-    /// Speaks `text` at `speed`, handing each chunk's samples to `write` as soon as it is made;
-    /// `offset` is where the first sample lands in the output. `cancel` is consulted between
-    /// chunks. The same text always gives the same samples (the noise is seeded per chunk).
+    /// Speaks `text` at `speed`, handing each chunk's samples to `write` in order as soon as
+    /// it and those before it are made; `offset` is where the first sample lands in the
+    /// output. Chunks are synthesised on as many threads as the model has sessions
+    /// ([`crate::parallel`]); `cancel` is consulted after each chunk. The same text always
+    /// gives the same samples (the noise is seeded by the chunk's place in the text).
     pub(crate) fn speak(
         &self,
         text: &str,
@@ -67,32 +85,54 @@ impl HibariVoice {
         write: &mut dyn FnMut(&[f32]) -> Result<(), TtsError>,
         cancel: &dyn Fn() -> bool,
     ) -> Result<Spoken, TtsError> {
-        let mut vocoder = Vocoder::new();
+        let inference = |reason: String| TtsError::Inference {
+            voice: super::VOICE_ID.to_owned(),
+            reason,
+        };
+        // Phonemised lazily, by whichever worker takes the next chunk.
+        let chunks = sentences::split_sentences(text, self.g2p.titles())
+            .into_iter()
+            .flat_map(|sentence| match self.g2p.phonemize(sentence.text) {
+                Ok(phonemes) => sentences::chunk(phonemes)
+                    .into_iter()
+                    .map(|phonemes| {
+                        Ok(Chunk {
+                            sentence_start: sentence.start,
+                            ids: self.vocab.ids(&phonemes.text),
+                            phonemes,
+                        })
+                    })
+                    .collect(),
+                Err(error) => vec![Err(error)],
+            })
+            .filter(|chunk| {
+                chunk
+                    .as_ref()
+                    .map_or(true, |chunk| chunk.ids.ids.len() >= 3)
+            });
+        let vocoders = (0..self.model.sessions()).map(|_| Vocoder::new()).collect();
         let mut spoken = Spoken::default();
         let mut at = offset;
-        for sentence in sentences::split_sentences(text, self.g2p.titles()) {
-            let phonemes = self.g2p.phonemize(sentence.text)?;
-            for chunk in sentences::chunk(phonemes) {
-                let ids = self.vocab.ids(&chunk.text);
-                if ids.ids.len() < 3 {
-                    continue;
-                }
-                let inference = |reason: String| TtsError::Inference {
-                    voice: super::VOICE_ID.to_owned(),
-                    reason,
-                };
-                let spectra = self.model.infer(&ids.ids, speed).map_err(inference)?;
+        parallel::in_order(
+            chunks,
+            vocoders,
+            |vocoder, index, chunk: Result<Chunk, TtsError>| {
+                let chunk = chunk?;
+                let spectra = self.model.infer(&chunk.ids.ids, speed).map_err(inference)?;
                 let samples = vocoder
-                    .synth(&spectra, dsp::seeded_noise(spoken.chunks as u64))
+                    .synth(&spectra, dsp::seeded_noise(index as u64))
                     .map_err(inference)?;
+                Ok((chunk, spectra.durations().to_vec(), samples))
+            },
+            |(chunk, durations, samples)| {
                 let word_of = |id: usize| {
-                    let char_index = *ids.chars.get(id.checked_sub(1)?)?;
-                    let source = (*chunk.sources.get(char_index)?)?;
-                    word_at(words, sentence.start + source)
+                    let char_index = *chunk.ids.chars.get(id.checked_sub(1)?)?;
+                    let source = (*chunk.phonemes.sources.get(char_index)?)?;
+                    word_at(words, chunk.sentence_start + source)
                 };
                 spoken.spans.extend(spans(
-                    &ids,
-                    spectra.durations(),
+                    &chunk.ids,
+                    &durations,
                     word_of,
                     at..at + samples.len() as u64,
                 ));
@@ -102,8 +142,9 @@ impl HibariVoice {
                 if cancel() {
                     return Err(TtsError::Cancelled);
                 }
-            }
-        }
+                Ok(())
+            },
+        )?;
         Ok(spoken)
     }
 }

@@ -7,7 +7,6 @@ use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
 use ort::environment::Environment;
-use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::Tensor;
 use serde::Deserialize;
@@ -51,18 +50,8 @@ impl Oov {
             path: model.to_path_buf(),
             reason: e.to_string(),
         };
-        let session = Session::builder(environment)
-            .map_err(|e| bad(&e))?
-            .with_optimization_level(GraphOptimizationLevel::All)
-            .map_err(|e| bad(&e))?
-            .with_intra_threads(1)
-            .map_err(|e| bad(&e))?
-            .with_inter_threads(1)
-            .map_err(|e| bad(&e))?
-            .with_intra_op_spinning(false)
-            .map_err(|e| bad(&e))?
-            .commit_from_file(model)
-            .map_err(|e| bad(&e))?;
+        let bytes = std::fs::read(model).map_err(|e| bad(&e))?;
+        let session = crate::model::session(environment, &bytes, 1).map_err(|e| bad(&e))?;
         Ok(Self {
             session: Mutex::new(session),
             ids: meta.input.into_iter().zip(1..).collect(),
