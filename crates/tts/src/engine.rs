@@ -96,14 +96,6 @@ struct PiperVoice {
     model: VoiceModel,
 }
 
-/// Sessions of the hibari model, so that two chunks of a text are synthesised at once, each
-/// free to use every core when it runs alone. Its small model spreads poorly over ONNX
-/// Runtime's threads (the `storyflow bench --tts` story on 2 cores: 2 sessions gave 52-55x
-/// where one gave 46-50x, with one or two threads each alike), while a one-sentence text
-/// keeps the speed of all cores. A Piper model's large convolutions already keep every core
-/// busy: a second session bought nothing and doubled its memory.
-const HIBARI_SESSIONS: usize = 2;
-
 /// A voice ready to speak.
 #[derive(Debug)]
 enum LoadedVoice {
@@ -135,7 +127,8 @@ impl PiperEngine {
         }
     }
 
-    /// Intra-op threads per model session (default: the available cores).
+    /// Cores a voice may use (default: the available cores): a Piper voice's session runs on
+    /// this many intra-op threads, the hibari voice speaks this many chunks at once.
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads.max(1);
         self
@@ -195,11 +188,16 @@ impl PiperEngine {
                     .map_err(|reason| unusable(&info.model_path, reason))?;
                 LoadedVoice::Piper(PiperVoice { config, model })
             }
+            // The hibari model is small and spreads poorly over ONNX Runtime's threads: one
+            // single-threaded session per core, each speaking its own chunk, was 5-15% faster
+            // on the bench story than one session on every core (and ~6% faster than two
+            // sessions on every core). A Piper model's large convolutions keep every core
+            // busy in one session: a second one bought nothing and doubled its memory.
             VoiceKind::Hibari => LoadedVoice::Hibari(Box::new(HibariVoice::load(
                 &self.home.hibari_dir(),
                 &environment,
-                HIBARI_SESSIONS,
                 self.threads,
+                1,
             )?)),
         };
         log::info!(

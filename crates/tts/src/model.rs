@@ -4,7 +4,7 @@
 //! `libonnxruntime.so` that `scripts/setup.sh` unpacked into the TTS home, the first time a
 //! voice is needed. ONNX Runtime allows one environment per process, so it lives in a static
 //! here, shared by every engine; a voice's sessions ([`Sessions`]: one for a Piper voice, ~63
-//! MB of weights; two for hibari) are built once and kept by [`crate::engine::PiperEngine`].
+//! MB of weights; one per core for hibari) are built once and kept by [`crate::engine::PiperEngine`].
 //!
 //! Model contract (Piper/VITS): inputs `input` int64 `[1, N]` phoneme ids, `input_lengths`
 //! int64 `[1]`, `scales` float32 `[3]`, and `sid` int64 `[1]` for multi-speaker voices;
