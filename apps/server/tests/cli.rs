@@ -194,3 +194,46 @@ fn import_and_render_refuse_an_oversized_picture_from_its_header() {
     }
     assert!(!dir.path().join("out.mp4").exists());
 }
+
+#[test]
+fn a_failed_render_prints_each_cause_of_its_error_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo");
+    let manifest = dir.path().join("manifest.json");
+    let body = serde_json::json!({
+        "title": "CLI",
+        "settings": {"width": 160, "height": 90, "fps": 10},
+        "segments": [{"text_content": "Hello.",
+                      "image": demo.join("images/04.jpg"), "audio": demo.join("audio/04.flac")}],
+    });
+    std::fs::write(&manifest, body.to_string()).unwrap();
+    // The output's folder cannot be made: a file is in the way.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let output = storyflow()
+        .arg("render")
+        .arg(&manifest)
+        .arg("--output")
+        .arg(blocker.join("out.mp4"))
+        .args(["--preset", "ultrafast", "--no-cache"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr
+        .lines()
+        .find(|line| line.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line in {stderr}"));
+    let context = format!("cannot read or write {}", blocker.display());
+    let cause = line
+        .strip_prefix(&format!("error: {context}: "))
+        .unwrap_or_else(|| panic!("unexpected error line {line:?}"));
+    assert!(!cause.is_empty(), "{line}");
+    for message in [context.as_str(), cause] {
+        assert_eq!(
+            stderr.matches(message).count(),
+            1,
+            "{message:?} in {stderr}"
+        );
+    }
+}

@@ -49,6 +49,9 @@ pub enum CacheError {
     },
     #[error("chunk cache: {0}")]
     Invalid(String),
+    /// The renderer's own helpers (e.g. naming a temporary file) failed for a cache file.
+    #[error("chunk cache")]
+    Render(#[source] Box<RenderError>),
 }
 
 impl CacheError {
@@ -64,7 +67,7 @@ impl From<RenderError> for CacheError {
     fn from(err: RenderError) -> Self {
         match err {
             RenderError::Io { path, source } => CacheError::Io { path, source },
-            other => CacheError::Invalid(other.to_string()),
+            other => CacheError::Render(Box::new(other)),
         }
     }
 }
@@ -356,7 +359,7 @@ impl ChunkCache {
                 Ok(None) => {}
                 // Its keys are unknown: what it shares may be removed, and only costs a
                 // re-encode later.
-                Err(e) => log::warn!("{e}: {}", error_chain(&e)),
+                Err(e) => warn_worked_around(&e),
             }
         }
         remove_if_present(&path)?;
@@ -415,7 +418,7 @@ impl ChunkCache {
     fn drop_damaged(&self, key: &ChunkKey, reason: &str) {
         log::warn!("chunk cache: dropping damaged entry {key}: {reason}");
         if let Err(e) = self.remove_entry(key) {
-            log::warn!("{e}: {}", error_chain(&e));
+            warn_worked_around(&e);
         }
     }
 }
@@ -524,14 +527,16 @@ fn entry_name(path: &Path) -> Option<(ChunkKey, &str)> {
         .then_some((key, extension))
 }
 
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut causes = Vec::new();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        causes.push(cause.to_string());
-        source = cause.source();
+/// Logs a failure the cache works around (an entry or owner record it cannot read or remove).
+/// This crate is below the workspace's chain formatter (`task_manager::error_chain`), so the
+/// cause is named here: an `io::Error` has none of its own, and a `RenderError` kept here is
+/// never its `Io` variant (that one becomes [`CacheError::Io`]), so it has none either.
+fn warn_worked_around(err: &CacheError) {
+    match err {
+        CacheError::Io { source, .. } => log::warn!("{err}: {source}"),
+        CacheError::Render(source) => log::warn!("{err}: {source}"),
+        CacheError::Invalid(_) => log::warn!("{err}"),
     }
-    causes.join(": ")
 }
 
 #[cfg(test)]

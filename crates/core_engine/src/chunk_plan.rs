@@ -246,7 +246,7 @@ impl std::fmt::Debug for PlanInputs<'_> {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot describe chunk {index}: {source}")]
+#[error("cannot describe chunk {index}")]
 pub struct PlanError {
     pub index: usize,
     #[source]

@@ -47,8 +47,10 @@ pub enum RenderError {
     },
     #[error("invalid render settings: {0}")]
     InvalidSpec(String),
-    #[error("cannot draw subtitles: {0}")]
-    Subtitles(crate::overlay::OverlayError),
+    #[error("cannot draw subtitles")]
+    Subtitles(#[source] crate::overlay::OverlayError),
+    #[error("chunk plan")]
+    Plan(#[from] crate::chunk_plan::PlanError),
     #[error(transparent)]
     Cache(#[from] crate::chunk_cache::CacheError),
     #[error("render cancelled")]

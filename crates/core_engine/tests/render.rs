@@ -167,6 +167,40 @@ fn a_file_that_is_not_a_picture_fails_before_encoding() {
 }
 
 #[test]
+fn an_output_folder_that_cannot_be_made_keeps_its_cause_once() {
+    let spec = demo_spec();
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, "a file where the folder should be").unwrap();
+    let err = render(
+        &spec,
+        &blocker.join("final.mp4"),
+        &mut |_| {},
+        &CancelToken::new(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, RenderError::Io { path, .. } if *path == blocker),
+        "{err:?}"
+    );
+    let mut causes = vec![err.to_string()];
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    assert_eq!(causes.len(), 2, "{causes:?}");
+    let chain = causes.join(": ");
+    for cause in &causes {
+        assert_eq!(
+            chain.matches(cause.as_str()).count(),
+            1,
+            "{cause} in {chain}"
+        );
+    }
+}
+
+#[test]
 fn missing_audio_names_its_segment() {
     let (dir, mut spec) = demo_copy();
     spec.segments[1].audio = dir.path().join("audio/nowhere.ogg");

@@ -678,6 +678,40 @@ mod tests {
         tasks.shutdown();
     }
 
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot prepare the export")]
+    struct PrepareError(#[source] LoadError);
+
+    #[test]
+    fn a_failed_job_records_each_cause_of_its_chain_once() {
+        let tasks = manager();
+        let missing = std::env::temp_dir().join("storyflow-no-such-folder/project.json");
+        let read = std::fs::read(&missing).map(drop);
+        let err = PrepareError(LoadError(read.unwrap_err()));
+        let causes = [
+            err.to_string(),
+            err.0.to_string(),
+            std::error::Error::source(&err.0)
+                .map(ToString::to_string)
+                .unwrap(),
+        ];
+        tasks
+            .submit("real-failure", move |_| Err::<(), _>(err.into()))
+            .unwrap();
+        drain(&tasks);
+
+        let chain = status(&tasks, "real-failure").error.unwrap();
+        assert_eq!(chain, causes.join(": "));
+        for cause in &causes {
+            assert_eq!(
+                chain.matches(cause.as_str()).count(),
+                1,
+                "{cause} in {chain}"
+            );
+        }
+        tasks.shutdown();
+    }
+
     #[test]
     fn finished_tasks_are_pruned_but_running_and_queued_ones_never() {
         let tasks = TaskManager::new(TaskManagerConfig {

@@ -241,6 +241,21 @@ fn a_corrupt_model_is_a_voice_error_naming_setup() {
     );
     assert!(err.to_string().contains("run scripts/setup.sh"), "{err}");
     assert!(!out.exists());
+    // The whole chain, as the server prints it, says each cause once.
+    let mut causes = vec![err.to_string()];
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    let chain = causes.join(": ");
+    for cause in &causes {
+        assert_eq!(
+            chain.matches(cause.as_str()).count(),
+            1,
+            "{cause} in {chain}"
+        );
+    }
 }
 
 #[test]

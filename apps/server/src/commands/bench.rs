@@ -36,7 +36,7 @@ use core_engine::{CancelToken, RenderOptions, RenderSpec, RenderStats};
 use serde_json::json;
 
 use super::cache::jobs_parser;
-use super::CommandResult;
+use super::{BoxError, CommandResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Case {
@@ -155,11 +155,7 @@ pub fn run(args: BenchArgs) -> CommandResult {
 }
 
 /// Writes the `case` project into `dir` and applies the command's settings.
-pub(super) fn project(
-    args: &BenchArgs,
-    case: &str,
-    dir: &Path,
-) -> Result<RenderSpec, Box<dyn std::error::Error>> {
+pub(super) fn project(args: &BenchArgs, case: &str, dir: &Path) -> Result<RenderSpec, BoxError> {
     eprintln!("writing the {case} project into {}", dir.display());
     let mut spec = if case == "photos" {
         write_photo_project(dir, &args.photos, args.segments, args.seconds).map_err(|e| {
@@ -189,7 +185,7 @@ fn bench_once(
     case: &str,
     run: usize,
     dir: &Path,
-) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+) -> Result<serde_json::Value, BoxError> {
     let output = dir.join("bench.mp4");
     eprintln!("{case} run {run}: rendering");
     let case_arg = ["--case", case];
@@ -368,7 +364,7 @@ fn run_child(
     args: &BenchArgs,
     extra: &[&std::ffi::OsStr],
     flags: &[&str],
-) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+) -> Result<serde_json::Value, BoxError> {
     let mut command = std::process::Command::new(std::env::current_exe()?);
     command
         .arg("bench")
@@ -456,7 +452,7 @@ fn median(values: &[f64]) -> f64 {
 }
 
 /// The process's peak resident set size (VmHWM) in KiB.
-pub(super) fn peak_rss_kib() -> Result<u64, Box<dyn std::error::Error>> {
+pub(super) fn peak_rss_kib() -> Result<u64, BoxError> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     status
         .lines()
@@ -550,7 +546,7 @@ fn largest_child_rss_kib() -> u64 {
 /// User + system CPU time of this process (all its threads) and of the children it waited
 /// for (the chunk encoders), from `/proc/self/stat`, whose times are in USER_HZ ticks: 100 a
 /// second on every Linux architecture we run on.
-fn cpu_seconds() -> Result<f64, Box<dyn std::error::Error>> {
+fn cpu_seconds() -> Result<f64, BoxError> {
     const TICKS_PER_SECOND: f64 = 100.0;
     let stat = std::fs::read_to_string("/proc/self/stat")?;
     // Fields after the command name (which is in parentheses and may hold spaces):
@@ -560,7 +556,7 @@ fn cpu_seconds() -> Result<f64, Box<dyn std::error::Error>> {
         .map(|(_, rest)| rest)
         .ok_or("unexpected /proc/self/stat")?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| -> Result<f64, Box<dyn std::error::Error>> {
+    let ticks = |i: usize| -> Result<f64, BoxError> {
         Ok(fields
             .get(i)
             .ok_or("short /proc/self/stat")?

@@ -23,7 +23,7 @@ use core_engine::{CancelToken, RenderOptions, RenderSpec};
 use serde_json::json;
 
 use super::bench::{project, round, BenchArgs, Case, TreeRssSampler};
-use super::CommandResult;
+use super::{BoxError, CommandResult};
 
 /// What the issue asks of a re-render, as a fraction of the first render's time.
 const GOAL_UNCHANGED_RATIO: f64 = 0.05;
@@ -151,11 +151,7 @@ struct EditBench<'a> {
 impl EditBench<'_> {
     /// Renders `spec` into `name` in the bench folder with the bench's cache; returns the
     /// wall seconds and the frames.
-    fn timed(
-        &mut self,
-        spec: &RenderSpec,
-        name: &str,
-    ) -> Result<(f64, u64), Box<dyn std::error::Error>> {
+    fn timed(&mut self, spec: &RenderSpec, name: &str) -> Result<(f64, u64), BoxError> {
         let sampler = TreeRssSampler::start();
         let rendered = self.render(spec, name, Some(self.cache.clone()));
         self.peak_rss_kib = self.peak_rss_kib.max(sampler.stop());
@@ -168,7 +164,7 @@ impl EditBench<'_> {
         &self,
         spec: &RenderSpec,
         edit: &str,
-    ) -> Result<(f64, std::path::PathBuf), Box<dyn std::error::Error>> {
+    ) -> Result<(f64, std::path::PathBuf), BoxError> {
         let cache_dir = tempfile::tempdir_in(self.dir)?;
         let empty = ChunkCache::open(cache_dir.path(), DEFAULT_MAX_BYTES)?;
         let name = format!("{edit}-from-scratch.mp4");
@@ -181,7 +177,7 @@ impl EditBench<'_> {
         spec: &RenderSpec,
         name: &str,
         cache: Option<ChunkCache>,
-    ) -> Result<(f64, u64), Box<dyn std::error::Error>> {
+    ) -> Result<(f64, u64), BoxError> {
         let options = RenderOptions {
             cache,
             owner: Some("bench".into()),

@@ -11,5 +11,9 @@ pub mod serve;
 pub mod tts;
 pub mod voices;
 
+/// Any error of a subcommand, kept with its cause chain (`Send + Sync` so that `main` can print
+/// it through `anyhow`).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// What a subcommand returns: any error, printed with its cause chain by `main`.
-pub type CommandResult = Result<(), Box<dyn std::error::Error + 'static>>;
+pub type CommandResult = Result<(), BoxError>;

@@ -273,7 +273,7 @@ fn plan_chunks(
         logo_hash: logo_hash.as_deref(),
         encoder_threads,
     })
-    .map_err(|e| RenderError::pipeline("chunk plan", e.to_string()))
+    .map_err(RenderError::from)
 }
 
 /// A cache for one render, in a temporary folder beside the output, removed on drop.
