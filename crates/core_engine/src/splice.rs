@@ -39,23 +39,13 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
 use crate::pipeline::{frame_info, make, make_aac_encoder, x264_settings};
+use crate::timeline::{frame_time_ns, nearest_frame};
 use crate::{CancelToken, RenderError, RenderSpec};
 
 /// How often blocked loops look at the cancel flag.
 const POLL: gst::ClockTime = gst::ClockTime::from_mseconds(100);
 /// Encoded video queued between the chunk reader and the muxer.
 const SPLICE_QUEUE_BYTES: u64 = 4 << 20;
-
-/// Presentation time of frame `frame` at `fps`, in nanoseconds (rounded down, as
-/// `Timeline::frame_time_ns`).
-pub fn frame_time_ns(frame: u64, fps: u32) -> u64 {
-    (u128::from(frame) * 1_000_000_000 / u128::from(fps.max(1))) as u64
-}
-
-/// The frame whose time is nearest to `ns` at `fps`.
-pub fn nearest_frame(ns: u64, fps: u32) -> u64 {
-    ((2 * u128::from(ns) * u128::from(fps) + 1_000_000_000) / 2_000_000_000) as u64
-}
 
 /// The program that encodes a chunk (Debian package `gstreamer1.0-tools`).
 const CHUNK_ENCODER_PROGRAM: &str = "gst-launch-1.0";
@@ -1028,23 +1018,6 @@ mod tests {
             at += size;
         }
         (top, moov)
-    }
-
-    #[test]
-    fn frame_times_are_exact_and_round_trip() {
-        assert_eq!(frame_time_ns(1, 30), 33_333_333);
-        assert_eq!(frame_time_ns(2, 15), 133_333_333);
-        assert_eq!(frame_time_ns(30, 30), 1_000_000_000);
-        assert_eq!(frame_time_ns(86_400 * 60, 60), 86_400_000_000_000);
-        assert_eq!(nearest_frame(133_333_333, 15), 2);
-        assert_eq!(nearest_frame(133_333_334, 15), 2);
-        assert_eq!(nearest_frame(33_333_333 / 2, 30), 0);
-        assert_eq!(nearest_frame(33_333_334 / 2, 30), 1);
-        for fps in [1, 15, 24, 25, 30, 60, 120] {
-            for frame in [0, 1, 2, 29, 1_000_003] {
-                assert_eq!(nearest_frame(frame_time_ns(frame, fps), fps), frame);
-            }
-        }
     }
 
     /// The splice copies the chunks' samples without touching them and lays them end to end

@@ -93,15 +93,26 @@ impl Timeline {
         after.min(self.segments.len().saturating_sub(1))
     }
 
-    /// Presentation time of video frame `frame`, in nanoseconds.
+    /// Presentation time of video frame `frame`, in nanoseconds (see [`frame_time_ns`]).
     pub fn frame_time_ns(&self, frame: u64) -> u64 {
-        scale(frame, 1_000_000_000, u64::from(self.fps))
+        frame_time_ns(frame, self.fps)
     }
 
     /// Presentation time of audio sample `sample`, in nanoseconds.
     pub fn sample_time_ns(&self, sample: u64) -> u64 {
         scale(sample, 1_000_000_000, u64::from(self.sample_rate))
     }
+}
+
+/// Presentation time of frame `frame` at `fps`, in nanoseconds, rounded down: the one
+/// formula for frame times, used by the timeline and by the splice's re-timing.
+pub fn frame_time_ns(frame: u64, fps: u32) -> u64 {
+    scale(frame, 1_000_000_000, u64::from(fps.max(1)))
+}
+
+/// The frame whose time is nearest to `ns` at `fps` (the inverse of [`frame_time_ns`]).
+pub fn nearest_frame(ns: u64, fps: u32) -> u64 {
+    ((2 * u128::from(ns) * u128::from(fps) + 1_000_000_000) / 2_000_000_000) as u64
 }
 
 /// The video frame nearest to a sample position (half rounds up), in exact integer math.
@@ -190,6 +201,23 @@ mod tests {
         assert_eq!(t.frame_time_ns(1), 33_333_333);
         assert_eq!(t.frame_time_ns(30), 1_000_000_000);
         assert_eq!(t.sample_time_ns(24_000), 500_000_000);
+    }
+
+    #[test]
+    fn frame_times_are_exact_and_round_trip() {
+        assert_eq!(frame_time_ns(1, 30), 33_333_333);
+        assert_eq!(frame_time_ns(2, 15), 133_333_333);
+        assert_eq!(frame_time_ns(30, 30), 1_000_000_000);
+        assert_eq!(frame_time_ns(86_400 * 60, 60), 86_400_000_000_000);
+        assert_eq!(nearest_frame(133_333_333, 15), 2);
+        assert_eq!(nearest_frame(133_333_334, 15), 2);
+        assert_eq!(nearest_frame(33_333_333 / 2, 30), 0);
+        assert_eq!(nearest_frame(33_333_334 / 2, 30), 1);
+        for fps in [1, 15, 24, 25, 30, 60, 120] {
+            for frame in [0, 1, 2, 29, 1_000_003] {
+                assert_eq!(nearest_frame(frame_time_ns(frame, fps), fps), frame);
+            }
+        }
     }
 
     #[test]
