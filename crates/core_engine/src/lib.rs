@@ -11,8 +11,8 @@
 //! - I/O stages: `image_source` (decode, orient, cover-fit), [`audio`] (decode, probe),
 //!   `compositor` (per-frame picture), `pipeline` (GStreamer graph), `verify` (check the file).
 //! - Chunks: [`chunk_plan`] (pure: the chunks of a video and their cache keys),
-//!   [`chunk_cache`] (the on-disk cache of encoded chunks), [`splice`] (encode one chunk; join
-//!   chunks and the narration into the MP4 losslessly).
+//!   [`chunk_cache`] (the on-disk cache of encoded chunks), [`encoder`] (encode one chunk in
+//!   a process of its own), [`splice`] (join chunks and the narration into the MP4 losslessly).
 //! - Housekeeping: [`init`], [`check_elements`], [`is_temporary_output`]; [`benchmark`] and
 //!   [`stats`] ([`render_with`]) for `storyflow bench`.
 
@@ -22,6 +22,7 @@ pub mod cancel;
 pub mod chunk_cache;
 pub mod chunk_plan;
 mod compositor;
+pub mod encoder;
 pub mod error;
 mod image_source;
 pub mod ken_burns;
