@@ -16,6 +16,7 @@ use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::audio::wav_bytes;
 use crate::chunk_plan::hex;
 use crate::logo::{LogoPosition, LogoSpec};
 use crate::pipeline::configure_x264;
@@ -420,28 +421,6 @@ fn write_speech(path: &Path, seconds: f64, rng: &mut Rng) -> Result<(), RenderEr
     std::fs::File::create(path)
         .and_then(|mut f| f.write_all(&out))
         .map_err(|e| RenderError::io(path, e))
-}
-
-/// A 16-bit mono PCM WAV file's bytes holding `samples` at `rate` Hz.
-pub fn wav_bytes(rate: u32, samples: &[i16]) -> Vec<u8> {
-    let data_len = (samples.len() * 2) as u32;
-    let mut out = Vec::with_capacity(44 + samples.len() * 2);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2).to_le_bytes()); // bytes per second
-    out.extend_from_slice(&2u16.to_le_bytes()); // block align
-    out.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    out
 }
 
 /// What x264 alone is timed on.

@@ -13,10 +13,11 @@
 //! - Chunks: [`chunk_plan`] (pure: the chunks of a video and their cache keys),
 //!   [`chunk_cache`] (the on-disk cache of encoded chunks), [`encoder`] (encode one chunk in
 //!   a process of its own), [`splice`] (join chunks and the narration into the MP4 losslessly).
-//! - Housekeeping: [`init`], [`check_elements`], [`is_temporary_output`]; [`benchmark`] and
-//!   [`stats`] ([`render_with`]) for `storyflow bench`.
+//! - Housekeeping: [`init`], [`check_elements`], [`is_temporary_output`]; `benchmark` (behind
+//!   the `bench` feature) and [`stats`] ([`render_with`]) for `storyflow bench`.
 
 pub mod audio;
+#[cfg(feature = "bench")]
 pub mod benchmark;
 pub mod cancel;
 pub mod chunk_cache;

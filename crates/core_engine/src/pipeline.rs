@@ -102,6 +102,7 @@ pub(crate) fn x264_settings(spec: &RenderSpec) -> [(&'static str, String); 6] {
 }
 
 /// Applies [`x264_settings`] to an x264enc element.
+#[cfg(feature = "bench")]
 pub(crate) fn configure_x264(x264: &gst::Element, spec: &RenderSpec) {
     for (name, value) in x264_settings(spec) {
         x264.set_property_from_str(name, &value);

@@ -69,7 +69,7 @@ pub fn wav(seconds: f64) -> Vec<u8> {
             (f64::sin(2.0 * std::f64::consts::PI * 440.0 * t) * 8000.0) as i16
         })
         .collect();
-    core_engine::benchmark::wav_bytes(RATE, &samples)
+    core_engine::audio::wav_bytes(RATE, &samples)
 }
 
 const BOUNDARY: &str = "----StoryFlowTestBoundary7MA4YWxkTrZu0gW";

@@ -83,7 +83,7 @@ pub fn write_tone(path: &Path, seconds: f64) {
             (16_000.0 * (2.0 * std::f64::consts::PI * 440.0 * t).sin()) as i16
         })
         .collect();
-    std::fs::write(path, core_engine::benchmark::wav_bytes(48_000, &samples)).unwrap();
+    std::fs::write(path, core_engine::audio::wav_bytes(48_000, &samples)).unwrap();
 }
 
 /// Runs `launch` (which must end in `appsink name=sink`) and returns every buffer's bytes.
