@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::context::TaskContext;
 use crate::error::{JobError, TaskError};
 use crate::registry::{Registry, TaskSnapshot, TaskStatus};
+use crate::shared::Shared;
 use crate::worker::{self, Envelope};
 
 /// How the [`TaskManager`] behaves.
@@ -27,25 +28,6 @@ impl Default for TaskManagerConfig {
         Self {
             prune_after: Duration::from_secs(60 * 60),
         }
-    }
-}
-
-/// State shared by the handles, the worker thread and every [`TaskContext`].
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) registry: Registry,
-    pub(crate) prune_after: Duration,
-    /// Set by `shutdown`; the worker then drains the queue without running it.
-    pub(crate) closing: AtomicBool,
-}
-
-impl Shared {
-    pub(crate) fn prune(&self) -> usize {
-        let pruned = self.registry.prune(self.prune_after);
-        if pruned > 0 {
-            log::debug!("pruned {pruned} finished task(s)");
-        }
-        pruned
     }
 }
 

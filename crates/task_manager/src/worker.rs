@@ -13,8 +13,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use crate::context::TaskContext;
 use crate::error::{error_chain, JobError};
-use crate::manager::Shared;
 use crate::registry::{Outcome, TaskStatus};
+use crate::shared::Shared;
 
 /// A job as the worker stores it: its result already turned into JSON.
 pub(crate) type Job =

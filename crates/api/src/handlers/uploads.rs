@@ -18,11 +18,11 @@ use image::ImageFormat;
 use serde_json::json;
 use tempfile::NamedTempFile;
 
-use crate::app::AppState;
 use crate::errors::{parse_uuid, ApiError};
 use crate::handlers::support::{resource, with_conn};
 use crate::models::{ProjectStatus, Segment};
 use crate::repository::{self, LOCKED_FILES_MESSAGE, RENDERING_MESSAGE};
+use crate::state::AppState;
 use crate::storage::{self, media_url, MediaKind};
 
 /// After a refusal for size, the rest of the body is still read (and discarded) up to this

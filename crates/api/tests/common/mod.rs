@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use api::app::PreviewSize;
 use api::db::DbPool;
+use api::state::PreviewSize;
 use api::{AppConfig, Application};
 use reqwest::blocking::{Client, Response};
 use serde_json::Value;
