@@ -33,6 +33,7 @@ use core_engine::benchmark::{
 };
 use core_engine::stats::StageTimes;
 use core_engine::{CancelToken, RenderOptions, RenderSpec, RenderStats};
+use nix::sys::resource::{getrusage, UsageWho};
 use serde_json::json;
 
 use super::cache::jobs_parser;
@@ -533,14 +534,8 @@ fn tree_rss_kib() -> u64 {
 /// The peak resident set size of the largest child process this one waited for (the chunk
 /// encoders), in KiB.
 fn largest_child_rss_kib() -> u64 {
-    // SAFETY: getrusage only writes the struct it is given, which lives on this stack.
-    #[allow(unsafe_code)]
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
-        usage
-    };
-    u64::try_from(usage.ru_maxrss).unwrap_or(0)
+    getrusage(UsageWho::RUSAGE_CHILDREN)
+        .map_or(0, |usage| u64::try_from(usage.max_rss()).unwrap_or(0))
 }
 
 /// User + system CPU time of this process (all its threads) and of the children it waited
