@@ -1,8 +1,6 @@
 //! One module per subcommand; each has its clap `Args` and a `run`.
 
 pub mod bench;
-pub mod bench_edit;
-pub mod bench_tts;
 pub mod cache;
 pub mod import;
 pub mod narrate;

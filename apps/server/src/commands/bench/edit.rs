@@ -22,8 +22,8 @@ use core_engine::chunk_cache::{ChunkCache, DEFAULT_MAX_BYTES};
 use core_engine::{CancelToken, RenderOptions, RenderSpec};
 use serde_json::json;
 
-use super::bench::{project, round, BenchArgs, Case, TreeRssSampler};
-use super::{BoxError, CommandResult};
+use super::common::{project, round, BenchArgs, Case, TreeRssSampler};
+use crate::commands::{BoxError, CommandResult};
 
 /// What the issue asks of a re-render, as a fraction of the first render's time.
 const GOAL_UNCHANGED_RATIO: f64 = 0.05;

@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use tts::{PiperEngine, SpeechRequest, Synthesizer};
 
-use super::bench::peak_rss_kib;
-use super::CommandResult;
+use super::common::peak_rss_kib;
+use crate::commands::CommandResult;
 
 /// Several paragraphs of ordinary narration, with numbers, quotes and abbreviations, about a
 /// minute long when spoken.
@@ -34,7 +34,7 @@ midnight, and they will tell you the same thing: a light is only as strong as th
 keep it burning.";
 
 pub fn run(voice: Option<&str>) -> CommandResult {
-    let engine = PiperEngine::new(super::tts::home()?);
+    let engine = PiperEngine::new(crate::commands::tts::home()?);
     eprintln!(
         "loading the voice {} from {}",
         voice.unwrap_or(tts::DEFAULT_VOICE_ID),
