@@ -14,7 +14,7 @@ use cosmic_text::{
     Align, Attrs, Buffer, FontSystem, Metrics, Shaping, SwashCache, SwashContent, Wrap,
 };
 
-use crate::overlay::{div255, parse_named, Overlay, OverlayError};
+use crate::frame::overlay::{div255, parse_named, Overlay, OverlayError};
 
 /// The family used when none is configured or the configured one is not installed.
 pub const DEFAULT_FONT_FAMILY: &str = "DejaVu Sans";

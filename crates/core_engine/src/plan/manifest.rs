@@ -46,11 +46,12 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-use crate::logo::{LogoPosition, LogoSpec};
-use crate::overlay::OverlayError;
-use crate::spec::SpokenWord;
-use crate::text_overlay::{parse_hex_color, SubtitlePosition, SubtitleStyle};
-use crate::{RenderSpec, SegmentSpec};
+use crate::frame::logo::{LogoPosition, LogoSpec};
+use crate::frame::overlay::OverlayError;
+use crate::frame::text_overlay::{parse_hex_color, SubtitlePosition, SubtitleStyle};
+use crate::plan::spec::RenderSpec;
+use crate::plan::spec::SegmentSpec;
+use crate::plan::spec::SpokenWord;
 
 /// The logo defaults of the editor's settings, so a manifest renders like the editor.
 const DEFAULT_LOGO_SCALE: f64 = 0.15;

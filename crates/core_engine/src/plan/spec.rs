@@ -1,13 +1,13 @@
 //! What to render. Built in code (`RenderSpec { segments, ..Default::default() }`) or loaded
-//! from a project file by [`crate::manifest`].
+//! from a project file by [`crate::plan::manifest`].
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::logo::LogoSpec;
-use crate::text_overlay::SubtitleStyle;
-use crate::RenderError;
+use crate::error::RenderError;
+use crate::frame::logo::LogoSpec;
+use crate::frame::text_overlay::SubtitleStyle;
 
 /// A closed range a setting must lie in, with the unit its messages name: the one range type
 /// for every numeric setting, used by [`RenderSpec::check`] and by anything that validates
@@ -348,7 +348,7 @@ mod tests {
         spec.logo = Some(LogoSpec {
             path: "logo.png".into(),
             scale: 0.15,
-            position: crate::logo::LogoPosition::BottomRight,
+            position: crate::frame::logo::LogoPosition::BottomRight,
             opacity: 1.5,
             margin: 20,
         });

@@ -23,9 +23,9 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::chunk_plan::{hex, ChunkKey};
-use crate::temp_output::{is_temporary_output, temporary_path};
-use crate::RenderError;
+use crate::chunks::temp_output::{is_temporary_output, temporary_path};
+use crate::error::RenderError;
+use crate::plan::chunk_plan::{hex, ChunkKey};
 
 /// The default bound of the cache: 2 GiB.
 pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
@@ -424,7 +424,7 @@ impl ChunkCache {
 }
 
 /// The SHA-256 of a file's content, in lowercase hex (also the content hash of pictures,
-/// fonts and logos for [`crate::chunk_plan`]).
+/// fonts and logos for [`crate::plan::chunk_plan`]).
 pub fn file_sha256(path: &Path) -> io::Result<String> {
     let mut file = File::open(path)?;
     hash_reader(&mut file)

@@ -1,5 +1,5 @@
-//! Chunks in, one MP4 out: the lossless splice of encoded chunks (see [`crate::encoder`]) and
-//! the narration into the final file.
+//! Chunks in, one MP4 out: the lossless splice of encoded chunks (see
+//! [`crate::chunks::encoder`]) and the narration into the final file.
 //!
 //! ```text
 //! splice:  per chunk in turn: filesrc ! qtdemux ! appsink ─> appsrc (H.264, re-timed) ─┐
@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Each chunk is an independent H.264 stream, encoded in a fresh process without VBV, so the
-//! same frames give the same bits (see [`crate::encoder::ChunkEncoder`]).
+//! same frames give the same bits (see [`crate::chunks::encoder::ChunkEncoder`]).
 //!
 //! The splice copies the chunks' compressed samples unchanged and only re-times them, from
 //! frame numbers (never by adding rounded nanoseconds). In a chunk, sample `j` (decode order)
@@ -31,9 +31,11 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 
-use crate::pipeline::{make, make_aac_encoder};
-use crate::timeline::{frame_time_ns, nearest_frame};
-use crate::{CancelToken, RenderError, RenderSpec};
+use crate::cancel::CancelToken;
+use crate::chunks::pipeline::{make, make_aac_encoder};
+use crate::error::RenderError;
+use crate::plan::spec::RenderSpec;
+use crate::plan::timeline::{frame_time_ns, nearest_frame};
 
 /// How often blocked loops look at the cancel flag.
 const POLL: gst::ClockTime = gst::ClockTime::from_mseconds(100);
@@ -68,7 +70,7 @@ pub fn splice<F>(
 where
     F: FnOnce(&gst_app::AppSrc, &dyn Fn() -> bool) -> Result<(), RenderError> + Send,
 {
-    crate::init()?;
+    crate::chunks::pipeline::init()?;
     if chunks.is_empty() {
         return Err(RenderError::InvalidSpec(
             "there are no chunks to splice".into(),
@@ -140,7 +142,7 @@ impl SplicePipeline {
             .build();
         // Sends each sample's segment downstream (needs GStreamer 1.18; no typed setter here).
         video.set_property("handle-segment-change", true);
-        let audio_caps = crate::audio::audio_caps()?;
+        let audio_caps = crate::sound::audio::audio_caps()?;
         // A quarter of a second of sound queued ahead of the muxer, as in the renderer.
         let audio = gst_app::AppSrc::builder()
             .name("narration")
@@ -148,7 +150,7 @@ impl SplicePipeline {
             .format(gst::Format::Time)
             .is_live(false)
             .block(true)
-            .max_bytes(48_000 * crate::audio::BYTES_PER_SAMPLE as u64 / 4)
+            .max_bytes(48_000 * crate::sound::audio::BYTES_PER_SAMPLE as u64 / 4)
             .build();
         let audioconvert = make("audioconvert", "audioconvert")?;
         let aac = make_aac_encoder("aacenc", spec.encoder.audio_bitrate)?;
@@ -523,10 +525,10 @@ mod tests {
     use gstreamer_video as gst_video;
 
     use super::*;
-    use crate::encoder::ChunkEncoder;
-    use crate::pipeline::frame_info;
-    use crate::verify::{verify, Expected};
-    use crate::EncoderSettings;
+    use crate::chunks::encoder::ChunkEncoder;
+    use crate::chunks::pipeline::frame_info;
+    use crate::chunks::verify::{verify, Expected};
+    use crate::plan::spec::EncoderSettings;
 
     const W: u32 = 160;
     const H: u32 = 90;
@@ -676,7 +678,7 @@ mod tests {
     /// Video samples of `path`: `(dts, pts, bytes)`, compressed (`decode == false`) or
     /// `(0, pts, I420 bytes)` decoded.
     fn video_of(path: &Path, decode: bool) -> Vec<(u64, u64, Vec<u8>)> {
-        crate::init().unwrap();
+        crate::chunks::pipeline::init().unwrap();
         let pipeline = gst::Pipeline::new();
         let sink = gst_app::AppSink::builder().sync(false).build();
         let convert = make("videoconvert", "convert").unwrap();
@@ -690,7 +692,7 @@ mod tests {
         let source = match decode {
             true => {
                 let source = make("uridecodebin", "source").unwrap();
-                source.set_property("uri", crate::pipeline::file_uri(path).unwrap());
+                source.set_property("uri", crate::chunks::pipeline::file_uri(path).unwrap());
                 pipeline
                     .add_many([&source, &convert, &filter, sink.upcast_ref()])
                     .unwrap();
@@ -954,8 +956,8 @@ mod tests {
     /// returns. A second splice, from cache hits alone, gives the same frames as the first.
     #[test]
     fn chunks_from_the_cache_splice_like_fresh_ones() {
-        use crate::chunk_cache::{ChunkCache, DEFAULT_MAX_BYTES};
-        use crate::chunk_plan::ChunkKey;
+        use crate::chunks::chunk_cache::{ChunkCache, DEFAULT_MAX_BYTES};
+        use crate::plan::chunk_plan::ChunkKey;
         use std::collections::HashSet;
 
         let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,7 @@ use fast_image_resize::images::Image as ResizeImage;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, ImageDecoder, ImageReader};
 
-use crate::overlay::{div255, parse_named, Overlay, OverlayError};
+use crate::frame::overlay::{div255, parse_named, Overlay, OverlayError};
 
 /// Which corner the logo sits in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

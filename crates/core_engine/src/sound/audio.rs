@@ -11,8 +11,8 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_audio as gst_audio;
 
-use crate::timeline::SAMPLE_RATE;
-use crate::RenderError;
+use crate::error::RenderError;
+use crate::plan::timeline::SAMPLE_RATE;
 
 /// Bytes per sample frame of the decoded format (two `f32` channels).
 pub(crate) const BYTES_PER_SAMPLE: usize = 8;
@@ -28,7 +28,7 @@ pub(crate) fn audio_caps() -> Result<gst::Caps, RenderError> {
 
 /// The real, decoded length of a narration file in seconds (at 48 kHz).
 pub fn probe_audio_duration(path: &Path) -> Result<f64, RenderError> {
-    crate::init()?;
+    crate::chunks::pipeline::init()?;
     let samples = count_samples(path, None, &|| false)?;
     Ok(samples as f64 / f64::from(SAMPLE_RATE))
 }
@@ -111,7 +111,7 @@ pub(crate) struct Decoder {
 
 impl Decoder {
     pub fn open(path: &Path, segment: Option<usize>) -> Result<Decoder, RenderError> {
-        crate::init()?;
+        crate::chunks::pipeline::init()?;
         if !path.is_file() {
             return Err(RenderError::MissingFile {
                 segment,
@@ -123,17 +123,17 @@ impl Decoder {
             path: path.to_path_buf(),
             reason,
         };
-        let uri = crate::pipeline::file_uri(path).map_err(audio_error)?;
+        let uri = crate::chunks::pipeline::file_uri(path).map_err(audio_error)?;
         let caps = audio_caps()?;
         let make = |factory: &str| {
             gst::ElementFactory::make(factory)
                 .build()
-                .map_err(|_| crate::pipeline::missing(factory))
+                .map_err(|_| crate::chunks::pipeline::missing(factory))
         };
         let source = gst::ElementFactory::make("uridecodebin")
             .property("uri", uri.as_str())
             .build()
-            .map_err(|_| crate::pipeline::missing("uridecodebin"))?;
+            .map_err(|_| crate::chunks::pipeline::missing("uridecodebin"))?;
         let convert = make("audioconvert")?;
         let resample = make("audioresample")?;
         // A few chunks of slack: the decoder waits for us instead of filling memory.

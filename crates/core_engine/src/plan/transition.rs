@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use crate::timeline::Timeline;
+use crate::plan::timeline::Timeline;
 
 /// The blend from one segment's picture into the next one's over `frames` frames from
 /// `start`. Zero frames is a hard cut.
@@ -148,7 +148,7 @@ impl Transitions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::timeline::Timeline;
+    use crate::plan::timeline::Timeline;
 
     /// 10 fps and 1 kHz "audio": 100 samples per frame, no silence gap.
     fn timeline(frames: &[u64]) -> Timeline {

@@ -7,7 +7,7 @@
 //!
 //! Each chunk is a separate encode that x264 starts with an IDR frame, so nothing in it refers
 //! outside it, and without VBV, so the same frames give the same bits (see [`ChunkEncoder`]).
-//! [`crate::splice`] joins the chunks into the final file.
+//! [`crate::chunks::splice`] joins the chunks into the final file.
 
 use std::io::{PipeWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -17,9 +17,11 @@ use std::time::Duration;
 use gstreamer as gst;
 use gstreamer_video as gst_video;
 
-use crate::pipeline::{frame_info, x264_settings};
-use crate::splice::ChunkReader;
-use crate::{CancelToken, RenderError, RenderSpec};
+use crate::cancel::CancelToken;
+use crate::chunks::pipeline::{frame_info, x264_settings};
+use crate::chunks::splice::ChunkReader;
+use crate::error::RenderError;
+use crate::plan::spec::RenderSpec;
 
 /// The program that encodes a chunk (Debian package `gstreamer1.0-tools`).
 const CHUNK_ENCODER_PROGRAM: &str = "gst-launch-1.0";
@@ -72,7 +74,7 @@ impl ChunkEncoder {
         threads: usize,
         cancel: &CancelToken,
     ) -> Result<ChunkEncoder, RenderError> {
-        crate::init()?;
+        crate::chunks::pipeline::init()?;
         let info = frame_info(spec)?;
         let (frames_reader, frames_writer) = std::io::pipe()
             .map_err(|e| RenderError::pipeline("chunk encoder", format!("no pipe: {e}")))?;

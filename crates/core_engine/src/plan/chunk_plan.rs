@@ -22,11 +22,11 @@ use std::ops::Range;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::ken_burns::Pattern;
-use crate::subtitles::Cue;
-use crate::timeline::Timeline;
-use crate::transition::Transitions;
-use crate::RenderSpec;
+use crate::captions::subtitles::Cue;
+use crate::frame::ken_burns::Pattern;
+use crate::plan::spec::RenderSpec;
+use crate::plan::timeline::Timeline;
+use crate::plan::transition::Transitions;
 
 /// Bump whenever the drawing of a frame or the chunk encoding changes in any way that can
 /// change pixels or bits (compositor, resampling, easing, subtitles, logo, x264 settings,
@@ -480,9 +480,9 @@ fn cues_in(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logo::{LogoPosition, LogoSpec};
-    use crate::subtitles::timeline_cues;
-    use crate::SegmentSpec;
+    use crate::captions::subtitles::timeline_cues;
+    use crate::frame::logo::{LogoPosition, LogoSpec};
+    use crate::plan::spec::SegmentSpec;
 
     /// 10 fps and 1 kHz "audio": 100 samples per frame, no silence gap.
     fn timeline(frames: &[u64]) -> Timeline {
@@ -607,9 +607,9 @@ mod tests {
             width: 320,
             height: 180,
             // Key frames far apart: a body stays one chunk here (cutting is tested above).
-            encoder: crate::EncoderSettings {
+            encoder: crate::plan::spec::EncoderSettings {
                 keyframe_seconds: 10.0,
-                ..crate::EncoderSettings::default()
+                ..crate::plan::spec::EncoderSettings::default()
             },
             ..RenderSpec::new(segments)
         }

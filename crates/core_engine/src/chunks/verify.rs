@@ -7,7 +7,7 @@ use gstreamer as gst;
 use gstreamer_pbutils as gst_pbutils;
 use gstreamer_pbutils::prelude::*;
 
-use crate::RenderError;
+use crate::error::RenderError;
 
 /// What the file should contain.
 #[derive(Debug, Clone, Copy)]
@@ -26,7 +26,7 @@ const AAC_SLACK_SECONDS: f64 = 2048.0 / 48_000.0;
 /// Returns the file's duration in seconds.
 pub(crate) fn verify(path: &Path, expected: &Expected) -> Result<f64, RenderError> {
     let fail = |msg: String| RenderError::Verification(msg);
-    let uri = crate::pipeline::file_uri(path).map_err(fail)?;
+    let uri = crate::chunks::pipeline::file_uri(path).map_err(fail)?;
     let discoverer = gst_pbutils::Discoverer::new(gst::ClockTime::from_seconds(30))
         .map_err(|e| fail(e.to_string()))?;
     let info = discoverer

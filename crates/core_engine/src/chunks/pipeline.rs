@@ -7,9 +7,10 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_video as gst_video;
 
-use crate::compositor::FrameLayout;
 use crate::error::package_for_element;
-use crate::{RenderError, RenderSpec};
+use crate::error::RenderError;
+use crate::frame::compositor::FrameLayout;
+use crate::plan::spec::RenderSpec;
 
 /// AAC encoders in order of preference. `avenc_aac` comes last although it is the most
 /// common: loading it maps FFmpeg's libraries (about 40 MB of resident memory), against a

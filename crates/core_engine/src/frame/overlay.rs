@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use crate::compositor::FrameLayout;
-use crate::image_source::bt709::{HALF, U_B, U_G, U_R, V_B, V_G, V_R, Y_B, Y_G, Y_R};
+use crate::frame::compositor::FrameLayout;
+use crate::frame::image_source::bt709::{HALF, U_B, U_G, U_R, V_B, V_G, V_R, Y_B, Y_G, Y_R};
 
 /// A premultiplied RGBA8 picture placed on the frame at (`x`, `y`), its top-left corner, in
 /// frame pixels. It may stick out of the frame: blending clips it. An empty overlay (zero

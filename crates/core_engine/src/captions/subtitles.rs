@@ -6,9 +6,9 @@
 
 use std::fmt::Write as _;
 
-use crate::spec::SpokenWord;
-use crate::timeline::Timeline;
-use crate::RenderSpec;
+use crate::plan::spec::RenderSpec;
+use crate::plan::spec::SpokenWord;
+use crate::plan::timeline::Timeline;
 
 /// At most this many words on a subtitle line.
 pub const MAX_WORDS_PER_LINE: usize = 6;
@@ -948,9 +948,9 @@ mod tests {
 
     #[test]
     fn timeline_cues_use_fitting_timings_and_warn_about_the_others() {
-        let mut timed = crate::SegmentSpec::new(0, "a.jpg", "a.wav", SPOKEN_TEXT);
+        let mut timed = crate::plan::spec::SegmentSpec::new(0, "a.jpg", "a.wav", SPOKEN_TEXT);
         timed.words = Some(spoken(&TIMINGS));
-        let mut wrong = crate::SegmentSpec::new(1, "b.jpg", "b.wav", "Two words");
+        let mut wrong = crate::plan::spec::SegmentSpec::new(1, "b.jpg", "b.wav", "Two words");
         wrong.words = Some(spoken(&[("Two", 0.1, 0.3)]));
         let spec = RenderSpec::new(vec![timed, wrong]);
         // 4 s and 2 s of narration at 1 kHz, 0.5 s of silence after each.

@@ -7,9 +7,9 @@ use std::path::Path;
 use fast_image_resize as fr;
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
-use crate::ken_burns::fit_rect;
+use crate::frame::ken_burns::fit_rect;
 
-use crate::RenderError;
+use crate::error::RenderError;
 
 /// Y, U and V planes, tightly packed.
 type Planes = [Vec<u8>; 3];

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::RenderError;
+use crate::error::RenderError;
 
 /// Temporary outputs are named `.<final name>.tmp-<pid>-<n>` (plus `.faststart` for the
 /// muxer's scratch file) in the destination's folder, so a rename publishes them atomically.

@@ -4,9 +4,9 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::subtitles::{to_srt, to_vtt, Cue};
-use crate::temp_output::temporary_path;
-use crate::RenderError;
+use crate::captions::subtitles::{to_srt, to_vtt, Cue};
+use crate::chunks::temp_output::temporary_path;
+use crate::error::RenderError;
 
 /// Where the sidecars of a video live: `final.mp4` has `final.srt` and `final.vtt`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +93,7 @@ pub(crate) fn remove_stale(output: &Path) -> Result<(), RenderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::subtitles::{parse_srt, parse_vtt};
+    use crate::captions::subtitles::{parse_srt, parse_vtt};
 
     fn cues() -> Vec<Cue> {
         vec![

@@ -1,17 +1,17 @@
 //! Builds every output frame, straight into the encoder's I420 buffer.
 //!
 //! A frame is a stack of layers drawn in order: the Ken Burns [`Shot`] (the camera rectangle
-//! of a segment's picture, resampled with sub-pixel accuracy by [`crate::resample`]), or two
+//! of a segment's picture, resampled with sub-pixel accuracy by [`crate::frame::resample`]), or two
 //! shots mixed during a crossfade; then the subtitle and logo overlays
-//! ([`crate::overlay::YuvOverlay`]), blended on the same planes.
+//! ([`crate::frame::overlay::YuvOverlay`]), blended on the same planes.
 //!
 //! Each output row is made in one go from the few source rows under it (vertical taps, then
 //! horizontal), and a crossfade mixes the incoming shot's row into it at once: no frame-sized
 //! scratch picture, nothing allocated per frame, every plane row touched once.
 
-use crate::image_source::SourceImage;
-use crate::ken_burns::Rect;
-use crate::resample::{crossfade_row, mix_rows, Axis, ROW_PADDING};
+use crate::frame::image_source::SourceImage;
+use crate::frame::ken_burns::Rect;
+use crate::frame::resample::{crossfade_row, mix_rows, Axis, ROW_PADDING};
 
 /// Where the three I420 planes live in an output buffer (GStreamer's default layout for the
 /// frame size; strides can be wider than the picture).
