@@ -1,18 +1,16 @@
 //! The render REST API over real HTTP, with tiny real renders of the demo fixture.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use api::models::{ProjectStatus, SettingsUpdate};
 use api::repository;
-use common::{spawn_app, spawn_app_in, TestApp};
 use serde_json::{json, Value};
-use support::{png, status_json, upload};
+
+use crate::common::{spawn_app, spawn_app_in, TestApp};
+use crate::support::{png, status_json, upload};
 
 const RENDER_TIMEOUT: Duration = Duration::from_secs(120);
 

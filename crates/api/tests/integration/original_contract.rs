@@ -4,12 +4,10 @@
 //! an id that names nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod support;
-
-use common::{spawn_app, TestApp};
 use serde_json::{json, Value};
-use support::{status_json, upload};
+
+use crate::common::{spawn_app, TestApp};
+use crate::support::{status_json, upload};
 
 fn import(app: &TestApp, request: &Value) -> (u16, Value) {
     status_json(app.post_json("/api/projects/import/", request))

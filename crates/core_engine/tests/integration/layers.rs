@@ -3,19 +3,18 @@
 //! subtitles, the logo, and the sidecars. Tiny renders (320x180, 15 fps) of flat-coloured
 //! pictures and pure tones, so every expected value is known.
 
-mod common;
-
 use std::path::Path;
 
-use common::{
-    decode_audio, decode_frames, decode_luma, files_in, luma, tiny, write_png, write_tone, HEIGHT,
-    WIDTH,
-};
 use core_engine::logo::{LogoPosition, LogoSpec};
 use core_engine::spec::SpokenWord;
 use core_engine::subtitles::{cues_for_segment, parse_srt, parse_vtt};
 use core_engine::text_overlay::SubtitleStyle;
 use core_engine::{render, CancelToken, RenderOutput, RenderSpec, SegmentSpec};
+
+use crate::common::{
+    decode_audio, decode_frames, decode_luma, files_in, luma, tiny, write_png, write_tone, HEIGHT,
+    WIDTH,
+};
 
 /// Two segments, a dark and a light flat picture, each with `narration` seconds of tone, no
 /// text, 0.2 s of silence, no subtitles and no logo.

@@ -49,7 +49,8 @@ struct Fixture {
 
 #[test]
 fn model_and_dsp_match_the_python_reference() {
-    let fixture: Fixture = serde_json::from_str(include_str!("fixtures/hibari_dsp.json")).unwrap();
+    let fixture: Fixture =
+        serde_json::from_str(include_str!("../fixtures/hibari_dsp.json")).unwrap();
     assert_eq!(vocab().ids(&fixture.phonemes).ids, fixture.ids);
 
     let spectra = model().infer(&fixture.ids, fixture.speed).unwrap();
@@ -95,8 +96,9 @@ fn a_sentence_is_speech_of_plausible_length() {
     assert_ne!(vocoder.synth(&spectra, seeded_noise(2)).unwrap(), samples);
 }
 
-/// Speed of the model run and the DSP on an 8 s sentence. Not a test: run it by hand, best
-/// in an optimised build (`cargo test --release -p tts --test hibari -- --ignored --nocapture`).
+/// Speed of the model run and the DSP on an 8 s sentence. Not a test: run it by hand, best in
+/// an optimised build
+/// (`cargo test --release -p tts --test integration hibari:: -- --ignored --nocapture`).
 #[test]
 #[ignore = "a measurement"]
 fn measure_speed() {

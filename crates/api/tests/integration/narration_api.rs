@@ -3,16 +3,14 @@
 //! happens when TTS is missing or broken.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod support;
-
 use std::path::Path;
 use std::time::Duration;
 
 use api::AppConfig;
-use common::{spawn_app, spawn_with, TestApp};
 use serde_json::{json, Value};
-use support::status_json;
+
+use crate::common::{spawn_app, spawn_with, TestApp};
+use crate::support::status_json;
 
 const TASK_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -351,8 +349,8 @@ fn a_corrupt_voice_fails_the_task_with_its_reason_and_keeps_the_old_narration() 
     config.tts_home = Some(broken);
     let app = spawn_with(config);
     let (_, segments) = project_with(&app, &["Hello."]);
-    let narration = support::wav(1.0);
-    let (status, _) = status_json(support::upload(
+    let narration = crate::support::wav(1.0);
+    let (status, _) = status_json(crate::support::upload(
         &app,
         &format!("/api/segments/{}/upload-audio/", segments[0]),
         "audio",

@@ -7,7 +7,7 @@ use std::io::Cursor;
 use reqwest::blocking::Response;
 use serde_json::Value;
 
-use super::common::TestApp;
+use crate::common::TestApp;
 
 /// A small RGB PNG.
 pub fn png(width: u32, height: u32) -> Vec<u8> {

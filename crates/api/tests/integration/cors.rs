@@ -2,9 +2,7 @@
 //! included; preflights answered; other origins get no CORS headers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::spawn_app;
+use crate::common::spawn_app;
 
 const UI: &str = "http://localhost:3000";
 

@@ -1,14 +1,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! End-to-end renders of the demo fixture at a tiny size (320x180, 15 fps).
 
-mod common;
-
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
-use common::{decode_luma, demo_copy, demo_spec, files_in};
 use core_engine::subtitles::parse_vtt;
 use core_engine::{render, CancelToken, Progress, RenderError};
+
+use crate::common::{decode_luma, demo_copy, demo_spec, files_in};
 
 #[test]
 fn demo_renders_verifies_and_reports_progress() {

@@ -2,18 +2,16 @@
 //! and the gallery, success paths and the user's mistakes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod support;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
 use api::models::ProjectStatus;
 use api::repository;
 use api::AppConfig;
-use common::{spawn_app, spawn_with, TestApp};
 use serde_json::{json, Value};
-use support::{jpeg, multipart_body, png, png_declaring, status_json, upload, wav};
+
+use crate::common::{spawn_app, spawn_with, TestApp};
+use crate::support::{jpeg, multipart_body, png, png_declaring, status_json, upload, wav};
 
 fn create_project(app: &TestApp, title: &str) -> Value {
     let (status, body) = status_json(app.post_json("/api/projects/", &json!({ "title": title })));

@@ -2,13 +2,12 @@
 //! result is the render of an empty cache, frame for frame and sample for sample.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::path::Path;
 
-use common::{decode_audio, decode_frames, demo_copy};
 use core_engine::chunk_cache::{ChunkCache, DEFAULT_MAX_BYTES};
 use core_engine::{render_with, CancelToken, RenderOptions, RenderSpec};
+
+use crate::common::{decode_audio, decode_frames, demo_copy};
 
 /// `jobs` encoders at once (on a 2-core machine: 1 is one encoder with two threads).
 fn cached(cache: &ChunkCache, jobs: usize) -> RenderOptions {
