@@ -2,7 +2,7 @@
 # The demo half of README command 1, given the `storyflow` binary to run: imports
 # fixtures/demo/ once into the data folder (default ./data, relative to the repository),
 # prints the two curl lines that render it and poll its status, and serves the API.
-# The test suite runs this same script (apps/server/tests/readme.rs).
+# The test suite runs this same script (apps/server/tests/integration/readme.rs).
 set -euo pipefail
 BIN="$(realpath "${1:?usage: scripts/demo.sh PATH_TO_STORYFLOW_BINARY}")"
 cd "$(dirname "$0")/.."

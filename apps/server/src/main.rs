@@ -42,7 +42,7 @@ fn main() {
         Command::Tts(args) => commands::tts::run(args),
     };
     if let Err(err) = result {
-        eprintln!("error: {}", task_manager::error_chain(err.as_ref()));
+        eprintln!("error: {:#}", anyhow::Error::from_boxed(err));
         std::process::exit(1);
     }
 }

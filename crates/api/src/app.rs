@@ -1,4 +1,4 @@
-//! Application start-up: configuration, the shared state handlers see, and an
+//! Application start-up: configuration, the shared state handlers see (`state`), and an
 //! `Application::build` that prepares the data folder, database and worker, then binds (port 0
 //! in tests) so callers learn the real port before serving.
 
@@ -19,37 +19,9 @@ use crate::db::{self, DbPool};
 use crate::errors::ApiError;
 use crate::handlers;
 use crate::repository;
+use crate::state::{AppState, PreviewSize, UploadLimits};
 use crate::storage;
-use crate::tasks::{ChunkCacheConfig, CoreEngineRenderer, Renderer};
-
-/// Upload size limits in bytes; larger uploads are refused with 413 while streaming.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UploadLimits {
-    pub image_bytes: u64,
-    pub audio_bytes: u64,
-    pub logo_bytes: u64,
-    pub font_bytes: u64,
-}
-
-impl Default for UploadLimits {
-    fn default() -> Self {
-        const MB: u64 = 1024 * 1024;
-        Self {
-            image_bytes: 20 * MB,
-            audio_bytes: 200 * MB,
-            logo_bytes: 5 * MB,
-            font_bytes: 10 * MB,
-        }
-    }
-}
-
-/// Renders at this size instead of the settings' preset: quick previews, and tiny test renders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PreviewSize {
-    pub width: u32,
-    pub height: u32,
-    pub fps: u32,
-}
+use crate::tasks::{ChunkCacheConfig, CoreEngineRenderer};
 
 #[derive(Debug, Clone)]
 pub struct AppConfig {
@@ -97,33 +69,6 @@ impl AppConfig {
 
     pub fn chunk_cache_dir(&self) -> PathBuf {
         storage::chunk_cache_dir(&self.data_dir)
-    }
-}
-
-/// What every handler can reach, shared as `web::Data<AppState>`.
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: DbPool,
-    pub media_root: PathBuf,
-    pub tasks: TaskManager,
-    pub limits: UploadLimits,
-    pub preview: Option<PreviewSize>,
-    pub renderer: Arc<dyn Renderer>,
-    pub chunk_cache: ChunkCacheConfig,
-    /// Chunks a render encodes at once.
-    pub jobs: usize,
-    /// GStreamer's version, or why the renderer cannot run (answered as 503 by `render`).
-    pub renderer_status: Result<String, String>,
-    /// Narration from text; loads nothing until first used.
-    pub tts: Option<Arc<PiperEngine>>,
-}
-
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("media_root", &self.media_root)
-            .field("renderer_status", &self.renderer_status)
-            .finish_non_exhaustive()
     }
 }
 

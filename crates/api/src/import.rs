@@ -13,7 +13,6 @@ use crate::repository::{self, RepoError};
 use crate::storage::{self, MediaKind};
 
 const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp"];
-const AUDIO_EXTENSIONS: &[&str] = &["wav", "mp3", "flac", "ogg", "opus", "m4a", "aac"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -147,7 +146,7 @@ fn check_media(segment: usize, image: &Path, audio: &Path) -> Result<CheckedMedi
         })
     };
     let image_extension = extension(image, "image", IMAGE_EXTENSIONS)?;
-    let audio_extension = extension(audio, "audio", AUDIO_EXTENSIONS)?;
+    let audio_extension = extension(audio, "audio", &storage::AUDIO_EXTENSIONS)?;
     let media_error = |source| ImportError::Media { segment, source };
     core_engine::validate_image(image).map_err(media_error)?;
     let audio_duration = core_engine::probe_audio_duration(audio).map_err(media_error)?;

@@ -14,10 +14,12 @@ pub mod narration_store;
 pub mod render_store;
 pub mod repository;
 pub mod schema;
+pub mod state;
 pub mod storage;
 pub mod tasks;
 pub mod validation;
 pub mod views;
 
-pub use app::{AppConfig, AppState, Application, StartupError};
+pub use app::{AppConfig, Application, StartupError};
 pub use errors::ApiError;
+pub use state::AppState;

@@ -6,6 +6,8 @@
 //! to a row (counts, nested segments, pages) are in `views`.
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
+use core_engine::text_overlay::SubtitleStyle;
+use core_engine::RenderSpec;
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
 use diesel::prelude::*;
@@ -287,8 +289,12 @@ impl GlobalSettings {
     /// The only id the table accepts.
     pub const ID: i32 = 1;
 
-    /// The documented defaults (BRIEF §3, UI contract §5), written on first read.
+    /// The documented defaults (BRIEF §3, UI contract §5), written on first read. What the
+    /// renderer has a default for (size, frame rate, motion, timing, subtitle placement) is
+    /// taken from it, so the two never disagree.
     pub fn defaults(at: NaiveDateTime) -> Self {
+        let render = RenderSpec::default();
+        let subtitles = SubtitleStyle::default();
         Self {
             id: Self::ID,
             default_voice_id: tts::DEFAULT_VOICE_ID.to_owned(),
@@ -297,18 +303,18 @@ impl GlobalSettings {
             subtitle_font_size: 48,
             subtitle_font_color: "#FFFFFF".to_owned(),
             subtitle_color: "#FFFFFF".to_owned(),
-            subtitle_position: "bottom".to_owned(),
+            subtitle_position: subtitles.position.as_str().to_owned(),
             subtitle_highlight_color: Some(DEFAULT_HIGHLIGHT_COLOR.to_owned()),
             subtitle_font: String::new(),
             custom_font_file: None,
             subtitles_enabled: true,
-            render_width: 1920,
-            render_height: 1080,
-            render_fps: 30,
+            render_width: dimension(render.width),
+            render_height: dimension(render.height),
+            render_fps: dimension(render.fps),
             ken_burns_zoom: 1.2,
-            zoom_intensity: 1.3,
-            transition_duration: 0.5,
-            inter_segment_silence: 0.3,
+            zoom_intensity: render.zoom_intensity,
+            transition_duration: render.transition_duration,
+            inter_segment_silence: render.inter_segment_silence,
             logo_enabled: false,
             active_logo: None,
             logo_scale: 0.15,
@@ -319,6 +325,11 @@ impl GlobalSettings {
             updated_at: at,
         }
     }
+}
+
+/// A renderer size or rate as its column stores it (the renderer's bounds fit an `i32`).
+fn dimension(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
 }
 
 /// A partial update of the settings; `None` leaves a column alone, and for nullable columns

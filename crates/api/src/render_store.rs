@@ -14,10 +14,10 @@ use core_engine::text_overlay::{parse_hex_color, SubtitlePosition, SubtitleStyle
 use core_engine::{RenderSpec, SegmentSpec};
 use diesel::SqliteConnection;
 
-use crate::app::PreviewSize;
 use crate::db::DbPool;
 use crate::models::{GlobalSettings, Logo, Project, Segment};
 use crate::repository::{self, RepoError};
+use crate::state::PreviewSize;
 use crate::tasks::{ProjectStore, StoreError};
 use crate::validation;
 

@@ -38,6 +38,11 @@ pub const FONTS_FOLDER: &str = "fonts";
 pub const MEDIA_URL_PREFIX: &str = "/media/";
 /// The chunk cache's folder in the data folder.
 const CHUNK_CACHE_FOLDER: &str = "cache/chunks";
+/// The narration file extensions the media folder takes, from an upload's file name or an
+/// imported manifest (GStreamer still has to decode the file).
+pub const AUDIO_EXTENSIONS: [&str; 11] = [
+    "wav", "mp3", "flac", "ogg", "oga", "opus", "m4a", "aac", "webm", "aiff", "aif",
+];
 
 /// The two kinds of per-segment media, each in its own folder of the project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

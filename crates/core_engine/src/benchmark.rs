@@ -16,10 +16,13 @@ use gstreamer_video as gst_video;
 use gstreamer_video::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::chunk_plan::hex;
-use crate::logo::{LogoPosition, LogoSpec};
-use crate::pipeline::configure_x264;
-use crate::{RenderError, RenderSpec, SegmentSpec};
+use crate::chunks::pipeline::configure_x264;
+use crate::error::RenderError;
+use crate::frame::logo::{LogoPosition, LogoSpec};
+use crate::plan::chunk_plan::hex;
+use crate::plan::spec::RenderSpec;
+use crate::plan::spec::SegmentSpec;
+use crate::sound::audio::wav_bytes;
 
 /// Writes `segments` photo-like JPEG pictures of `picture_size` (with smooth structure,
 /// edges and grain, so the encoder works as hard as on real photos), speech-like 24 kHz
@@ -422,28 +425,6 @@ fn write_speech(path: &Path, seconds: f64, rng: &mut Rng) -> Result<(), RenderEr
         .map_err(|e| RenderError::io(path, e))
 }
 
-/// A 16-bit mono PCM WAV file's bytes holding `samples` at `rate` Hz.
-pub fn wav_bytes(rate: u32, samples: &[i16]) -> Vec<u8> {
-    let data_len = (samples.len() * 2) as u32;
-    let mut out = Vec::with_capacity(44 + samples.len() * 2);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2).to_le_bytes()); // bytes per second
-    out.extend_from_slice(&2u16.to_le_bytes()); // block align
-    out.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    out
-}
-
 /// What x264 alone is timed on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EncoderInput {
@@ -466,7 +447,7 @@ pub fn encoder_only_input(
     frames: u64,
     scratch_dir: &Path,
 ) -> Result<EncoderInput, RenderError> {
-    crate::init()?;
+    crate::chunks::pipeline::init()?;
     let frame_bytes = u64::from(spec.width) * u64::from(spec.height) * 3 / 2;
     if frames * frame_bytes > RAW_LIMIT_BYTES {
         return Ok(EncoderInput::Video(video.to_path_buf()));
@@ -486,7 +467,7 @@ pub fn encoder_only_input(
 /// a `fakesink`. `storyflow bench` runs it in a process of its own, so that process's peak
 /// memory is x264's alone.
 pub fn encoder_only_seconds(input: &EncoderInput, spec: &RenderSpec) -> Result<f64, RenderError> {
-    crate::init()?;
+    crate::chunks::pipeline::init()?;
     let pipeline = match input {
         EncoderInput::Video(video) => {
             let pipeline = launch(
@@ -551,18 +532,19 @@ impl MediaDigest {
 /// the sound (as interleaved F32, undithered). Streams beyond the first video and the first
 /// audio one are decoded and ignored.
 pub fn decoded_digest(path: &Path) -> Result<MediaDigest, RenderError> {
-    crate::init()?;
+    crate::chunks::pipeline::init()?;
     if !path.is_file() {
         return Err(RenderError::MissingFile {
             segment: None,
             path: path.to_path_buf(),
         });
     }
-    let uri = crate::pipeline::file_uri(path).map_err(|e| RenderError::pipeline("digest", e))?;
+    let uri =
+        crate::chunks::pipeline::file_uri(path).map_err(|e| RenderError::pipeline("digest", e))?;
     let source = gst::ElementFactory::make("uridecodebin")
         .property("uri", uri.as_str())
         .build()
-        .map_err(|_| crate::pipeline::missing("uridecodebin"))?;
+        .map_err(|_| crate::chunks::pipeline::missing("uridecodebin"))?;
     let pipeline = gst::Pipeline::new();
     pipeline
         .add(&source)
@@ -610,7 +592,7 @@ fn add_digest_branch(
     let make = |factory: &str| {
         gst::ElementFactory::make(factory)
             .build()
-            .map_err(|_| crate::pipeline::missing(factory))
+            .map_err(|_| crate::chunks::pipeline::missing(factory))
     };
     let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
     let media = caps
@@ -777,13 +759,13 @@ mod tests {
             assert_eq!(std::fs::read(x).unwrap(), std::fs::read(y).unwrap());
         }
         assert_eq!(
-            crate::validate_image(&spec.segments[0].image).unwrap(),
+            crate::frame::image_source::validate_image(&spec.segments[0].image).unwrap(),
             (64, 36)
         );
-        let seconds = crate::probe_audio_duration(&spec.segments[0].audio).unwrap();
+        let seconds = crate::sound::audio::probe_audio_duration(&spec.segments[0].audio).unwrap();
         assert!((seconds - 0.5).abs() < 1e-3, "{seconds}");
         assert_eq!(
-            crate::validate_image(&b.path().join("logo.png")).unwrap(),
+            crate::frame::image_source::validate_image(&b.path().join("logo.png")).unwrap(),
             (400, 160)
         );
     }
@@ -795,7 +777,13 @@ mod tests {
         (spec.width, spec.height, spec.fps) = (320, 180, 15);
         let digest = |spec: &RenderSpec, name: &str| {
             let output = dir.path().join(name);
-            crate::render(spec, &output, &mut |_| {}, &crate::CancelToken::new()).unwrap();
+            crate::render(
+                spec,
+                &output,
+                &mut |_| {},
+                &crate::cancel::CancelToken::new(),
+            )
+            .unwrap();
             decoded_digest(&output).unwrap()
         };
         let first = digest(&spec, "a.mp4");
@@ -816,7 +804,10 @@ mod tests {
         let spec = write_synthetic_project(dir.path(), 1, 0.2, (64, 36)).unwrap();
         let out = dir.path().join("mirrored.jpg");
         write_mirrored_picture(&spec.segments[0].image, &out).unwrap();
-        assert_eq!(crate::validate_image(&out).unwrap(), (64, 36));
+        assert_eq!(
+            crate::frame::image_source::validate_image(&out).unwrap(),
+            (64, 36)
+        );
         let (a, b) = (
             read_rgb(&spec.segments[0].image).unwrap(),
             read_rgb(&out).unwrap(),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 ///
 /// `segment` fields are 1-based positions in the render order ("segment 3" is the third
 /// segment rendered); they are `None` when a single file is checked outside a render
-/// ([`crate::validate_image`], [`crate::probe_audio_duration`]).
+/// ([`crate::frame::image_source::validate_image`], [`crate::sound::audio::probe_audio_duration`]).
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("{}file not found: {}", SegmentLabel(*.segment), .path.display())]
@@ -47,10 +47,12 @@ pub enum RenderError {
     },
     #[error("invalid render settings: {0}")]
     InvalidSpec(String),
-    #[error("cannot draw subtitles: {0}")]
-    Subtitles(crate::overlay::OverlayError),
+    #[error("cannot draw subtitles")]
+    Subtitles(#[source] crate::frame::overlay::OverlayError),
+    #[error("chunk plan")]
+    Plan(#[from] crate::plan::chunk_plan::PlanError),
     #[error(transparent)]
-    Cache(#[from] crate::chunk_cache::CacheError),
+    Cache(#[from] crate::chunks::chunk_cache::CacheError),
     #[error("render cancelled")]
     Cancelled,
     #[error("cannot initialise GStreamer: {0}")]

@@ -1,56 +1,50 @@
 //! StoryFlow's video renderer: turns an ordered list of (image, narration) segments into one
 //! H.264/AAC MP4 with a sub-pixel smooth Ken Burns camera, picture and sound in sync.
 //!
-//! Table of contents:
-//! - [`spec`]: what to render ([`RenderSpec`], [`SegmentSpec`], [`EncoderSettings`]).
-//! - [`manifest`]: load a [`RenderSpec`] from a JSON project file.
-//! - [`render()`]: the whole job, with [`Progress`] events and a [`CancelToken`].
-//! - [`error`]: [`RenderError`], which says what the user has to fix.
-//! - Pure math, no I/O: [`ken_burns`] (camera motion), [`timeline`] (frame/sample timing) and
-//!   `resample` (the camera's sampler: taps, weights, row kernels).
-//! - I/O stages: `image_source` (decode, orient, cover-fit), [`audio`] (decode, probe),
-//!   `compositor` (per-frame picture), `pipeline` (GStreamer graph), `verify` (check the file).
-//! - Chunks: [`chunk_plan`] (pure: the chunks of a video and their cache keys),
-//!   [`chunk_cache`] (the on-disk cache of encoded chunks), [`splice`] (encode one chunk; join
-//!   chunks and the narration into the MP4 losslessly).
-//! - Housekeeping: [`init`], [`check_elements`], [`is_temporary_output`]; [`benchmark`] and
-//!   [`stats`] ([`render_with`]) for `storyflow bench`.
+//! Table of contents, one folder per stage of the pipeline:
+//! - [`plan`]: what to render. The [`RenderSpec`] (from code or a JSON [`manifest`]), the
+//!   timeline of frames and samples, the crossfades, and the chunks the video is cut into.
+//! - [`frame`]: drawing one frame. Pictures decoded and cover-fit, the Ken Burns camera and
+//!   its sampler, and the overlays (subtitles, logo) composited on top.
+//! - [`chunks`]: frames to file. Each chunk encoded in a process of its own, the cache of
+//!   encoded chunks, the lossless splice into the MP4, and its verification.
+//! - [`sound`]: the narrations decoded and probed.
+//! - [`captions`]: the subtitle cues and the `.srt`/`.vtt` sidecars.
+//! - [`render()`]: the whole job across those stages, with [`Progress`] events and a
+//!   [`CancelToken`]; [`error`]: [`RenderError`], which says what the user has to fix.
+//! - Housekeeping: [`init`], [`check_elements`], [`is_temporary_output`]; `benchmark` (behind
+//!   the `bench` feature) and [`stats`] ([`render_with`]) for `storyflow bench`.
 
-pub mod audio;
+pub mod captions;
+pub mod chunks;
+pub mod frame;
+pub mod plan;
+pub mod sound;
+
+#[cfg(feature = "bench")]
 pub mod benchmark;
 pub mod cancel;
-pub mod chunk_cache;
-pub mod chunk_plan;
-mod compositor;
 pub mod error;
-mod image_source;
-pub mod ken_burns;
-pub mod logo;
-pub mod manifest;
-pub mod overlay;
-mod pipeline;
 pub mod progress;
 mod render;
-mod resample;
-pub mod sidecar;
-pub mod spec;
-pub mod splice;
 pub mod stats;
-pub mod subtitles;
-mod temp_output;
-pub mod text_overlay;
-pub mod timeline;
-pub mod transition;
-mod verify;
 
-pub use audio::probe_audio_duration;
+// The module paths users outside the crate have always had; inside it, modules are named by
+// their folder.
+pub use captions::{sidecar, subtitles};
+pub use chunks::{chunk_cache, encoder, splice};
+pub use frame::{ken_burns, logo, overlay, text_overlay};
+pub use plan::{chunk_plan, manifest, spec, timeline, transition};
+pub use sound::audio;
+
 pub use cancel::CancelToken;
+pub use captions::sidecar::SubtitleFiles;
+pub use chunks::pipeline::{check_elements, init};
+pub use chunks::temp_output::{is_temporary_output, TEMP_OUTPUT_MARKER};
 pub use error::RenderError;
-pub use image_source::{validate_image, MAX_IMAGE_PIXELS};
-pub use pipeline::{check_elements, init};
+pub use frame::image_source::{validate_image, MAX_IMAGE_PIXELS};
+pub use plan::spec::{EncoderSettings, RenderSpec, SegmentSpec};
 pub use progress::Progress;
 pub use render::{default_jobs, render, render_with, RenderOptions, RenderOutput};
-pub use sidecar::SubtitleFiles;
-pub use spec::{EncoderSettings, RenderSpec, SegmentSpec};
+pub use sound::audio::probe_audio_duration;
 pub use stats::RenderStats;
-pub use temp_output::{is_temporary_output, TEMP_OUTPUT_MARKER};

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::manager::Shared;
+use crate::shared::Shared;
 
 /// Handed to a job on the worker thread: reports its progress and tells it whether a cancel
 /// was requested. The job's outcome is what it returns (see [`TaskManager::submit`]).

@@ -23,25 +23,23 @@ pub enum TaskError {
     #[error("the task manager has shut down")]
     ShutDown,
     /// The worker thread could not be started.
-    #[error("cannot start the task worker thread: {0}")]
-    Spawn(std::io::Error),
+    #[error("cannot start the task worker thread")]
+    Spawn(#[source] std::io::Error),
 }
 
 /// An error's message followed by its sources, `": "`-separated: the one formatter for a
-/// cause chain, used for task errors and by every crate above this one.
+/// cause chain, used for task errors and by the library crates above this one.
+///
+/// It relies on the workspace's convention that an error never repeats its source in its own
+/// message (the source is only reachable through `source()`), so each cause is printed once.
 pub fn error_chain(err: &(dyn Error + 'static)) -> String {
-    let mut message = err.to_string();
+    let mut causes = vec![err.to_string()];
     let mut source = err.source();
     while let Some(cause) = source {
-        let text = cause.to_string();
-        // Many messages already embed their source ("open x: {0}"); don't say it twice.
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
+        causes.push(cause.to_string());
         source = cause.source();
     }
-    message
+    causes.join(": ")
 }
 
 #[cfg(test)]
@@ -52,8 +50,6 @@ mod tests {
     enum Outer {
         #[error("loading project")]
         Load(#[source] Middle),
-        #[error("saving: {0}")]
-        Save(#[source] std::io::Error),
     }
 
     #[derive(Debug, thiserror::Error)]
@@ -67,12 +63,6 @@ mod tests {
             error_chain(&err),
             "loading project: reading segments: disk on fire"
         );
-    }
-
-    #[test]
-    fn error_chain_does_not_repeat_an_embedded_source() {
-        let err = Outer::Save(std::io::Error::other("read-only"));
-        assert_eq!(error_chain(&err), "saving: read-only");
     }
 
     #[test]
@@ -96,7 +86,7 @@ mod tests {
             "task x has already finished"
         );
         assert_eq!(
-            TaskError::Spawn(std::io::Error::other("no threads")).to_string(),
+            error_chain(&TaskError::Spawn(std::io::Error::other("no threads"))),
             "cannot start the task worker thread: no threads"
         );
     }

@@ -32,12 +32,14 @@
 //! - `worker`: the worker thread loop, panic isolation and end-of-job bookkeeping;
 //! - `context`: [`TaskContext`], the job's view of its own task;
 //! - `registry`: task records and the status types readers see;
+//! - `shared`: the state the manager, the worker and the contexts share;
 //! - `error`: [`TaskError`] and [`JobError`].
 
 mod context;
 mod error;
 mod manager;
 mod registry;
+mod shared;
 mod worker;
 
 pub use context::TaskContext;

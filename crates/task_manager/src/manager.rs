@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::context::TaskContext;
 use crate::error::{JobError, TaskError};
 use crate::registry::{Registry, TaskSnapshot, TaskStatus};
+use crate::shared::Shared;
 use crate::worker::{self, Envelope};
 
 /// How the [`TaskManager`] behaves.
@@ -27,25 +28,6 @@ impl Default for TaskManagerConfig {
         Self {
             prune_after: Duration::from_secs(60 * 60),
         }
-    }
-}
-
-/// State shared by the handles, the worker thread and every [`TaskContext`].
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) registry: Registry,
-    pub(crate) prune_after: Duration,
-    /// Set by `shutdown`; the worker then drains the queue without running it.
-    pub(crate) closing: AtomicBool,
-}
-
-impl Shared {
-    pub(crate) fn prune(&self) -> usize {
-        let pruned = self.registry.prune(self.prune_after);
-        if pruned > 0 {
-            log::debug!("pruned {pruned} finished task(s)");
-        }
-        pruned
     }
 }
 
@@ -675,6 +657,40 @@ mod tests {
         let completed = status(&tasks, "returns-ok");
         assert_eq!(completed.status, TaskStatus::Completed);
         assert_eq!(completed.result, None);
+        tasks.shutdown();
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot prepare the export")]
+    struct PrepareError(#[source] LoadError);
+
+    #[test]
+    fn a_failed_job_records_each_cause_of_its_chain_once() {
+        let tasks = manager();
+        let missing = std::env::temp_dir().join("storyflow-no-such-folder/project.json");
+        let read = std::fs::read(&missing).map(drop);
+        let err = PrepareError(LoadError(read.unwrap_err()));
+        let causes = [
+            err.to_string(),
+            err.0.to_string(),
+            std::error::Error::source(&err.0)
+                .map(ToString::to_string)
+                .unwrap(),
+        ];
+        tasks
+            .submit("real-failure", move |_| Err::<(), _>(err.into()))
+            .unwrap();
+        drain(&tasks);
+
+        let chain = status(&tasks, "real-failure").error.unwrap();
+        assert_eq!(chain, causes.join(": "));
+        for cause in &causes {
+            assert_eq!(
+                chain.matches(cause.as_str()).count(),
+                1,
+                "{cause} in {chain}"
+            );
+        }
         tasks.shutdown();
     }
 

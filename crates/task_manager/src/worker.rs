@@ -13,8 +13,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use crate::context::TaskContext;
 use crate::error::{error_chain, JobError};
-use crate::manager::Shared;
 use crate::registry::{Outcome, TaskStatus};
+use crate::shared::Shared;
 
 /// A job as the worker stores it: its result already turned into JSON.
 pub(crate) type Job =
@@ -94,11 +94,8 @@ fn execute(shared: &Arc<Shared>, envelope: Envelope) {
         Ok(Ok(result)) => Outcome::Completed(Some(result)),
         Ok(Err(err)) if context.is_cancelled() => Outcome::Cancelled(Some(error_chain(&*err))),
         Ok(Err(err)) => Outcome::Failed(error_chain(&*err)),
-        Err(payload) => {
-            let message = format!("task panicked: {}", panic_message(&*payload));
-            log::error!("task {task_id}: {message}");
-            Outcome::Failed(message)
-        }
+        // Logged with every other failure, once, by `log_finished`.
+        Err(payload) => Outcome::Failed(format!("task panicked: {}", panic_message(&*payload))),
     };
     shared
         .registry

@@ -19,6 +19,21 @@ pub const ONNXRUNTIME_VERSION: &str = "1.32.0";
 /// Environment variable that overrides the TTS home folder.
 pub const TTS_HOME_ENV: &str = "STORYFLOW_TTS_HOME";
 
+/// An XDG base folder (`$XDG_DATA_HOME`, `$XDG_CACHE_HOME`, ...) from that variable's value,
+/// else `$HOME/<home_relative>`: the rule for every StoryFlow folder in the user's home, kept
+/// in this, the lowest crate that needs it. Empty values count as unset, and so does a
+/// relative XDG value (the XDG spec says to ignore it). `None` when neither gives a folder.
+pub fn xdg_base_dir(
+    xdg: Option<OsString>,
+    home: Option<OsString>,
+    home_relative: &str,
+) -> Option<PathBuf> {
+    let set = |value: Option<OsString>| value.filter(|v| !v.is_empty()).map(PathBuf::from);
+    set(xdg)
+        .filter(|dir| dir.is_absolute())
+        .or_else(|| set(home).map(|home| home.join(home_relative)))
+}
+
 /// The folder holding the runtime library and the voices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TtsHome {
@@ -50,14 +65,10 @@ impl TtsHome {
         xdg_data_home: Option<OsString>,
         home: Option<OsString>,
     ) -> Option<PathBuf> {
-        let set = |value: Option<OsString>| value.filter(|v| !v.is_empty()).map(PathBuf::from);
-        if let Some(dir) = set(tts_home) {
-            return Some(dir);
+        if let Some(dir) = tts_home.filter(|v| !v.is_empty()) {
+            return Some(PathBuf::from(dir));
         }
-        if let Some(dir) = set(xdg_data_home).filter(|dir| dir.is_absolute()) {
-            return Some(dir.join("storyflow"));
-        }
-        set(home).map(|dir| dir.join(".local/share/storyflow"))
+        xdg_base_dir(xdg_data_home, home, ".local/share").map(|dir| dir.join("storyflow"))
     }
 
     pub fn root(&self) -> &Path {

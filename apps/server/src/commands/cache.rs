@@ -35,10 +35,7 @@ pub fn resolve_cache_dir(
     xdg_cache_home: Option<OsString>,
     home: Option<OsString>,
 ) -> Option<PathBuf> {
-    let set = |value: Option<OsString>| value.filter(|v| !v.is_empty()).map(PathBuf::from);
-    set(xdg_cache_home)
-        .filter(|dir| dir.is_absolute())
-        .or_else(|| set(home).map(|home| home.join(".cache")))
+    tts::paths::xdg_base_dir(xdg_cache_home, home, ".cache")
         .map(|cache| cache.join("storyflow").join("chunks"))
 }
 

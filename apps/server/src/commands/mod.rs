@@ -1,8 +1,6 @@
 //! One module per subcommand; each has its clap `Args` and a `run`.
 
 pub mod bench;
-pub mod bench_edit;
-pub mod bench_tts;
 pub mod cache;
 pub mod import;
 pub mod narrate;
@@ -11,5 +9,9 @@ pub mod serve;
 pub mod tts;
 pub mod voices;
 
+/// Any error of a subcommand, kept with its cause chain (`Send + Sync` so that `main` can print
+/// it through `anyhow`).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// What a subcommand returns: any error, printed with its cause chain by `main`.
-pub type CommandResult = Result<(), Box<dyn std::error::Error + 'static>>;
+pub type CommandResult = Result<(), BoxError>;

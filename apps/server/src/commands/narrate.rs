@@ -4,6 +4,8 @@
 use core_engine::manifest::Manifest;
 use tts::PiperEngine;
 
+use super::BoxError;
+
 #[derive(Debug, clap::Args)]
 pub struct NarrationArgs {
     /// Voice for segments the manifest gives no audio (see `storyflow voices`); an unknown id
@@ -22,7 +24,7 @@ pub fn narrate(
     manifest: &mut Manifest,
     args: &NarrationArgs,
     cancel: &dyn Fn() -> bool,
-) -> Result<Option<tempfile::TempDir>, Box<dyn std::error::Error>> {
+) -> Result<Option<tempfile::TempDir>, BoxError> {
     let count = manifest.unnarrated().count();
     if count == 0 {
         return Ok(None);

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::cache::{jobs_parser, mb_to_bytes, user_cache_dir, DEFAULT_CACHE_MAX_MB};
 use super::narrate::{narrate, NarrationArgs};
-use super::CommandResult;
+use super::{BoxError, CommandResult};
 
 #[derive(Debug, clap::Args)]
 pub struct RenderArgs {
@@ -120,7 +120,7 @@ pub fn run(args: RenderArgs) -> CommandResult {
 
 /// The cache `--cache-dir` names (failing to open it is an error), else the user's default
 /// one (failing to find or open it only costs speed: a warning, and no cache).
-fn chunk_cache(args: &RenderArgs) -> Result<Option<ChunkCache>, Box<dyn std::error::Error>> {
+fn chunk_cache(args: &RenderArgs) -> Result<Option<ChunkCache>, BoxError> {
     let max_bytes = mb_to_bytes(args.cache_max_mb);
     if args.no_cache {
         return Ok(None);
@@ -135,7 +135,7 @@ fn chunk_cache(args: &RenderArgs) -> Result<Option<ChunkCache>, Box<dyn std::err
     match ChunkCache::open(&dir, max_bytes) {
         Ok(cache) => Ok(Some(cache)),
         Err(err) => {
-            log::warn!("no chunk cache: {}", task_manager::error_chain(&err));
+            log::warn!("no chunk cache: {:#}", anyhow::Error::new(err));
             Ok(None)
         }
     }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use api::app::PreviewSize;
+use api::state::PreviewSize;
 use api::{AppConfig, Application};
 
 use super::cache::{jobs_parser, mb_to_bytes, DEFAULT_CACHE_MAX_MB};

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use tts::{PiperEngine, SpeechRequest, Synthesizer, TtsHome};
 
-use super::CommandResult;
+use super::{BoxError, CommandResult};
 
 #[derive(Debug, clap::Args)]
 pub struct TtsArgs {
@@ -32,7 +32,7 @@ pub struct TtsArgs {
 }
 
 /// The TTS home from the environment (`STORYFLOW_TTS_HOME`, `XDG_DATA_HOME`, `HOME`).
-pub fn home() -> Result<TtsHome, Box<dyn std::error::Error>> {
+pub fn home() -> Result<TtsHome, BoxError> {
     TtsHome::from_env().ok_or_else(|| {
         format!(
             "cannot locate the TTS files: set {} or HOME",

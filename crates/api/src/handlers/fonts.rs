@@ -11,12 +11,12 @@ use std::path::Path;
 use actix_multipart::Multipart;
 use actix_web::{web, HttpResponse};
 
-use crate::app::AppState;
 use crate::errors::ApiError;
 use crate::handlers::support::{resource, with_conn};
 use crate::handlers::uploads::{invalid_file, receive_file};
 use crate::models::SettingsUpdate;
 use crate::repository;
+use crate::state::AppState;
 use crate::storage;
 
 /// Extensions accepted from the client's file name. WOFF/WOFF2 are named because the original

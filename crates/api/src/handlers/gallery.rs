@@ -9,12 +9,12 @@ use actix_web::http::header::{
 use actix_web::{web, HttpRequest, HttpResponse, Responder};
 use serde::Serialize;
 
-use crate::app::AppState;
 use crate::errors::{parse_uuid, ApiError};
 use crate::handlers::media::resolve_media_path;
 use crate::handlers::support::{resource, with_conn};
 use crate::models::{iso8601, Project};
 use crate::repository;
+use crate::state::AppState;
 use crate::storage::{output_file, subtitle_urls, SubtitleUrls};
 
 /// Titles longer than this are cut in download names.

@@ -3,12 +3,12 @@
 use actix_multipart::Multipart;
 use actix_web::{web, HttpResponse};
 
-use crate::app::AppState;
 use crate::errors::{parse_uuid, ApiError};
 use crate::handlers::support::{resource, with_conn};
 use crate::handlers::uploads::receive_image;
 use crate::models::{now, Logo};
 use crate::repository;
+use crate::state::AppState;
 use crate::storage;
 
 /// Display names are cut to this many characters.

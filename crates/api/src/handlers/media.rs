@@ -7,8 +7,8 @@ use std::path::{Component, Path, PathBuf};
 use actix_files::NamedFile;
 use actix_web::{web, HttpRequest, HttpResponse, Responder};
 
-use crate::app::AppState;
 use crate::errors::ApiError;
+use crate::state::AppState;
 use crate::storage::MEDIA_URL_PREFIX;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

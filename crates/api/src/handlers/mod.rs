@@ -3,9 +3,9 @@
 use actix_web::web;
 use diesel::SqliteConnection;
 
-use crate::app::AppState;
 use crate::errors::ApiError;
 use crate::repository::RepoError;
+use crate::state::AppState;
 
 pub mod fonts;
 pub mod gallery;

@@ -9,12 +9,12 @@ use serde::Deserialize;
 use serde_json::json;
 use tts::{PiperEngine, SpeechRequest, Synthesizer, TtsError, VoiceInfo};
 
-use crate::app::AppState;
 use crate::errors::{parse_uuid, ApiError};
 use crate::handlers::support::{resource, with_conn};
 use crate::models::ProjectStatus;
 use crate::narration_store::DieselNarrationStore;
 use crate::repository::{self, LOCKED_EDIT_MESSAGE, RENDERING_MESSAGE};
+use crate::state::AppState;
 use crate::tasks::{
     batch_task_id, narrate_segment_task, narrate_segments_task, segment_task_id, BatchPlan,
     NarrationDeps,

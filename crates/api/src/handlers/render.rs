@@ -8,12 +8,12 @@ use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 use task_manager::{JobError, TaskError, TaskSnapshot, TaskStatus};
 
-use crate::app::AppState;
 use crate::errors::{parse_uuid, ApiError};
 use crate::handlers::with_db;
 use crate::models::{Project, ProjectStatus, Segment};
 use crate::render_store::{load_render_input, render_spec, DieselProjectStore};
 use crate::repository;
+use crate::state::AppState;
 use crate::storage::{subtitle_urls, SubtitleUrls};
 use crate::tasks::{render_task_function, render_task_id, RenderDeps};
 

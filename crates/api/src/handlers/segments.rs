@@ -6,10 +6,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::app::AppState;
 use crate::errors::{parse_uuid, ApiError};
 use crate::handlers::support::{check_page, page_number, resource, with_conn};
 use crate::repository::{self, RepoError};
+use crate::state::AppState;
 use crate::storage;
 use crate::validation;
 use crate::views::{PageJson, PAGE_SIZE};

@@ -3,11 +3,11 @@
 use actix_web::{web, HttpResponse};
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::errors::ApiError;
 use crate::handlers::support::{resource, with_conn};
 use crate::models::GlobalSettings;
 use crate::repository::{self, RepoError};
+use crate::state::AppState;
 use crate::validation;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

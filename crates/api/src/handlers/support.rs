@@ -6,8 +6,8 @@ use actix_web::{web, HttpRequest, HttpResponse, Resource};
 use diesel::SqliteConnection;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::errors::ApiError;
+use crate::state::AppState;
 use crate::views::last_page;
 
 /// Runs `work` with a pooled connection on actix's blocking pool. Unlike `with_db`, the work

@@ -4,8 +4,8 @@ use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 use task_manager::{TaskError, TaskSnapshot};
 
-use crate::app::AppState;
 use crate::errors::ApiError;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/tasks/{task_id}/status/", web::get().to(task_status))

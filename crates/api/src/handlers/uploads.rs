@@ -18,11 +18,11 @@ use image::ImageFormat;
 use serde_json::json;
 use tempfile::NamedTempFile;
 
-use crate::app::AppState;
 use crate::errors::{parse_uuid, ApiError};
 use crate::handlers::support::{resource, with_conn};
 use crate::models::{ProjectStatus, Segment};
 use crate::repository::{self, LOCKED_FILES_MESSAGE, RENDERING_MESSAGE};
+use crate::state::AppState;
 use crate::storage::{self, media_url, MediaKind};
 
 /// After a refusal for size, the rest of the body is still read (and discarded) up to this
@@ -32,11 +32,6 @@ const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
 const OTHER_FIELD_LIMIT: u64 = 64 * 1024;
 /// Chunks are gathered up to this size before one blocking write.
 const WRITE_BUFFER: usize = 1024 * 1024;
-/// Extensions accepted from the client's file name when the content has no telltale header
-/// (GStreamer still has to decode it).
-const AUDIO_EXTENSIONS: [&str; 11] = [
-    "wav", "mp3", "flac", "ogg", "oga", "opus", "m4a", "aac", "webm", "aiff", "aif",
-];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/api/segments/{id}/upload-image/").route(web::post().to(upload_image)))
@@ -267,8 +262,11 @@ fn check_audio(path: &Path, client_name: Option<&str>) -> Result<(String, f64), 
     let read = std::fs::File::open(path)
         .and_then(|mut file| std::io::Read::read(&mut file, &mut head))
         .map_err(|err| invalid(err.to_string()))?;
+    // The client's file name is trusted only when the content has no telltale header.
     let from_name = || {
-        client_name.and_then(|name| storage::allowed_extension(Path::new(name), &AUDIO_EXTENSIONS))
+        client_name.and_then(|name| {
+            storage::allowed_extension(Path::new(name), &storage::AUDIO_EXTENSIONS)
+        })
     };
     let extension = sniff_audio(&head[..read])
         .map(str::to_owned)

@@ -11,7 +11,8 @@
 //! files and order, its resolution and frame rate) cannot change and it cannot be deleted.
 //!
 //! One module per resource: `projects` (including the render status transitions),
-//! `segments`, `settings`, `logos`; all re-exported here.
+//! `segments` (which may use `projects`, never the other way round: a project read with its
+//! segments lives there), `settings`, `logos`; all re-exported here.
 
 mod logos;
 mod projects;
@@ -20,13 +21,14 @@ mod settings;
 
 pub use logos::{create_logo, delete_logo, get_logo, list_logos};
 pub use projects::{
-    count_segments, create_project, delete_project, get_project, get_project_with_segments,
-    insert_project, list_completed_projects, list_projects, mark_completed, mark_failed,
-    recover_interrupted, set_project_status, try_start_render, update_project,
+    count_segments, create_project, delete_project, get_project, insert_project,
+    list_completed_projects, list_projects, mark_completed, mark_failed, recover_interrupted,
+    set_project_status, try_start_render, update_project,
 };
 pub use segments::{
-    append_segments, create_segment, delete_segment, get_segment, import_project, list_segments,
-    list_segments_page, reorder_segments, set_segment_audio, set_segment_image, update_segment,
+    append_segments, create_segment, delete_segment, get_project_with_segments, get_segment,
+    import_project, list_segments, list_segments_page, reorder_segments, set_segment_audio,
+    set_segment_image, update_segment,
 };
 pub use settings::{get_settings, update_settings};
 

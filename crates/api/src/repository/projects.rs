@@ -5,9 +5,8 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel::sqlite::SqliteConnection;
 
-use super::segments::list_segments;
 use super::{expect_one, not_found, Page, ProjectSummary, RepoError, Result, RENDERING_MESSAGE};
-use crate::models::{now, Project, ProjectStatus, ProjectUpdate, Segment};
+use crate::models::{now, Project, ProjectStatus, ProjectUpdate};
 use crate::schema::{projects, segments};
 
 /// Inserts a DRAFT project with the default format.
@@ -32,18 +31,6 @@ pub fn get_project(conn: &mut SqliteConnection, id: &str) -> Result<Project> {
         .first(conn)
         .optional()?
         .ok_or_else(|| not_found("Project", id))
-}
-
-/// The project and its segments in order, read from one snapshot.
-pub fn get_project_with_segments(
-    conn: &mut SqliteConnection,
-    id: &str,
-) -> Result<(Project, Vec<Segment>)> {
-    conn.transaction(|conn| {
-        let project = get_project(conn, id)?;
-        let segments = list_segments(conn, id)?;
-        Ok((project, segments))
-    })
 }
 
 /// Newest first (ties, which only tests produce, broken by insertion order).

@@ -5,7 +5,7 @@ use diesel::dsl::max;
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 
-use super::projects::{count_segments, create_project, ensure_not_rendering};
+use super::projects::{count_segments, create_project, ensure_not_rendering, get_project};
 use super::{not_found, Page, RepoError, Result, LOCKED_EDIT_MESSAGE, LOCKED_FILES_MESSAGE};
 use crate::models::{now, Project, Segment, SegmentText, SegmentUpdate};
 use crate::schema::segments;
@@ -20,6 +20,18 @@ pub fn list_segments(conn: &mut SqliteConnection, project_id: &str) -> Result<Ve
         .order(segments::sequence_index.asc())
         .select(Segment::as_select())
         .load(conn)?)
+}
+
+/// The project and its segments in order, read from one snapshot.
+pub fn get_project_with_segments(
+    conn: &mut SqliteConnection,
+    id: &str,
+) -> Result<(Project, Vec<Segment>)> {
+    conn.transaction(|conn| {
+        let project = get_project(conn, id)?;
+        let segments = list_segments(conn, id)?;
+        Ok((project, segments))
+    })
 }
 
 /// One page of the project's segments in order.

@@ -182,13 +182,10 @@ pub fn render_task_function(
         Err(err) => {
             record_failure(project_id, deps);
             remove_temporary_outputs(&storage::output_dir(&deps.media_root, project_id));
+            // A failure is logged, with its whole chain, by the task worker that runs every
+            // kind of task; saying it here too would log each failed render twice.
             if err.is_cancelled() {
                 log::warn!("render task {task_id}: cancelled by user");
-            } else {
-                log::error!(
-                    "render task {task_id} for project {project_id} failed: {}",
-                    error_chain(err)
-                );
             }
         }
     }
@@ -276,6 +273,8 @@ mod tests {
     use std::sync::atomic::Ordering;
     use std::sync::Mutex;
 
+    use core_engine::SegmentSpec;
+
     use super::*;
     use crate::tasks::test_support::{FakeSink, ProgressCall};
 
@@ -291,6 +290,7 @@ mod tests {
         calls: Mutex<Vec<StoreCall>>,
         fail_load: bool,
         fail_writes: bool,
+        spec: RenderSpec,
     }
 
     impl FakeStore {
@@ -310,7 +310,7 @@ mod tests {
             if self.fail_load {
                 return Err("no such project".into());
             }
-            Ok(RenderSpec::default())
+            Ok(self.spec.clone())
         }
 
         fn mark_completed(
@@ -638,6 +638,41 @@ mod tests {
             store.calls().last(),
             Some(&StoreCall::Failed(PROJECT.into()))
         );
+    }
+
+    #[test]
+    fn a_real_render_failure_names_each_cause_once() {
+        let media = tempfile::tempdir().unwrap();
+        let image = media.path().join("missing.jpg");
+        let audio = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo/audio/01.wav");
+        let store = FakeStore {
+            spec: RenderSpec {
+                segments: vec![SegmentSpec::new(0, &image, audio, "")],
+                ..RenderSpec::default()
+            },
+            ..FakeStore::default()
+        };
+        let (deps, ..) = deps(store, FakeRenderer::new(Outcome::Succeed));
+        let deps = RenderDeps {
+            renderer: Arc::new(CoreEngineRenderer),
+            ..deps
+        };
+
+        let err =
+            render_task_function(PROJECT, "render_x", &deps, &FakeSink::default()).unwrap_err();
+
+        let RenderTaskError::Render(cause) = &err else {
+            panic!("not a render failure: {err:?}");
+        };
+        assert!(
+            matches!(cause, RenderError::MissingFile { path, .. } if *path == image),
+            "{cause:?}"
+        );
+        let chain = error_chain(&err);
+        for message in [err.to_string(), cause.to_string()] {
+            assert_eq!(chain.matches(&message).count(), 1, "{message} in {chain}");
+        }
+        assert_eq!(chain, format!("render failed: {cause}"));
     }
 
     #[test]

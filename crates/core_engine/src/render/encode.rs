@@ -13,14 +13,18 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use super::frames::{FrameMaker, Pictures};
 use super::narration::push_narration;
 use super::Layers;
-use crate::chunk_cache::ChunkCache;
-use crate::chunk_plan::{Chunk, ChunkKey};
+use crate::cancel::CancelToken;
+use crate::chunks::chunk_cache::ChunkCache;
+use crate::chunks::encoder::ChunkEncoder;
+use crate::chunks::splice::{self, ChunkFile};
+use crate::chunks::temp_output::TempOutput;
+use crate::error::RenderError;
+use crate::plan::chunk_plan::{Chunk, ChunkKey};
+use crate::plan::spec::RenderSpec;
+use crate::plan::timeline::Timeline;
+use crate::progress::Progress;
 use crate::progress::{share, Reporter};
-use crate::splice::{self, ChunkEncoder, ChunkFile};
 use crate::stats::RenderStats;
-use crate::temp_output::TempOutput;
-use crate::timeline::Timeline;
-use crate::{CancelToken, Progress, RenderError, RenderSpec};
 
 /// What the encode stage works from.
 pub(super) struct Job<'a> {

@@ -10,20 +10,21 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 
 use super::Layers;
-use crate::chunk_plan::Chunk;
-use crate::compositor::{Compositor, Shot};
-use crate::image_source::{self, SourceImage};
-use crate::ken_burns::{Camera, Pattern};
-use crate::overlay::Overlay;
-use crate::overlay::YuvOverlay;
-use crate::pipeline::{frame_info, frame_layout};
-use crate::splice::ChunkEncoder;
+use crate::captions::subtitles::Cue;
+use crate::chunks::encoder::ChunkEncoder;
+use crate::chunks::pipeline::{frame_info, frame_layout};
+use crate::error::RenderError;
+use crate::frame::compositor::{Compositor, Shot};
+use crate::frame::image_source::{self, SourceImage};
+use crate::frame::ken_burns::{Camera, Pattern};
+use crate::frame::overlay::Overlay;
+use crate::frame::overlay::YuvOverlay;
+use crate::frame::text_overlay::{CueLayout, SubtitleStyle, TextRenderer};
+use crate::plan::chunk_plan::Chunk;
+use crate::plan::spec::RenderSpec;
+use crate::plan::timeline::Timeline;
+use crate::plan::transition::{FrameContent, Transitions};
 use crate::stats::RenderStats;
-use crate::subtitles::Cue;
-use crate::text_overlay::{CueLayout, SubtitleStyle, TextRenderer};
-use crate::timeline::Timeline;
-use crate::transition::{FrameContent, Transitions};
-use crate::{RenderError, RenderSpec};
 
 /// A decoded picture and its Ken Burns camera.
 pub(super) struct Shown {

@@ -22,21 +22,24 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::audio;
-use crate::chunk_cache::{self, ChunkCache};
-use crate::chunk_plan::{self, Chunk, PlanInputs};
-use crate::image_source;
-use crate::logo::prepare_logo;
-use crate::overlay::YuvOverlay;
+use crate::cancel::CancelToken;
+use crate::captions::sidecar::{self, SubtitleFiles};
+use crate::captions::subtitles::{timeline_cues, Cue};
+use crate::chunks::chunk_cache::{self, ChunkCache};
+use crate::chunks::temp_output::{temporary_path, TempOutput};
+use crate::chunks::verify::{self, Expected};
+use crate::error::RenderError;
+use crate::frame::image_source;
+use crate::frame::logo::prepare_logo;
+use crate::frame::overlay::YuvOverlay;
+use crate::plan::chunk_plan::{self, Chunk, PlanInputs};
+use crate::plan::spec::RenderSpec;
+use crate::plan::timeline::{Timeline, SAMPLE_RATE};
+use crate::plan::transition::Transitions;
+use crate::progress::Progress;
 use crate::progress::{share, Reporter};
-use crate::sidecar::{self, SubtitleFiles};
+use crate::sound::audio;
 use crate::stats::RenderStats;
-use crate::subtitles::{timeline_cues, Cue};
-use crate::temp_output::{temporary_path, TempOutput};
-use crate::timeline::{Timeline, SAMPLE_RATE};
-use crate::transition::Transitions;
-use crate::verify::{self, Expected};
-use crate::{CancelToken, Progress, RenderError, RenderSpec};
 
 /// A finished, verified render.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,7 +124,7 @@ pub fn render_with(
     cancel: &CancelToken,
 ) -> Result<(RenderOutput, RenderStats), RenderError> {
     spec.validate()?;
-    crate::check_elements()?;
+    crate::chunks::pipeline::check_elements()?;
     let mut reporter = Reporter::new(on_progress);
     let started = Instant::now();
     let timeline = analyse(spec, &mut reporter, cancel)?;
@@ -273,7 +276,7 @@ fn plan_chunks(
         logo_hash: logo_hash.as_deref(),
         encoder_threads,
     })
-    .map_err(|e| RenderError::pipeline("chunk plan", e.to_string()))
+    .map_err(RenderError::from)
 }
 
 /// A cache for one render, in a temporary folder beside the output, removed on drop.

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 use gstreamer as gst;
 use gstreamer_app as gst_app;
 
-use crate::audio::{Decoder, BYTES_PER_SAMPLE};
+use crate::error::RenderError;
+use crate::plan::spec::RenderSpec;
+use crate::plan::timeline::{Timeline, SAMPLE_RATE};
+use crate::sound::audio::{Decoder, BYTES_PER_SAMPLE};
 use crate::stats::RenderStats;
-use crate::timeline::{Timeline, SAMPLE_RATE};
-use crate::{RenderError, RenderSpec};
 
 /// Samples of silence pushed per buffer (0.1 s).
 const SILENCE_CHUNK: u64 = SAMPLE_RATE as u64 / 10;

@@ -1,0 +1,55 @@
+//! `storyflow bench`: how close a render comes to the H.264 encoder's own speed, how much
+//! memory it needs beside the encoder's, and where the renderer's own time goes.
+//!
+//! Two projects, rendered with every layer on (0.5 s crossfades, burned-in subtitles, the
+//! logo; flags turn them off), both with speech-like 24 kHz narrations and subtitle text:
+//! - `synthetic`: deterministic photo-like 1920x1080 JPEGs full of grain. x264 is slow on
+//!   them, which hides the renderer's own cost;
+//! - `photos`: five real photographs from the Debian package `mate-backgrounds` (install it
+//!   with `scripts/bench-setup.sh`): JPEGs of 1680x1050 to 5640x3172 (17.9 MP, progressive),
+//!   one re-encoded as a CMYK JPEG and one as a WebP at bench time, shown in turn when there
+//!   are more `--segments`. x264 is fast on them.
+//!
+//! Each run renders a project, then times x264 alone on the same frames with the same
+//! settings: the render's frames are decoded to a raw I420 scratch file first (untimed), and
+//! only `raw file ! x264enc ! fakesink` is timed (for very long benches, raw file above
+//! 6 GiB, the timed pipeline includes the H.264 decoding instead, which flatters the render a
+//! little; the output says which). The render and x264 alone each run in a fresh child
+//! process of this binary, so each peak RSS (VmHWM) is that job's alone; the render child
+//! writes its project first and resets its VmHWM before rendering. Both report their CPU
+//! time. Several `--runs` alternate render and encoder so both see the same machine load.
+//! Every run prints one JSON line; a summary line follows.
+//!
+//! `storyflow bench --edit` measures re-renders after small edits with the chunk cache
+//! instead (see `edit`), and `storyflow bench --tts` narration synthesis (see `tts`).
+//!
+//! Layout: this module only dispatches; `common` holds the arguments and the helpers every
+//! mode uses, `render` the render-against-x264 runs, `edit` and `tts` the other two modes.
+
+mod common;
+mod edit;
+mod render;
+mod tts;
+
+pub use common::BenchArgs;
+
+use super::CommandResult;
+
+pub fn run(args: BenchArgs) -> CommandResult {
+    if args.tts {
+        return tts::run(args.voice.as_deref());
+    }
+    if let Some(input) = &args.encoder_only {
+        return render::encoder_only_child(&args, input);
+    }
+    if let Some(output) = &args.render_only {
+        return render::render_child(&args, output);
+    }
+    if args.segments == 0 || !args.seconds.is_finite() || args.seconds <= 0.0 || args.runs == 0 {
+        return Err("--segments, --seconds and --runs must be above zero".into());
+    }
+    if args.edit {
+        return edit::run(&args);
+    }
+    render::run(&args)
+}

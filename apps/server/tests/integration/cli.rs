@@ -1,0 +1,239 @@
+//! The `storyflow` binary end to end: `serve` on port 0 answers health, `import` prints an id.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn storyflow() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_storyflow"))
+}
+
+#[test]
+fn serve_binds_port_zero_and_answers_health() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = KillOnDrop(
+        storyflow()
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(data.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let body: serde_json::Value = reqwest::blocking::get(format!("{address}/api/health/"))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(body["status"], "ok");
+    assert!(data.path().join("storyflow.sqlite3").is_file());
+    assert!(data.path().join("media").is_dir());
+}
+
+#[test]
+fn import_prints_the_new_project_id() {
+    let data = tempfile::tempdir().unwrap();
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo/manifest.json");
+    let output = storyflow()
+        .arg("import")
+        .arg(&manifest)
+        .arg("--data-dir")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let id = String::from_utf8(output.stdout).unwrap();
+    let id = uuid_like(id.trim());
+    let audio = data.path().join(format!("media/projects/{id}/audio"));
+    assert_eq!(std::fs::read_dir(audio).unwrap().count(), 4);
+}
+
+#[test]
+fn import_of_a_missing_manifest_fails_with_a_message() {
+    let data = tempfile::tempdir().unwrap();
+    let output = storyflow()
+        .args(["import", "/nonexistent/manifest.json", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/manifest.json"), "{stderr}");
+}
+
+fn uuid_like(text: &str) -> &str {
+    assert_eq!(text.len(), 36, "{text:?}");
+    assert_eq!(text.matches('-').count(), 4, "{text:?}");
+    text
+}
+
+#[test]
+fn render_prints_the_sidecars_and_every_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo");
+    let manifest = dir.path().join("manifest.json");
+    let body = serde_json::json!({
+        "title": "CLI",
+        "settings": {"width": 160, "height": 90, "fps": 10, "transition_duration": 0.2,
+                     "subtitle_color": "#FF0", "logo_file": "no-such-logo.png"},
+        "segments": [{"text_content": "Thanks for watching.",
+                      "image": demo.join("images/04.jpg"), "audio": demo.join("audio/04.flac")}],
+    });
+    std::fs::write(&manifest, body.to_string()).unwrap();
+    let video = dir.path().join("out.mp4");
+    let output = storyflow()
+        .arg("render")
+        .arg(&manifest)
+        .arg("--output")
+        .arg(&video)
+        .args(["--preset", "ultrafast"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let (srt, vtt) = (dir.path().join("out.srt"), dir.path().join("out.vtt"));
+    assert!(srt.is_file() && vtt.is_file());
+    assert!(
+        stderr.contains(&format!(
+            "subtitles: {} and {}",
+            srt.display(),
+            vtt.display()
+        )),
+        "{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        summary["subtitles"],
+        serde_json::json!({"srt": srt, "vtt": vtt})
+    );
+    let warnings = summary["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("logo was left out")),
+        "{warnings:?}"
+    );
+    for warning in warnings {
+        assert!(
+            stderr.contains(&format!("warning: {}", warning.as_str().unwrap())),
+            "{stderr}"
+        );
+    }
+}
+
+/// A real 1x1 PNG whose header is rewritten to declare `width` x `height` pixels.
+fn png_declaring(width: u32, height: u32) -> Vec<u8> {
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::RgbImage::new(1, 1)
+        .write_to(&mut png, image::ImageFormat::Png)
+        .unwrap();
+    let mut png = png.into_inner();
+    // The IHDR chunk: length at 8, type at 12, width at 16, height at 20, CRC at 29.
+    png[16..20].copy_from_slice(&width.to_be_bytes());
+    png[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32fast::hash(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    png
+}
+
+#[test]
+fn import_and_render_refuse_an_oversized_picture_from_its_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo");
+    std::fs::write(dir.path().join("huge.png"), png_declaring(40_000, 40_000)).unwrap();
+    let manifest = dir.path().join("manifest.json");
+    let body = serde_json::json!({
+        "title": "Huge",
+        "settings": {"width": 160, "height": 90, "fps": 10},
+        "segments": [{"text_content": "Big.", "image": "huge.png",
+                      "audio": demo.join("audio/04.flac")}],
+    });
+    std::fs::write(&manifest, body.to_string()).unwrap();
+    let import = storyflow()
+        .arg("import")
+        .arg(&manifest)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    let render = storyflow()
+        .arg("render")
+        .arg(&manifest)
+        .arg("--output")
+        .arg(dir.path().join("out.mp4"))
+        .output()
+        .unwrap();
+    for output in [&import, &render] {
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("segment 1") && stderr.contains("40000x40000"),
+            "{stderr}"
+        );
+    }
+    assert!(!dir.path().join("out.mp4").exists());
+}
+
+#[test]
+fn a_failed_render_prints_each_cause_of_its_error_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo");
+    let manifest = dir.path().join("manifest.json");
+    let body = serde_json::json!({
+        "title": "CLI",
+        "settings": {"width": 160, "height": 90, "fps": 10},
+        "segments": [{"text_content": "Hello.",
+                      "image": demo.join("images/04.jpg"), "audio": demo.join("audio/04.flac")}],
+    });
+    std::fs::write(&manifest, body.to_string()).unwrap();
+    // The output's folder cannot be made: a file is in the way.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let output = storyflow()
+        .arg("render")
+        .arg(&manifest)
+        .arg("--output")
+        .arg(blocker.join("out.mp4"))
+        .args(["--preset", "ultrafast", "--no-cache"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr
+        .lines()
+        .find(|line| line.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line in {stderr}"));
+    let context = format!("cannot read or write {}", blocker.display());
+    let cause = line
+        .strip_prefix(&format!("error: {context}: "))
+        .unwrap_or_else(|| panic!("unexpected error line {line:?}"));
+    assert!(!cause.is_empty(), "{line}");
+    for message in [context.as_str(), cause] {
+        assert_eq!(
+            stderr.matches(message).count(),
+            1,
+            "{message:?} in {stderr}"
+        );
+    }
+}

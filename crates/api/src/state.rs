@@ -1,0 +1,68 @@
+//! What every handler sees: [`AppState`], shared as `web::Data<AppState>`, and the settings
+//! it carries. Its own module, so that the handlers and the start-up code that builds it
+//! (`app`) depend on it rather than on each other.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use task_manager::TaskManager;
+use tts::PiperEngine;
+
+use crate::db::DbPool;
+use crate::tasks::{ChunkCacheConfig, Renderer};
+
+/// Upload size limits in bytes; larger uploads are refused with 413 while streaming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadLimits {
+    pub image_bytes: u64,
+    pub audio_bytes: u64,
+    pub logo_bytes: u64,
+    pub font_bytes: u64,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        const MB: u64 = 1024 * 1024;
+        Self {
+            image_bytes: 20 * MB,
+            audio_bytes: 200 * MB,
+            logo_bytes: 5 * MB,
+            font_bytes: 10 * MB,
+        }
+    }
+}
+
+/// Renders at this size instead of the settings' preset: quick previews, and tiny test renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreviewSize {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+}
+
+/// What every handler can reach, shared as `web::Data<AppState>`.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: DbPool,
+    pub media_root: PathBuf,
+    pub tasks: TaskManager,
+    pub limits: UploadLimits,
+    pub preview: Option<PreviewSize>,
+    pub renderer: Arc<dyn Renderer>,
+    pub chunk_cache: ChunkCacheConfig,
+    /// Chunks a render encodes at once.
+    pub jobs: usize,
+    /// GStreamer's version, or why the renderer cannot run (answered as 503 by `render`).
+    pub renderer_status: Result<String, String>,
+    /// Narration from text; loads nothing until first used.
+    pub tts: Option<Arc<PiperEngine>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("media_root", &self.media_root)
+            .field("renderer_status", &self.renderer_status)
+            .finish_non_exhaustive()
+    }
+}

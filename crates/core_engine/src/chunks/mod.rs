@@ -1,0 +1,11 @@
+//! Frames to file: the GStreamer plumbing ([`pipeline`]), each chunk encoded by a process of
+//! its own ([`encoder`]), the on-disk cache of encoded chunks ([`chunk_cache`]), the lossless
+//! splice of the chunks and the narration into one MP4 ([`splice`]), written under a temporary
+//! name ([`temp_output`]) and checked before it replaces the output ([`verify`]).
+
+pub mod chunk_cache;
+pub mod encoder;
+pub(crate) mod pipeline;
+pub mod splice;
+pub(crate) mod temp_output;
+pub(crate) mod verify;
