@@ -350,7 +350,7 @@ mod tests {
     /// Needs the runtime and default voice installed by scripts/setup.sh.
     #[test]
     fn the_default_voice_gives_durations_that_explain_its_samples_exactly() {
-        let home = crate::TtsHome::from_env().unwrap();
+        let home = crate::paths::TtsHome::from_env().unwrap();
         let voice = home.voices_dir().join("en_US-joe-medium");
         let (config, _) = crate::voice::load_config(&voice.with_extension("onnx.json")).unwrap();
         let environment = environment(&home.runtime_library()).unwrap();

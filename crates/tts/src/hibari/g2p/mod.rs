@@ -124,6 +124,12 @@ pub struct G2p {
 }
 
 impl G2p {
+    /// Loads the G2P on its own (tests, tools): ONNX Runtime from `runtime_library` (or the one
+    /// this process already loaded: there is one per process), then [`G2p::load`].
+    pub fn open(dir: &Path, runtime_library: &Path) -> Result<G2p, TtsError> {
+        Self::load(dir, &crate::model::environment(runtime_library)?)
+    }
+
     /// Loads lexicons, tagger, tables and the OOV model from the hibari folder
     /// ([`crate::TtsHome::hibari_dir`]). A missing or damaged file is an error naming it.
     pub fn load(dir: &Path, environment: &ort::environment::Environment) -> Result<G2p, TtsError> {

@@ -7,8 +7,6 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use ort::environment::Environment;
-
 use serde::Deserialize;
 use tts::hibari::g2p::G2p;
 use tts::hibari::sentences::{chunk, split_sentences};
@@ -28,20 +26,11 @@ struct TextCase {
 }
 
 fn fixture() -> Fixture {
-    serde_json::from_str(include_str!("fixtures/hibari_g2p.json")).unwrap()
+    serde_json::from_str(include_str!("../fixtures/hibari_g2p.json")).unwrap()
 }
 
-/// ONNX Runtime allows one environment per process.
-fn environment() -> &'static Environment {
-    static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
-    ENVIRONMENT.get_or_init(|| {
-        let home = TtsHome::from_env().expect("a TTS home");
-        ort::init_from(home.runtime_library())
-            .expect("the ONNX Runtime library (scripts/setup.sh)")
-            .with_name("hibari-g2p-test")
-            .build()
-            .unwrap()
-    })
+fn runtime_library() -> PathBuf {
+    TtsHome::from_env().expect("a TTS home").runtime_library()
 }
 
 fn hibari_dir() -> PathBuf {
@@ -50,7 +39,7 @@ fn hibari_dir() -> PathBuf {
 
 fn g2p() -> &'static G2p {
     static G2P: OnceLock<G2p> = OnceLock::new();
-    G2P.get_or_init(|| G2p::load(&hibari_dir(), environment()).unwrap())
+    G2P.get_or_init(|| G2p::open(&hibari_dir(), &runtime_library()).unwrap())
 }
 
 /// A copy of the hibari folder with `name` replaced by `content` (or removed).
@@ -78,7 +67,7 @@ fn damaged_or_missing_assets_are_errors_naming_the_file() {
         ("lexicon_us_gold.json.gz", None),
     ] {
         let dir = damaged(name, content);
-        let err = G2p::load(dir.path(), environment()).unwrap_err();
+        let err = G2p::open(dir.path(), &runtime_library()).unwrap_err();
         let path = match &err {
             TtsError::HibariAsset { path, .. } | TtsError::Io { path, .. } => path.clone(),
             other => panic!("{name}: unexpected {other:?}"),
