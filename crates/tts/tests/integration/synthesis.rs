@@ -319,9 +319,10 @@ fn every_text_word_gets_a_timing_and_the_words_file_sits_beside_the_wav() {
     let lamp = &speech.words[4];
     let then = &speech.words[5];
     assert!(then.start - lamp.end >= 0.3, "{lamp:?} {then:?}");
-    // Every spoken word lasts a while.
+    // Every spoken word lasts a while: a few of the model's 11.6 ms frames at least (its
+    // durations are drawn at random, and a quick "the" can take four).
     assert!(
-        speech.words.iter().all(|w| w.end - w.start > 0.05),
+        speech.words.iter().all(|w| w.end - w.start > 0.025),
         "{:?}",
         speech.words
     );
