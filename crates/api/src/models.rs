@@ -6,7 +6,7 @@
 //! to a row (counts, nested segments, pages) are in `views`.
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
-use core_engine::text_overlay::SubtitleStyle;
+use core_engine::text_overlay::{format_hex_color, SubtitleStyle};
 use core_engine::RenderSpec;
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
@@ -282,9 +282,6 @@ pub struct GlobalSettings {
     pub updated_at: NaiveDateTime,
 }
 
-/// `subtitle_highlight_color`'s default, also the column's default in the migration.
-pub const DEFAULT_HIGHLIGHT_COLOR: &str = "#FFD400";
-
 impl GlobalSettings {
     /// The only id the table accepts.
     pub const ID: i32 = 1;
@@ -304,7 +301,7 @@ impl GlobalSettings {
             subtitle_font_color: "#FFFFFF".to_owned(),
             subtitle_color: "#FFFFFF".to_owned(),
             subtitle_position: subtitles.position.as_str().to_owned(),
-            subtitle_highlight_color: Some(DEFAULT_HIGHLIGHT_COLOR.to_owned()),
+            subtitle_highlight_color: subtitles.highlight_color.map(format_hex_color),
             subtitle_font: String::new(),
             custom_font_file: None,
             subtitles_enabled: true,

@@ -6,6 +6,7 @@ use std::sync::{Arc, Barrier};
 use api::db::{self, DbPool};
 use api::models::{Logo, ProjectStatus, ProjectUpdate, SegmentText, SegmentUpdate, SettingsUpdate};
 use api::repository::{self as repo, RepoError};
+use core_engine::text_overlay;
 use diesel::prelude::*;
 
 fn fresh_db() -> (tempfile::TempDir, DbPool) {
@@ -91,9 +92,11 @@ fn the_highlight_colour_column_defaults_for_an_existing_settings_row() {
     db::run_migrations(&pool).unwrap();
     let mut conn = pool.get().unwrap();
     let settings = repo::get_settings(&mut conn).unwrap();
+    // The migration's column default is the renderer's default colour.
+    let renderer_default = text_overlay::format_hex_color(text_overlay::DEFAULT_HIGHLIGHT_COLOR);
     assert_eq!(
         settings.subtitle_highlight_color.as_deref(),
-        Some("#FFD400")
+        Some(renderer_default.as_str())
     );
     let off = SettingsUpdate {
         subtitle_highlight_color: Some(None),
