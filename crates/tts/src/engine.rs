@@ -189,7 +189,7 @@ impl PiperEngine {
                 LoadedVoice::Piper(PiperVoice { config, model })
             }
             // The hibari model is small and spreads poorly over ONNX Runtime's threads: one
-            // single-threaded session per core, each speaking its own chunk, was 5-15% faster
+            // single-threaded session per core, each speaking its own chunk, was 7-9% faster
             // on the bench story than one session on every core (and ~6% faster than two
             // sessions on every core). A Piper model's large convolutions keep every core
             // busy in one session: a second one bought nothing and doubled its memory.
