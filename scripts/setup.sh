@@ -13,8 +13,8 @@ PACKAGES=(
   gstreamer1.0-plugins-base   # appsrc, audioconvert, audioresample, videoconvert
   gstreamer1.0-plugins-good   # mp4mux, qtdemux, wavparse, flac
   gstreamer1.0-plugins-bad    # h264parse, opus parsing
-  gstreamer1.0-plugins-ugly   # x264enc
-  gstreamer1.0-tools          # gst-launch-1.0, which encodes each chunk in a process of its own
+  gstreamer1.0-plugins-ugly   # x264enc (the benchmark's x264 alone)
+  libx264-dev                 # libx264, which encodes each chunk in the renderer's process
   gstreamer1.0-libav          # avenc_aac, avdec_* (MP3, AAC, H.264 decoding)
   fonts-dejavu-core           # subtitle font
   curl                        # the README's curl lines (and the test that runs them)

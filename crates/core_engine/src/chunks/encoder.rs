@@ -1,102 +1,70 @@
-//! The encoder of one chunk: a `gst-launch-1.0` process that turns raw frames, pushed in
-//! order through a pipe, into an MP4 with one independent H.264 stream.
+//! The encoder of one chunk: x264 in this process (see [`crate::chunks::x264`]), whose access
+//! units a small GStreamer graph writes into an MP4 with one H.264 stream:
 //!
 //! ```text
-//! gst-launch-1.0 fdsrc (raw I420) ! rawvideoparse ! x264enc ! h264parse ! mp4mux ! filesink
+//! frames ─> x264 ─> appsrc (H.264 byte stream) ! h264parse ! mp4mux ! filesink
 //! ```
 //!
-//! Each chunk is a separate encode that x264 starts with an IDR frame, so nothing in it refers
-//! outside it, and without VBV, so the same frames give the same bits (see [`ChunkEncoder`]).
-//! [`crate::chunks::splice`] joins the chunks into the final file.
+//! Each chunk is a separate x264 encode, which starts with an IDR frame, so nothing in it
+//! refers outside it, and without VBV, so the same frames give the same bits (see
+//! [`ChunkEncoder`]). [`crate::chunks::splice`] joins the chunks into the final file.
 
-use std::io::{PipeWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
 use crate::cancel::CancelToken;
-use crate::chunks::pipeline::{frame_info, x264_settings};
-use crate::chunks::splice::ChunkReader;
+use crate::chunks::pipeline::{frame_info, make, x264_chunk_settings};
+use crate::chunks::splice::{bus_error, pipeline_error, ChunkReader};
+use crate::chunks::x264::{Packet, Planes, X264};
 use crate::error::RenderError;
 use crate::plan::spec::RenderSpec;
+use crate::plan::timeline::frame_time_ns;
 
-/// The program that encodes a chunk (Debian package `gstreamer1.0-tools`).
-const CHUNK_ENCODER_PROGRAM: &str = "gst-launch-1.0";
-/// How often `finish` looks at the encoder process and the cancel flag.
-const CHILD_POLL: Duration = Duration::from_millis(5);
-/// The capacity asked for the pipe that carries frames to the encoder, and the size of its
-/// reads: 1 MiB (what Linux lets any user ask, `/proc/sys/fs/pipe-max-size`) instead of the
-/// default 64 KiB hands a 1080p frame over in 3 reads instead of 760. Measured here on 444
-/// 1080p frames: about 2 s less system time and 10 % less wall time per render.
-const FRAME_PIPE_BYTES: i32 = 1 << 20;
-/// The smallest pipe Linux makes (one page): the read size when the capacity is unknown.
-const MIN_PIPE_BYTES: i32 = 4096;
+/// How often `finish` looks at the cancel flag while the file is written.
+const POLL: gst::ClockTime = gst::ClockTime::from_mseconds(50);
+/// Encoded video queued ahead of the muxer (a few frames' worth).
+const MUX_QUEUE_BYTES: u64 = 4 << 20;
 
 /// Encodes one chunk: frames pushed in order become an MP4 with one H.264 stream, at exact
 /// `i / fps` timestamps.
 ///
-/// x264 runs in a process of its own (`gst-launch-1.0`, reading the raw frames from a pipe),
-/// without VBV (see `pipeline::x264_settings`), so the same frames give the same bits with
-/// any number of threads. A fresh process makes them independent of what encoded before:
-/// measured here, encodes run one after another in a long-lived process now and then gave
-/// different bits for the same frames; encodes in fresh processes never did. Dropping it
-/// kills the process.
+/// x264 runs on the caller's thread and on it alone, without VBV and with a constant frame
+/// rate (its rate control never sees timestamps), so the same frames give the same bits on
+/// any machine, wherever in the video the chunk is and whatever else the process encodes:
+/// `splice::tests::a_chunk_encodes_to_the_same_bits_every_time`, the re-render tests and the
+/// golden test check it. Chunks are encoded side by side instead (see `render::default_jobs`).
+/// Dropping it stops the writer graph (`Null`).
 #[derive(Debug)]
 pub struct ChunkEncoder {
-    child: Child,
-    frames: Option<PipeWriter>,
-    output: PathBuf,
+    x264: X264,
+    writer: Writer,
     info: gst_video::VideoInfo,
+    output: PathBuf,
     pushed: u64,
     cancel: CancelToken,
 }
 
-impl Drop for ChunkEncoder {
-    fn drop(&mut self) {
-        self.frames = None;
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
 impl ChunkEncoder {
     /// Starts encoding a chunk of `spec`'s size, frame rate and encoder settings into
-    /// `output`, with `threads` x264 threads (at least one). `cancel` is honoured at every
-    /// frame and while finishing.
+    /// `output`. `cancel` is honoured at every frame and while finishing.
     pub fn start(
         spec: &RenderSpec,
         output: &Path,
-        threads: usize,
         cancel: &CancelToken,
     ) -> Result<ChunkEncoder, RenderError> {
         crate::chunks::pipeline::init()?;
         let info = frame_info(spec)?;
-        let (frames_reader, frames_writer) = std::io::pipe()
-            .map_err(|e| RenderError::pipeline("chunk encoder", format!("no pipe: {e}")))?;
-        let read_size = widen(&frames_writer);
-        let child = Command::new(CHUNK_ENCODER_PROGRAM)
-            .arg("-q")
-            .args(chunk_pipeline(spec, output, threads, read_size))
-            .stdin(frames_reader)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| {
-                RenderError::pipeline(
-                    CHUNK_ENCODER_PROGRAM,
-                    format!("cannot start it ({e}); install the Debian package gstreamer1.0-tools"),
-                )
-            })?;
+        let x264 = X264::open(&x264_chunk_settings(spec))?;
+        let writer = Writer::start(spec, output)?;
         Ok(ChunkEncoder {
-            child,
-            frames: Some(frames_writer),
-            output: output.to_path_buf(),
+            x264,
+            writer,
             info,
+            output: output.to_path_buf(),
             pushed: 0,
             cancel: cancel.clone(),
         })
@@ -107,12 +75,12 @@ impl ChunkEncoder {
         &self.info
     }
 
-    /// Frames handed to x264 so far (the pipe holds at most a few it has not read yet).
+    /// Frames handed to x264 so far.
     pub fn pushed_frames(&self) -> u64 {
         self.pushed
     }
 
-    /// Hands the next frame to x264. Blocks while x264 is behind.
+    /// Encodes the next frame (x264 copies it: the buffer is free again on return).
     pub fn push(&mut self, frame: gst::Buffer) -> Result<(), RenderError> {
         if self.cancel.is_cancelled() {
             return Err(RenderError::Cancelled);
@@ -130,12 +98,16 @@ impl ChunkEncoder {
                 ),
             ));
         }
-        let written = match self.frames.as_mut() {
-            Some(pipe) => pipe.write_all(&map),
-            None => Err(std::io::ErrorKind::BrokenPipe.into()),
+        let plane = |i: usize| &map[self.info.offset()[i]..];
+        let planes = Planes {
+            y: plane(0),
+            u: plane(1),
+            v: plane(2),
+            strides: [0, 1, 2].map(|i| self.info.stride()[i] as usize),
         };
-        if let Err(e) = written {
-            return Err(self.failure(&format!("stopped reading frames ({e})")));
+        let pts = i64::try_from(self.pushed).unwrap_or(i64::MAX);
+        if let Some(packet) = self.x264.encode(planes, pts)? {
+            self.writer.write(&packet)?;
         }
         self.pushed += 1;
         Ok(())
@@ -144,20 +116,13 @@ impl ChunkEncoder {
     /// Ends the chunk and waits until the file is complete and holds every frame; returns
     /// its frame count.
     pub fn finish(mut self) -> Result<u64, RenderError> {
-        self.frames = None; // end of stream
-        let status = loop {
+        while let Some(packet) = self.x264.drain()? {
             if self.cancel.is_cancelled() {
                 return Err(RenderError::Cancelled);
             }
-            match self.child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) => std::thread::sleep(CHILD_POLL),
-                Err(e) => return Err(RenderError::pipeline(CHUNK_ENCODER_PROGRAM, e.to_string())),
-            }
-        };
-        if !status.success() {
-            return Err(self.failure(&format!("ended with {status}")));
+            self.writer.write(&packet)?;
         }
+        self.writer.finish(&self.cancel)?;
         let reader = ChunkReader::open(&self.output)?;
         let mut frames = 0;
         while reader.next(&|| self.cancel.is_cancelled())?.is_some() {
@@ -165,88 +130,149 @@ impl ChunkEncoder {
         }
         if frames != self.pushed {
             return Err(RenderError::pipeline(
-                "x264enc",
+                "x264",
                 format!("encoded {frames} frames of {}", self.pushed),
             ));
         }
         Ok(frames)
     }
+}
 
-    /// The encoder process failed: `what`, and what it said.
-    fn failure(&mut self, what: &str) -> RenderError {
-        self.frames = None;
-        let _ = self.child.wait();
-        let mut said = String::new();
-        if let Some(stderr) = self.child.stderr.as_mut() {
-            let _ = stderr.read_to_string(&mut said);
-        }
-        RenderError::Pipeline {
-            element: CHUNK_ENCODER_PROGRAM.to_string(),
-            message: format!("the chunk encoder {what}"),
-            debug: Some(said.trim().to_string()).filter(|s| !s.is_empty()),
-        }
+/// The graph that writes x264's access units into the chunk's MP4. Dropping it sets it to
+/// `Null`.
+#[derive(Debug)]
+struct Writer {
+    pipeline: gst::Pipeline,
+    source: gst_app::AppSrc,
+    caps: gst::Caps,
+    fps: u32,
+    /// x264's reorder delay in frames (the first access unit's negative decode time), and
+    /// the segment that shifts the pictures back by it; known from the first access unit.
+    delay: Option<(u64, gst::FormattedSegment<gst::ClockTime>)>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
     }
 }
 
-/// Asks for a [`FRAME_PIPE_BYTES`] pipe; returns its capacity.
-fn widen(pipe: &PipeWriter) -> i32 {
-    use nix::fcntl::{fcntl, FcntlArg};
-    fcntl(pipe, FcntlArg::F_SETPIPE_SZ(FRAME_PIPE_BYTES))
-        .or_else(|e| {
-            log::debug!("frame pipe stays small: {e}");
-            fcntl(pipe, FcntlArg::F_GETPIPE_SZ)
-        })
-        .unwrap_or(MIN_PIPE_BYTES)
-}
+impl Writer {
+    fn start(spec: &RenderSpec, output: &Path) -> Result<Writer, RenderError> {
+        let caps = gst::Caps::builder("video/x-h264")
+            .field("stream-format", "byte-stream")
+            .field("alignment", "au")
+            .field("width", spec.width as i32)
+            .field("height", spec.height as i32)
+            .field("framerate", gst::Fraction::new(spec.fps as i32, 1))
+            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+            .build();
+        let source = gst_app::AppSrc::builder()
+            .name("access-units")
+            .format(gst::Format::Time)
+            .is_live(false)
+            .block(true)
+            .max_bytes(MUX_QUEUE_BYTES)
+            .build();
+        // Sends each sample's segment downstream, so mp4mux writes the reorder delay as an
+        // edit list, as for any encode.
+        source.set_property("handle-segment-change", true);
+        let parse = make("h264parse", "h264parse")?;
+        let mux = make("mp4mux", "mp4mux")?;
+        let sink = make("filesink", "filesink")?;
+        sink.set_property("location", output.to_string_lossy().as_ref());
+        let pipeline = gst::Pipeline::with_name("storyflow-chunk-writer");
+        let link_error =
+            |e: gst::glib::BoolError| RenderError::pipeline("chunk writer", e.to_string());
+        pipeline
+            .add_many([source.upcast_ref(), &parse, &mux, &sink])
+            .map_err(link_error)?;
+        gst::Element::link_many([source.upcast_ref(), &parse, &mux, &sink]).map_err(link_error)?;
+        let writer = Writer {
+            pipeline,
+            source,
+            caps,
+            fps: spec.fps,
+            delay: None,
+        };
+        writer
+            .pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|_| {
+                bus_error(&writer.pipeline)
+                    .unwrap_or_else(|| RenderError::pipeline("chunk writer", "cannot start"))
+            })?;
+        Ok(writer)
+    }
 
-/// The chunk encoder's pipeline, as `gst-launch-1.0` arguments: raw I420 frames of `spec`
-/// from standard input in reads of `read_size` bytes (the pipe's capacity: each read
-/// allocates that much, whatever it gets), x264 with the spec's settings and `threads`
-/// threads, into an MP4.
-fn chunk_pipeline(spec: &RenderSpec, output: &Path, threads: usize, read_size: i32) -> Vec<String> {
-    let mut args = vec![
-        "fdsrc".to_string(),
-        "fd=0".to_string(),
-        format!("blocksize={read_size}"),
-        "!".to_string(),
-        "rawvideoparse".to_string(),
-        format!("width={}", spec.width),
-        format!("height={}", spec.height),
-        "format=i420".to_string(),
-        format!("framerate={}/1", spec.fps),
-        // The colours `frame_info` describes: BT.709, limited range.
-        "colorimetry=bt709".to_string(),
-        "!".to_string(),
-        "x264enc".to_string(),
-    ];
-    args.extend(
-        x264_settings(spec)
-            .into_iter()
-            .map(|(name, value)| format!("{name}={value}")),
-    );
-    args.push(format!("threads={}", threads.max(1)));
-    args.extend(["!", "h264parse", "!", "mp4mux", "!", "filesink"].map(String::from));
-    // gst-launch joins its arguments and parses them again: quote the path.
-    let location = output
-        .to_string_lossy()
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"");
-    args.push(format!("location=\"{location}\""));
-    args
-}
+    /// Queues one access unit, timed as a whole encode of the chunk would be: decoded at
+    /// `(dts + d) / fps`, shown at `(pts + d) / fps`, in a segment starting at `d / fps`.
+    fn write(&mut self, packet: &Packet<'_>) -> Result<(), RenderError> {
+        let fps = self.fps;
+        let (delay, segment) = self.delay.get_or_insert_with(|| {
+            let delay = packet.dts.min(0).unsigned_abs();
+            let mut segment = gst::FormattedSegment::<gst::ClockTime>::new();
+            segment.set_start(gst::ClockTime::from_nseconds(frame_time_ns(delay, fps)));
+            (delay, segment)
+        });
+        let frame = |t: i64| {
+            t.checked_add_unsigned(*delay)
+                .and_then(|t| u64::try_from(t).ok())
+                .ok_or_else(|| {
+                    RenderError::pipeline("x264", format!("an access unit is timed at frame {t}"))
+                })
+        };
+        let (dts, pts) = (frame(packet.dts)?, frame(packet.pts)?);
+        let mut buffer = gst::Buffer::from_slice(packet.data.to_vec());
+        {
+            let buffer = buffer
+                .get_mut()
+                .ok_or_else(|| RenderError::pipeline("chunk writer", "a new buffer is shared"))?;
+            buffer.set_dts(gst::ClockTime::from_nseconds(frame_time_ns(dts, fps)));
+            let pts_ns = frame_time_ns(pts, fps);
+            buffer.set_pts(gst::ClockTime::from_nseconds(pts_ns));
+            buffer.set_duration(gst::ClockTime::from_nseconds(
+                frame_time_ns(pts + 1, fps) - pts_ns,
+            ));
+            if !packet.keyframe {
+                buffer.set_flags(gst::BufferFlags::DELTA_UNIT);
+            }
+        }
+        let sample = gst::Sample::builder()
+            .buffer(&buffer)
+            .caps(&self.caps)
+            .segment(segment)
+            .build();
+        self.source
+            .push_sample(&sample)
+            .map(|_| ())
+            .map_err(|flow| {
+                bus_error(&self.pipeline)
+                    .unwrap_or_else(|| RenderError::pipeline("chunk writer", format!("{flow:?}")))
+            })
+    }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_encoder_reads_whole_pipefuls() {
-        let (_reader, pipe) = std::io::pipe().unwrap();
-        let size = widen(&pipe);
-        let capacity = nix::fcntl::fcntl(&pipe, nix::fcntl::FcntlArg::F_GETPIPE_SZ).unwrap();
-        assert_eq!(size, capacity);
-        assert!(size >= MIN_PIPE_BYTES);
-        let args = chunk_pipeline(&RenderSpec::default(), Path::new("c.mp4"), 1, size);
-        assert!(args.contains(&format!("blocksize={size}")), "{args:?}");
+    /// Ends the stream and waits until the file is written.
+    fn finish(&self, cancel: &CancelToken) -> Result<(), RenderError> {
+        self.source
+            .end_of_stream()
+            .map_err(|flow| RenderError::pipeline("chunk writer", format!("{flow:?}")))?;
+        let bus = self
+            .pipeline
+            .bus()
+            .ok_or_else(|| RenderError::pipeline("chunk writer", "has no bus"))?;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(RenderError::Cancelled);
+            }
+            let Some(message) = bus.timed_pop(POLL) else {
+                continue;
+            };
+            match message.view() {
+                gst::MessageView::Eos(_) => return Ok(()),
+                gst::MessageView::Error(err) => return Err(pipeline_error(err)),
+                _ => {}
+            }
+        }
     }
 }

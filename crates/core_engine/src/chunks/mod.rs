@@ -1,7 +1,8 @@
-//! Frames to file: the GStreamer plumbing ([`pipeline`]), each chunk encoded by a process of
-//! its own ([`encoder`]), the on-disk cache of encoded chunks ([`chunk_cache`]), the lossless
-//! splice of the chunks and the narration into one MP4 ([`splice`]), written under a temporary
-//! name ([`temp_output`]) and checked before it replaces the output ([`verify`]).
+//! Frames to file: the GStreamer plumbing ([`pipeline`]), libx264 in this process ([`x264`]),
+//! each chunk encoded by an x264 encode of its own ([`encoder`]), the on-disk cache of encoded
+//! chunks ([`chunk_cache`]), the lossless splice of the chunks and the narration into one MP4
+//! ([`splice`]), written under a temporary name ([`temp_output`]) and checked before it
+//! replaces the output ([`verify`]).
 
 pub mod chunk_cache;
 pub mod encoder;
@@ -9,3 +10,4 @@ pub(crate) mod pipeline;
 pub mod splice;
 pub(crate) mod temp_output;
 pub(crate) mod verify;
+pub mod x264;

@@ -7,6 +7,7 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_video as gst_video;
 
+use crate::chunks::x264::X264Settings;
 use crate::error::package_for_element;
 use crate::error::RenderError;
 use crate::frame::compositor::FrameLayout;
@@ -82,22 +83,33 @@ pub(crate) fn make(factory: &str, name: &str) -> Result<gst::Element, RenderErro
         .map_err(|_| missing(factory))
 }
 
-/// The spec's H.264 settings as x264enc property values, shared by the chunk encoder and
-/// the encoder-only benchmark, so both measure the same encoder. Threads are the caller's
-/// choice: one for a chunk, automatic for the benchmark's x264 alone.
-pub(crate) fn x264_settings(spec: &RenderSpec) -> [(&'static str, String); 6] {
+/// The spec's H.264 settings for a chunk's x264 encode, which runs on one thread: x264's
+/// bits depend on its thread count, and a chunk's must not depend on the machine.
+pub(crate) fn x264_chunk_settings(spec: &RenderSpec) -> X264Settings {
+    X264Settings {
+        width: spec.width,
+        height: spec.height,
+        fps: spec.fps,
+        preset: spec.encoder.preset.clone(),
+        quality: spec.encoder.quantizer as f32,
+        keyframe_interval: spec.keyframe_interval(),
+        threads: 1,
+    }
+}
+
+/// The same settings as x264enc property values, for the benchmark's x264 alone, which
+/// leaves threads and the threaded lookahead to x264.
+#[cfg(feature = "bench")]
+pub(crate) fn x264_settings(spec: &RenderSpec) -> [(&'static str, String); 5] {
+    let chunk = x264_chunk_settings(spec);
     [
-        ("speed-preset", spec.encoder.preset.clone()),
-        // Constant quality (CRF-like): `quantizer` is the quality level.
+        ("speed-preset", chunk.preset),
+        // Constant quality (CRF): `quantizer` is the quality level.
         ("pass", "qual".to_string()),
         ("quantizer", spec.encoder.quantizer.to_string()),
-        ("key-int-max", spec.keyframe_interval().to_string()),
-        // x264's threaded lookahead buffers extra frames (about 40 MB at 1080p) and gains
-        // nothing on a machine whose cores the encoders already keep busy.
-        ("sync-lookahead", "0".to_string()),
-        // No VBV: x264enc would otherwise cap a constant-quality encode at its default
-        // 2 Mb/s, and VBV makes x264's bits depend on the timing of its threads (measured
-        // here: without it, encodes of the same frames are identical with any thread count).
+        ("key-int-max", chunk.keyframe_interval.to_string()),
+        // No VBV, as in a chunk: x264enc would otherwise cap a constant-quality encode at
+        // its default 2 Mb/s.
         ("vbv-buf-capacity", "0".to_string()),
     ]
 }

@@ -7,7 +7,7 @@
 //!          appsrc (F32 48k, pushed by the caller) ! audioconvert ! AAC ! aacparse ───┘ faststart
 //! ```
 //!
-//! Each chunk is an independent H.264 stream, encoded in a fresh process without VBV, so the
+//! Each chunk is an independent H.264 stream, a separate x264 encode without VBV, so the
 //! same frames give the same bits (see [`crate::chunks::encoder::ChunkEncoder`]).
 //!
 //! The splice copies the chunks' compressed samples unchanged and only re-times them, from
@@ -500,7 +500,7 @@ fn watch(
     }
 }
 
-fn pipeline_error(err: &gst::message::Error) -> RenderError {
+pub(crate) fn pipeline_error(err: &gst::message::Error) -> RenderError {
     RenderError::Pipeline {
         element: err
             .src()
@@ -510,7 +510,7 @@ fn pipeline_error(err: &gst::message::Error) -> RenderError {
     }
 }
 
-fn bus_error(pipeline: &gst::Pipeline) -> Option<RenderError> {
+pub(crate) fn bus_error(pipeline: &gst::Pipeline) -> Option<RenderError> {
     let message = pipeline.bus()?.pop_filtered(&[gst::MessageType::Error])?;
     match message.view() {
         gst::MessageView::Error(err) => Some(pipeline_error(err)),
@@ -579,16 +579,7 @@ mod tests {
     }
 
     fn encode(spec: &RenderSpec, frames: Range<u64>, path: &Path) -> ChunkFile {
-        encode_with(spec, frames, path, 1)
-    }
-
-    fn encode_with(
-        spec: &RenderSpec,
-        frames: Range<u64>,
-        path: &Path,
-        threads: usize,
-    ) -> ChunkFile {
-        let mut encoder = ChunkEncoder::start(spec, path, threads, &CancelToken::new()).unwrap();
+        let mut encoder = ChunkEncoder::start(spec, path, &CancelToken::new()).unwrap();
         let info = encoder.frame_info().clone();
         for i in frames.clone() {
             encoder
@@ -884,14 +875,34 @@ mod tests {
     }
 
     #[test]
+    fn chunks_of_any_length_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec(20);
+        // One frame, fewer frames than x264's reorder delay, several key-frame intervals.
+        for frames in [1, 2, 3, 5, 8, 16, 31] {
+            encode(&spec, 0..frames, &dir.path().join(format!("c{frames}.mp4")));
+        }
+    }
+
+    #[test]
     fn a_chunk_encodes_to_the_same_bits_every_time() {
         let dir = tempfile::tempdir().unwrap();
         let spec = spec(20);
-        // Several x264 threads too: without VBV their timing decides nothing.
-        let a = encode_with(&spec, 5..30, &dir.path().join("a.mp4"), 3);
-        let b = encode_with(&spec, 5..30, &dir.path().join("b.mp4"), 3);
+        let a = encode(&spec, 5..30, &dir.path().join("a.mp4"));
+        // Again after other encodes in this process, and twice at the same time: x264 keeps
+        // no state between encodes, and encodes side by side do not meet.
+        encode(&spec, 0..12, &dir.path().join("other.mp4"));
+        let (b, c) = std::thread::scope(|scope| {
+            let b = scope.spawn(|| encode(&spec, 5..30, &dir.path().join("b.mp4")));
+            let c = encode(&spec, 5..30, &dir.path().join("c.mp4"));
+            (b.join().unwrap(), c)
+        });
         let samples = |c: &ChunkFile| video_of(&c.path, false);
-        assert!(samples(&a) == samples(&b), "the two encodes differ");
+        assert!(samples(&a) == samples(&b), "the encodes differ");
+        assert!(
+            samples(&a) == samples(&c),
+            "the encodes side by side differ"
+        );
         assert_same_frames(&decoded(&a.path), &decoded(&b.path));
     }
 
@@ -1026,8 +1037,7 @@ mod tests {
         let spec = spec(20);
         let good = encode(&spec, 0..6, &dir.path().join("good.mp4"));
         let cancel = CancelToken::new();
-        let mut encoder =
-            ChunkEncoder::start(&spec, &dir.path().join("c.mp4"), 1, &cancel).unwrap();
+        let mut encoder = ChunkEncoder::start(&spec, &dir.path().join("c.mp4"), &cancel).unwrap();
         let info = encoder.frame_info().clone();
         encoder
             .push(gst::Buffer::from_mut_slice(frame_bytes(&info, 0)))

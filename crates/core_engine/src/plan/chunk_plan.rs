@@ -31,7 +31,7 @@ use crate::plan::transition::Transitions;
 /// Bump whenever the drawing of a frame or the chunk encoding changes in any way that can
 /// change pixels or bits (compositor, resampling, easing, subtitles, logo, x264 settings,
 /// colour handling...): every cached chunk becomes a miss.
-pub const RENDERER_VERSION: u32 = 2;
+pub const RENDERER_VERSION: u32 = 3;
 
 /// The longest chunk, in key-frame intervals (6 s at the default 2 s): short enough that a
 /// changed word re-encodes little more than its sentence, long enough that starting and
@@ -126,8 +126,6 @@ pub struct OutputDescription {
     pub quantizer: u32,
     /// x264's `key-int-max`, in frames.
     pub keyframe_interval: u32,
-    /// x264's threads: each count gives other (equally good) bits.
-    pub encoder_threads: usize,
 }
 
 /// One picture on screen and where its Ken Burns move is during the chunk.
@@ -228,8 +226,6 @@ pub struct PlanInputs<'a> {
     /// The content hash of the logo file; `None` when there is no logo or its file cannot be
     /// read (the renderer then leaves the logo out).
     pub logo_hash: Option<&'a str>,
-    /// x264 threads per chunk encoder.
-    pub encoder_threads: usize,
 }
 
 impl std::fmt::Debug for PlanInputs<'_> {
@@ -306,7 +302,7 @@ fn whole_chunks(timeline: &Timeline, transitions: &Transitions) -> Vec<(ChunkKin
 
 /// Every chunk of the video with its description and key.
 pub fn plan(inputs: &PlanInputs<'_>) -> Result<Vec<Chunk>, PlanError> {
-    let output = output_description(inputs.spec, inputs.encoder_threads);
+    let output = output_description(inputs.spec);
     let style = inputs
         .spec
         .subtitles
@@ -425,7 +421,7 @@ pub fn key_of(description: &ChunkDescription) -> Result<ChunkKey, serde_json::Er
     serde_json::to_vec(description).map(|json| ChunkKey::of_bytes(&json))
 }
 
-fn output_description(spec: &RenderSpec, encoder_threads: usize) -> OutputDescription {
+fn output_description(spec: &RenderSpec) -> OutputDescription {
     OutputDescription {
         width: spec.width,
         height: spec.height,
@@ -434,7 +430,6 @@ fn output_description(spec: &RenderSpec, encoder_threads: usize) -> OutputDescri
         preset: spec.encoder.preset.clone(),
         quantizer: spec.encoder.quantizer,
         keyframe_interval: spec.keyframe_interval(),
-        encoder_threads,
     }
 }
 
@@ -630,7 +625,6 @@ mod tests {
             picture_hash: &picture_hash,
             font_hash: None,
             logo_hash: None,
-            encoder_threads: 1,
         })
         .unwrap()
     }
@@ -732,7 +726,6 @@ mod tests {
                 preset: "veryfast".into(),
                 quantizer: 20,
                 keyframe_interval: 300,
-                encoder_threads: 1,
             }
         );
         // The gap after the last narration has no cue; body 3's cue ends before it.
@@ -810,13 +803,14 @@ mod tests {
     }
 
     /// Captions without word timings are drawn exactly as before timed captions existed, so
-    /// their chunks keep the keys they had (a cache filled by an older build stays valid).
+    /// their chunks keep the keys they had (a cache filled by an older build of the same
+    /// renderer version stays valid; the key below changes with the version alone).
     #[test]
     fn untimed_captions_keep_their_keys() {
         let chunks = plan_for(&spec(&TEXTS), &[51, 81, 31, 41], &PICTURES);
         assert_eq!(
             chunks[4].key.as_str(),
-            "76404fda1713652bdb57d46e8650e943f4f4d7d61fd686d92aa249ae5fbdf182"
+            "108fb916ee798d20325bafbcaf1a1ba9034c5b84ffef400905329b3e50dced44"
         );
     }
 
@@ -868,7 +862,6 @@ mod tests {
             picture_hash: &picture_hash,
             font_hash: Some("font"),
             logo_hash: Some("logo"),
-            encoder_threads: 1,
         };
         let first = |inputs: &PlanInputs<'_>| plan(inputs).unwrap().remove(0);
         let chunk = first(&inputs);
@@ -882,15 +875,6 @@ mod tests {
         assert_eq!(
             first(&PlanInputs {
                 font_hash: None,
-                ..inputs
-            })
-            .key,
-            chunk.key
-        );
-        // Another x264 thread count gives other bits.
-        assert_ne!(
-            first(&PlanInputs {
-                encoder_threads: 2,
                 ..inputs
             })
             .key,
@@ -952,7 +936,6 @@ mod tests {
                 picture_hash: &picture_hash,
                 font_hash: None,
                 logo_hash: None,
-                encoder_threads: 1,
             })
             .unwrap()
             .remove(0)
@@ -1007,7 +990,6 @@ mod tests {
                 picture_hash: &picture_hash,
                 font_hash: None,
                 logo_hash: None,
-                encoder_threads: 1,
             })
             .unwrap()
         };

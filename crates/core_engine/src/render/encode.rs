@@ -33,9 +33,8 @@ pub(super) struct Job<'a> {
     pub layers: &'a Layers<'a>,
     pub chunks: &'a [Chunk],
     pub cache: &'a ChunkCache,
-    /// Chunks encoded at once, and x264 threads for each.
+    /// Chunks encoded at once.
     pub jobs: usize,
-    pub threads: usize,
 }
 
 /// Encodes what is missing and splices the video into `temp`; returns the warnings met.
@@ -201,7 +200,14 @@ fn encode_missing(
         finished: missing.iter().map(|_| AtomicBool::new(false)).collect(),
     };
     let (queue_tx, queue_rx) = crossbeam_channel::unbounded();
-    for position in 0..missing.len() {
+    // Longest first, so the last chunks, encoded while other workers may have none left,
+    // are short.
+    let mut order: Vec<usize> = (0..missing.len()).collect();
+    order.sort_by_key(|&position| {
+        let frames = &job.chunks[missing[position]].frames;
+        (std::cmp::Reverse(frames.end - frames.start), position)
+    });
+    for position in order {
         let _ = queue_tx.send(position);
     }
     drop(queue_tx);
@@ -261,7 +267,7 @@ fn work(shared: &Shared<'_>, queue: &Receiver<usize>, results: &Mutex<Encoded>) 
         let chunk = &job.chunks[index];
         let shown = maker.pictures_for(chunk, &shared.pictures)?;
         let scratch = Scratch(job.cache.temp_path(&chunk.key)?);
-        let mut encoder = ChunkEncoder::start(job.spec, &scratch.0, job.threads, &shared.stop)?;
+        let mut encoder = ChunkEncoder::start(job.spec, &scratch.0, &shared.stop)?;
         let mut counted = 0;
         maker.draw_chunk(chunk, &shown, &mut encoder, &mut |encoded| {
             shared

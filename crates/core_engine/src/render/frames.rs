@@ -26,24 +26,28 @@ use crate::plan::timeline::Timeline;
 use crate::plan::transition::{FrameContent, Transitions};
 use crate::stats::RenderStats;
 
-/// A decoded picture and its Ken Burns camera.
+/// A decoded picture and a segment's Ken Burns camera over it.
 pub(super) struct Shown {
-    source: SourceImage,
+    source: Arc<SourceImage>,
     camera: Camera,
 }
 
-/// Each segment's picture, decoded when a chunk first needs it and dropped once every chunk
-/// that shows it is drawn, so at most a few are in memory whatever the project's length.
+/// The render's pictures, each file decoded when a chunk first needs it (once, however many
+/// segments show it) and dropped once every chunk that shows it is drawn, so at most a few
+/// are in memory whatever the project's length.
 pub(super) struct Pictures<'a> {
     spec: &'a RenderSpec,
     size: (u32, u32),
     warnings: &'a Mutex<Vec<String>>,
+    /// Per segment, its picture's index in `slots`.
+    picture_of: Vec<usize>,
+    /// Per distinct picture file.
     slots: Vec<Mutex<Slot>>,
 }
 
 #[derive(Default)]
 struct Slot {
-    picture: Option<Arc<Shown>>,
+    source: Option<Arc<SourceImage>>,
     /// Chunks still to draw that show this picture.
     uses: usize,
 }
@@ -55,10 +59,24 @@ impl<'a> Pictures<'a> {
         to_draw: &[&Chunk],
         warnings: &'a Mutex<Vec<String>>,
     ) -> Self {
-        let mut slots: Vec<Slot> = spec.segments.iter().map(|_| Slot::default()).collect();
+        // Segments showing the same file (by its canonical path) share one decode.
+        let mut files: Vec<std::path::PathBuf> = Vec::new();
+        let picture_of: Vec<usize> = spec
+            .segments
+            .iter()
+            .map(|segment| {
+                let file =
+                    std::fs::canonicalize(&segment.image).unwrap_or_else(|_| segment.image.clone());
+                files.iter().position(|f| *f == file).unwrap_or_else(|| {
+                    files.push(file);
+                    files.len() - 1
+                })
+            })
+            .collect();
+        let mut slots: Vec<Slot> = files.iter().map(|_| Slot::default()).collect();
         for chunk in to_draw {
             for segment in chunk.kind.segments() {
-                if let Some(slot) = slots.get_mut(segment) {
+                if let Some(slot) = picture_of.get(segment).and_then(|&p| slots.get_mut(p)) {
                     slot.uses += 1;
                 }
             }
@@ -67,44 +85,56 @@ impl<'a> Pictures<'a> {
             spec,
             size: image_source::source_size(spec.width, spec.height, spec.zoom_intensity),
             warnings,
+            picture_of,
             slots: slots.into_iter().map(Mutex::new).collect(),
         }
     }
 
     /// Segment `segment`'s picture, decoded now unless another chunk already did (a worker
     /// that needs it meanwhile waits for that decode instead of repeating it).
-    fn take(&self, segment: usize, times: &mut RenderStats) -> Result<Arc<Shown>, RenderError> {
+    fn take(&self, segment: usize, times: &mut RenderStats) -> Result<Shown, RenderError> {
         let mut slot = self.slot(segment)?;
-        if let Some(picture) = &slot.picture {
-            return Ok(picture.clone());
-        }
-        let started = Instant::now();
-        let spec_segment = &self.spec.segments[segment];
-        let source = image_source::load_source(&spec_segment.image, Some(segment + 1), self.size)?;
-        times.picture.since(started);
-        // Enlarging more than twice makes a visibly soft picture.
-        if source.upscale > 2.0 {
-            let (w, h) = source.original;
-            let warning = format!(
-                "segment {}: the picture is only {w}x{h} and was enlarged {:.1}x; it may look soft",
-                segment + 1,
-                source.upscale
-            );
-            log::debug!("{warning}");
-            if let Ok(mut list) = self.warnings.lock() {
-                list.push(warning);
+        let source = match &slot.source {
+            Some(source) => source.clone(),
+            None => {
+                let started = Instant::now();
+                let image = &self.spec.segments[segment].image;
+                let source = Arc::new(image_source::load_source(
+                    image,
+                    Some(segment + 1),
+                    self.size,
+                )?);
+                times.picture.since(started);
+                self.warn_if_soft(segment, &source);
+                slot.source = Some(source.clone());
+                source
             }
-        }
+        };
         let camera = Camera::new(
-            Pattern::for_segment(spec_segment.index),
+            Pattern::for_segment(self.spec.segments[segment].index),
             f64::from(source.width),
             f64::from(source.height),
             f64::from(self.spec.width) / f64::from(self.spec.height),
             self.spec.zoom_intensity,
         );
-        let picture = Arc::new(Shown { source, camera });
-        slot.picture = Some(picture.clone());
-        Ok(picture)
+        Ok(Shown { source, camera })
+    }
+
+    /// Enlarging more than twice makes a visibly soft picture: says so.
+    fn warn_if_soft(&self, segment: usize, source: &SourceImage) {
+        if source.upscale <= 2.0 {
+            return;
+        }
+        let (w, h) = source.original;
+        let warning = format!(
+            "segment {}: the picture is only {w}x{h} and was enlarged {:.1}x; it may look soft",
+            segment + 1,
+            source.upscale
+        );
+        log::debug!("{warning}");
+        if let Ok(mut list) = self.warnings.lock() {
+            list.push(warning);
+        }
     }
 
     /// One chunk showing `segment` is drawn.
@@ -112,14 +142,15 @@ impl<'a> Pictures<'a> {
         if let Ok(mut slot) = self.slot(segment) {
             slot.uses = slot.uses.saturating_sub(1);
             if slot.uses == 0 {
-                slot.picture = None;
+                slot.source = None;
             }
         }
     }
 
     fn slot(&self, segment: usize) -> Result<std::sync::MutexGuard<'_, Slot>, RenderError> {
-        self.slots
+        self.picture_of
             .get(segment)
+            .and_then(|&picture| self.slots.get(picture))
             .and_then(|slot| slot.lock().ok())
             .ok_or_else(|| {
                 RenderError::pipeline("frames", format!("segment {} has no picture", segment + 1))
@@ -130,7 +161,7 @@ impl<'a> Pictures<'a> {
 /// The pictures one chunk shows, given back to [`Pictures`] when dropped.
 pub(super) struct ChunkPictures<'p, 'a> {
     pictures: &'p Pictures<'a>,
-    shown: Vec<(usize, Arc<Shown>)>,
+    shown: Vec<(usize, Shown)>,
 }
 
 impl Drop for ChunkPictures<'_, '_> {
@@ -273,7 +304,7 @@ impl<'a> FrameMaker<'a> {
 /// Segment `segment`'s shot at `frame`. The camera moves over all the frames the picture is
 /// seen on, blends included.
 fn shot<'p>(
-    shown: &'p [(usize, Arc<Shown>)],
+    shown: &'p [(usize, Shown)],
     transitions: &Transitions,
     segment: usize,
     frame: u64,

@@ -6,7 +6,8 @@
 //! - the caller's thread reports progress and checks for cancellation;
 //! - `jobs` chunk workers each take the next chunk to encode, draw its frames (Ken Burns
 //!   shots, crossfades, subtitles, logo; each picture decoded once and shared) and push them
-//!   into that chunk's encoder, x264 with one thread so the same frames give the same bits;
+//!   into that chunk's encoder, x264 in this process (one thread by default, so the same
+//!   frames give the same bits on any machine);
 //! - during the splice, one thread feeds the chunks' samples and another decodes each
 //!   narration in turn and pushes it, then its silence.
 //!
@@ -97,18 +98,12 @@ impl Default for RenderOptions {
     }
 }
 
-/// Cores one x264 encode keeps busy: beyond that, chunks are encoded side by side.
-const CORES_PER_ENCODER: usize = 8;
-
-/// One chunk encoder per [`CORES_PER_ENCODER`] cores (one on this 2-core machine): x264's
-/// own threads use a few cores well, and every encoder in flight costs its frames' memory.
+/// One chunk encoder per core, each x264 on one thread: an encode on one thread has no
+/// pipeline to fill and drain, so chunks, short ones included, cost what their frames cost,
+/// and the encoders together keep every core busy (measured on 2 cores: faster than one
+/// x264 with its own threads and lookahead on the whole video, see docs/architecture.md).
 pub fn default_jobs() -> usize {
-    (cores() / CORES_PER_ENCODER).max(1)
-}
-
-/// x264 threads for each of `jobs` encoders: the cores shared out.
-fn encoder_threads(jobs: usize) -> usize {
-    (cores() / jobs.max(1)).max(1)
+    cores()
 }
 
 fn cores() -> usize {
@@ -143,8 +138,7 @@ pub fn render_with(
         logo: logo_overlay(spec, &mut warnings),
     };
     let jobs = options.jobs.max(1);
-    let threads = encoder_threads(jobs);
-    let chunks = plan_chunks(spec, &timeline, &layers, threads)?;
+    let chunks = plan_chunks(spec, &timeline, &layers)?;
     // Without a cache, the chunks go to a scratch folder beside the output.
     let scratch;
     let cache = match &options.cache {
@@ -163,7 +157,6 @@ pub fn render_with(
         chunks: &chunks,
         cache,
         jobs,
-        threads,
     };
     warnings.extend(encode::encode(&job, &temp, &mut reporter, cancel, &stats)?);
     if let Some(owner) = &options.owner {
@@ -240,7 +233,6 @@ fn plan_chunks(
     spec: &RenderSpec,
     timeline: &Timeline,
     layers: &Layers<'_>,
-    encoder_threads: usize,
 ) -> Result<Vec<Chunk>, RenderError> {
     // A picture shown by several segments is read once.
     let mut by_path: HashMap<&Path, String> = HashMap::new();
@@ -274,7 +266,6 @@ fn plan_chunks(
         picture_hash: &picture_hash,
         font_hash: font_hash.as_deref(),
         logo_hash: logo_hash.as_deref(),
-        encoder_threads,
     })
     .map_err(RenderError::from)
 }

@@ -4,5 +4,6 @@
 mod common;
 
 mod chunks;
+mod golden;
 mod layers;
 mod render;

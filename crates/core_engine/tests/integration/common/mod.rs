@@ -144,3 +144,12 @@ pub fn decode_audio(path: &Path) -> Vec<i16> {
 pub fn luma(frame: &[u8], x: u32, y: u32) -> u8 {
     frame[(y * WIDTH + x) as usize]
 }
+
+/// Every compressed video sample of the MP4 `path`, in decoding order, as stored.
+pub fn compressed_video(path: &Path) -> Vec<Vec<u8>> {
+    pull_all(&format!(
+        "filesrc location=\"{}\" ! qtdemux name=demux demux.video_0 ! \
+         appsink name=sink sync=false",
+        path.display()
+    ))
+}

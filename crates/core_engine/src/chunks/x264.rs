@@ -1,0 +1,237 @@
+//! libx264, called in this process through the small C face in `csrc/x264_shim.c` (built by
+//! `build.rs`), so that a chunk's frames go from the renderer's buffer straight into x264's
+//! own copy: no pipe, no encoder process, no second copy held by a GStreamer element.
+//!
+//! The unsafe code of the crate is this module's: four calls into the shim, whose handle is
+//! owned by [`X264`] and closed once, on drop.
+
+use std::ffi::{c_char, CStr, CString};
+
+use crate::error::RenderError;
+
+/// The shim's encoder handle (opaque).
+#[repr(C)]
+struct Handle {
+    _private: [u8; 0],
+}
+
+/// An encoded access unit, as the shim returns it; `data` is x264's until its next call.
+#[repr(C)]
+struct RawPacket {
+    data: *const u8,
+    size: i32,
+    pts: i64,
+    dts: i64,
+    keyframe: i32,
+}
+
+#[allow(unsafe_code)]
+#[link(name = "storyflow_x264_shim", kind = "static")]
+extern "C" {
+    fn sf_x264_open(
+        width: i32,
+        height: i32,
+        fps: i32,
+        preset: *const c_char,
+        crf: f32,
+        keyint: i32,
+        threads: i32,
+        error: *mut c_char,
+        error_size: usize,
+    ) -> *mut Handle;
+    fn sf_x264_encode(
+        handle: *mut Handle,
+        y: *const u8,
+        u: *const u8,
+        v: *const u8,
+        strides: *const i32,
+        pts: i64,
+        packet: *mut RawPacket,
+    ) -> i32;
+    fn sf_x264_delayed_frames(handle: *mut Handle) -> i32;
+    fn sf_x264_close(handle: *mut Handle);
+}
+
+/// What x264 is asked to make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct X264Settings {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// x264's speed preset (`ultrafast` ... `placebo`).
+    pub preset: String,
+    /// Constant quality (CRF).
+    pub quality: f32,
+    /// Longest distance between key frames, in frames.
+    pub keyframe_interval: u32,
+    /// x264's threads; 0 lets x264 choose (and run its lookahead on a thread of its own).
+    pub threads: usize,
+}
+
+/// One I420 frame's planes and their strides.
+#[derive(Debug, Clone, Copy)]
+pub struct Planes<'a> {
+    pub y: &'a [u8],
+    pub u: &'a [u8],
+    pub v: &'a [u8],
+    pub strides: [usize; 3],
+}
+
+/// One encoded access unit (Annex B), in frame units of the time base `1 / fps`: `pts` is
+/// the number of the frame it shows, `dts` its decoding position, negative for the first
+/// ones when x264 reorders frames.
+#[derive(Debug)]
+pub struct Packet<'a> {
+    pub data: &'a [u8],
+    pub pts: i64,
+    pub dts: i64,
+    pub keyframe: bool,
+}
+
+/// A libx264 encoder. Frames are numbered by the caller, from 0.
+#[derive(Debug)]
+pub struct X264 {
+    handle: *mut Handle,
+    height: usize,
+}
+
+// The handle is only ever used through `&mut self`; x264 allows an encoder to move between
+// threads.
+#[allow(unsafe_code)]
+unsafe impl Send for X264 {}
+
+impl X264 {
+    pub fn open(settings: &X264Settings) -> Result<X264, RenderError> {
+        let fail = |message: String| RenderError::pipeline("x264", message);
+        let preset = CString::new(settings.preset.as_str())
+            .map_err(|_| fail(format!("bad preset name {:?}", settings.preset)))?;
+        let int = |value: u64, what: &str| {
+            i32::try_from(value).map_err(|_| fail(format!("{what} {value} is out of range")))
+        };
+        let mut error = [0 as c_char; 256];
+        #[allow(unsafe_code)]
+        // SAFETY: the strings are NUL-terminated and live through the call; `error` is
+        // writable for its length.
+        let handle = unsafe {
+            sf_x264_open(
+                int(settings.width.into(), "width")?,
+                int(settings.height.into(), "height")?,
+                int(settings.fps.into(), "frame rate")?,
+                preset.as_ptr(),
+                settings.quality,
+                int(settings.keyframe_interval.into(), "key frame interval")?,
+                int(settings.threads as u64, "thread count")?,
+                error.as_mut_ptr(),
+                error.len(),
+            )
+        };
+        if handle.is_null() {
+            // SAFETY: the shim always NUL-terminates what it writes (snprintf), and the
+            // buffer starts zeroed.
+            #[allow(unsafe_code)]
+            let reason = unsafe { CStr::from_ptr(error.as_ptr()) };
+            return Err(fail(reason.to_string_lossy().into_owned()));
+        }
+        Ok(X264 {
+            handle,
+            height: settings.height as usize,
+        })
+    }
+
+    /// Encodes frame number `pts`; returns the access unit x264 finished meanwhile, if any.
+    pub fn encode(
+        &mut self,
+        planes: Planes<'_>,
+        pts: i64,
+    ) -> Result<Option<Packet<'_>>, RenderError> {
+        let [y_stride, u_stride, v_stride] = planes.strides;
+        let rows = |stride: usize, rows: usize| stride.saturating_mul(rows);
+        let chroma_rows = self.height.div_ceil(2);
+        if planes.y.len() < rows(y_stride, self.height)
+            || planes.u.len() < rows(u_stride, chroma_rows)
+            || planes.v.len() < rows(v_stride, chroma_rows)
+        {
+            return Err(RenderError::pipeline(
+                "x264",
+                "a frame's planes are too small",
+            ));
+        }
+        let strides = planes.strides.map(|s| i32::try_from(s).unwrap_or(i32::MAX));
+        let raw = self.call(
+            planes.y.as_ptr(),
+            planes.u.as_ptr(),
+            planes.v.as_ptr(),
+            &strides,
+            pts,
+        )?;
+        Ok(raw.map(|raw| self.packet(raw)))
+    }
+
+    /// The next access unit x264 still holds, `None` once it holds none.
+    pub fn drain(&mut self) -> Result<Option<Packet<'_>>, RenderError> {
+        let null = std::ptr::null();
+        loop {
+            // Asked first: with threads, a frame on its way between x264's queues is not
+            // counted as delayed yet.
+            if let Some(raw) = self.call(null, null, null, &[0; 3], 0)? {
+                return Ok(Some(self.packet(raw)));
+            }
+            #[allow(unsafe_code)]
+            // SAFETY: the handle is open.
+            if unsafe { sf_x264_delayed_frames(self.handle) } <= 0 {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn call(
+        &mut self,
+        y: *const u8,
+        u: *const u8,
+        v: *const u8,
+        strides: &[i32; 3],
+        pts: i64,
+    ) -> Result<Option<RawPacket>, RenderError> {
+        let mut packet = RawPacket {
+            data: std::ptr::null(),
+            size: 0,
+            pts: 0,
+            dts: 0,
+            keyframe: 0,
+        };
+        #[allow(unsafe_code)]
+        // SAFETY: the handle is open; the planes were checked to hold `height` rows of their
+        // stride (or are all null, which drains); x264 only reads them during the call.
+        let got =
+            unsafe { sf_x264_encode(self.handle, y, u, v, strides.as_ptr(), pts, &mut packet) };
+        match got {
+            0 => Ok(None),
+            1 if !packet.data.is_null() && packet.size > 0 => Ok(Some(packet)),
+            _ => Err(RenderError::pipeline("x264", "encoding a frame failed")),
+        }
+    }
+
+    /// The access unit `raw` points at, borrowed from x264 until its next call (which needs
+    /// `&mut self`, so cannot happen while the packet lives).
+    fn packet(&self, raw: RawPacket) -> Packet<'_> {
+        #[allow(unsafe_code)]
+        // SAFETY: x264 gave `size` (> 0) bytes at `data` (not null), valid until its next call.
+        let data = unsafe { std::slice::from_raw_parts(raw.data, raw.size as usize) };
+        Packet {
+            data,
+            pts: raw.pts,
+            dts: raw.dts,
+            keyframe: raw.keyframe != 0,
+        }
+    }
+}
+
+impl Drop for X264 {
+    fn drop(&mut self) {
+        #[allow(unsafe_code)]
+        // SAFETY: opened in `open`, closed only here.
+        unsafe {
+            sf_x264_close(self.handle)
+        };
+    }
+}
