@@ -497,6 +497,40 @@ pub fn encoder_only_seconds(input: &EncoderInput, spec: &RenderSpec) -> Result<f
     run_timed(&pipeline)
 }
 
+/// Seconds libx264 alone, called directly as the chunk encoders call it but with its own
+/// threads and threaded lookahead (x264's defaults), needs to encode the raw I420 frames of
+/// `raw` with `spec`'s encoder settings; the frames are read from the file as they are
+/// encoded (from the page cache, like the x264enc run's `filesrc`).
+pub fn libx264_only_seconds(raw: &Path, spec: &RenderSpec) -> Result<f64, RenderError> {
+    use std::io::Read;
+
+    use crate::chunks::x264::{Planes, X264Settings, X264};
+
+    let settings = X264Settings {
+        threads: 0,
+        ..crate::chunks::pipeline::x264_chunk_settings(spec)
+    };
+    crate::chunks::pipeline::init()?;
+    let info = crate::chunks::pipeline::frame_info(spec)?;
+    let mut file =
+        std::io::BufReader::new(std::fs::File::open(raw).map_err(|e| RenderError::io(raw, e))?);
+    let mut frame = vec![0u8; info.size()];
+    let started = Instant::now();
+    let mut x264 = X264::open(&settings)?;
+    let mut pts = 0;
+    loop {
+        match file.read_exact(&mut frame) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(RenderError::io(raw, e)),
+        }
+        x264.encode(Planes::i420(&frame, &info), pts)?;
+        pts += 1;
+    }
+    while x264.drain()?.is_some() {}
+    Ok(started.elapsed().as_secs_f64())
+}
+
 /// What a video file decodes to, in digests: equal digests mean the same frames in the same
 /// order and the same sound, whatever the bitstreams.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

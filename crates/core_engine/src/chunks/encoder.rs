@@ -98,13 +98,7 @@ impl ChunkEncoder {
                 ),
             ));
         }
-        let plane = |i: usize| &map[self.info.offset()[i]..];
-        let planes = Planes {
-            y: plane(0),
-            u: plane(1),
-            v: plane(2),
-            strides: [0, 1, 2].map(|i| self.info.stride()[i] as usize),
-        };
+        let planes = Planes::i420(&map, &self.info);
         let pts = i64::try_from(self.pushed).unwrap_or(i64::MAX);
         if let Some(packet) = self.x264.encode(planes, pts)? {
             self.writer.write(&packet)?;

@@ -22,13 +22,12 @@ const AAC_ENCODERS: [&str; 3] = ["fdkaacenc", "voaacenc", "avenc_aac"];
 const VOAACENC_MAX_BITRATE: u32 = 320_000;
 
 /// Every other element a render (and its verification) needs.
-const REQUIRED_ELEMENTS: [&str; 10] = [
+const REQUIRED_ELEMENTS: [&str; 9] = [
     "appsrc",
     "appsink",
     "uridecodebin",
     "audioconvert",
     "audioresample",
-    "x264enc",
     "h264parse",
     "aacparse",
     "mp4mux",

@@ -77,6 +77,20 @@ pub struct Planes<'a> {
     pub strides: [usize; 3],
 }
 
+impl<'a> Planes<'a> {
+    /// The planes of `frame`, laid out as `info` says (a plane that `frame` is too short to
+    /// hold comes out empty, and [`X264::encode`] refuses it).
+    pub fn i420(frame: &'a [u8], info: &gstreamer_video::VideoInfo) -> Planes<'a> {
+        let plane = |i: usize| frame.get(info.offset()[i]..).unwrap_or(&[]);
+        Planes {
+            y: plane(0),
+            u: plane(1),
+            v: plane(2),
+            strides: [0, 1, 2].map(|i| usize::try_from(info.stride()[i]).unwrap_or(0)),
+        }
+    }
+}
+
 /// One encoded access unit (Annex B), in frame units of the time base `1 / fps`: `pts` is
 /// the number of the frame it shows, `dts` its decoding position, negative for the first
 /// ones when x264 reorders frames.

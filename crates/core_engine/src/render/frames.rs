@@ -202,7 +202,8 @@ impl<'a> FrameMaker<'a> {
             .map_err(|e| RenderError::pipeline("video caps", e.to_string()))?;
         let pool = gst::BufferPool::new();
         let mut config = pool.config();
-        config.set_params(Some(&caps), info.size() as u32, 2, 0);
+        // x264 copies a frame while it is pushed: one buffer per worker is reused throughout.
+        config.set_params(Some(&caps), info.size() as u32, 1, 0);
         pool.set_config(config)
             .and_then(|()| pool.set_active(true))
             .map_err(|e| RenderError::pipeline("frame pool", e.to_string()))?;

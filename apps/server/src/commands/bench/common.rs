@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use core_engine::benchmark::{write_photo_project, write_synthetic_project, PHOTO_DIR};
 use core_engine::RenderSpec;
-use nix::sys::resource::{getrusage, UsageWho};
 
 use crate::commands::cache::jobs_parser;
 use crate::commands::BoxError;
@@ -74,6 +73,10 @@ pub struct BenchArgs {
     pub encoder_only: Option<PathBuf>,
     #[arg(long, hide = true)]
     pub encoder_only_video: bool,
+    /// Internal: with `--encoder-only` (a raw file), time libx264 called directly instead of
+    /// GStreamer's x264enc.
+    #[arg(long, hide = true)]
+    pub encoder_only_libx264: bool,
     /// Internal: render the `--case` project (one case) into this MP4 in this process and
     /// print the render's time, CPU time, peak RSS and stage costs as JSON.
     #[arg(long, hide = true)]
@@ -208,13 +211,6 @@ fn tree_rss_kib() -> u64 {
             .iter()
             .map(|pid| rss(&format!("/proc/{pid}/status")))
             .sum::<u64>()
-}
-
-/// The peak resident set size of the largest child process this one waited for (the chunk
-/// encoders), in KiB.
-pub(super) fn largest_child_rss_kib() -> u64 {
-    getrusage(UsageWho::RUSAGE_CHILDREN)
-        .map_or(0, |usage| u64::try_from(usage.max_rss()).unwrap_or(0))
 }
 
 /// User + system CPU time of this process (all its threads) and of the children it waited

@@ -4,14 +4,15 @@
 use std::path::Path;
 use std::time::Instant;
 
-use core_engine::benchmark::{encoder_only_input, encoder_only_seconds, EncoderInput};
+use core_engine::benchmark::{
+    encoder_only_input, encoder_only_seconds, libx264_only_seconds, EncoderInput,
+};
 use core_engine::stats::StageTimes;
 use core_engine::{CancelToken, RenderOptions, RenderSpec, RenderStats};
 use serde_json::json;
 
 use super::common::{
-    cpu_seconds, largest_child_rss_kib, median, ms, on_off, peak_rss_kib, project, reset_peak_rss,
-    round, BenchArgs, Case, TreeRssSampler,
+    cpu_seconds, median, ms, on_off, peak_rss_kib, project, reset_peak_rss, round, BenchArgs, Case,
 };
 use crate::commands::{BoxError, CommandResult};
 
@@ -73,29 +74,46 @@ fn bench_once(
     eprintln!("{case} run {run}: encoding the same frames with x264 alone");
     let spec = encoder_spec(args);
     let input = encoder_only_input(&output, &spec, frames, dir)?;
-    let encoder = match &input {
+    // x264 alone, as fast as it goes here: GStreamer's x264enc and libx264 called directly,
+    // both with x264's own threads and threaded lookahead; the faster is the floor.
+    let mut floors = Vec::new();
+    match &input {
         EncoderInput::Raw(raw) => {
-            run_child(args, &["--encoder-only".as_ref(), raw.as_os_str()], &[])
+            for (name, flags) in [
+                ("x264enc", &[][..]),
+                ("libx264", &["--encoder-only-libx264"][..]),
+            ] {
+                let run = run_child(args, &["--encoder-only".as_ref(), raw.as_os_str()], flags);
+                floors.push((name, run));
+            }
+            let _ = std::fs::remove_file(raw);
         }
-        EncoderInput::Video(video) => run_child(
-            args,
-            &["--encoder-only".as_ref(), video.as_os_str()],
-            &["--encoder-only-video"],
-        ),
-    };
-    if let EncoderInput::Raw(raw) = &input {
-        let _ = std::fs::remove_file(raw);
+        EncoderInput::Video(video) => floors.push((
+            "x264enc",
+            run_child(
+                args,
+                &["--encoder-only".as_ref(), video.as_os_str()],
+                &["--encoder-only-video"],
+            ),
+        )),
     }
-    let encoder = encoder?;
+    let mut timed = Vec::new();
+    for (name, run) in floors {
+        timed.push((name, run?));
+    }
+    let (reference, encoder) = timed
+        .iter()
+        .min_by(|a, b| field(&a.1, "seconds").total_cmp(&field(&b.1, "seconds")))
+        .ok_or("x264 alone did not run")?;
     let (render_seconds, render_cpu, peak_rss_mb) = (
         field(&render, "render_wall_seconds"),
         field(&render, "render_cpu_seconds"),
-        field(&render, "peak_rss_with_encoders_mb"),
+        field(&render, "peak_rss_mb"),
     );
     let (encoder_seconds, encoder_cpu, encoder_rss) = (
-        field(&encoder, "seconds"),
-        field(&encoder, "cpu_seconds"),
-        field(&encoder, "peak_rss_mb"),
+        field(encoder, "seconds"),
+        field(encoder, "cpu_seconds"),
+        field(encoder, "peak_rss_mb"),
     );
     let method = match input {
         EncoderInput::Raw(_) => "pre-decoded raw frames",
@@ -109,8 +127,22 @@ fn bench_once(
         field(&render, "frame_build_ms_p50"),
         field(&render, "frame_build_ms_p99"),
     );
+    let floors: serde_json::Map<String, serde_json::Value> = timed
+        .iter()
+        .map(|(name, run)| {
+            (
+                format!("encoder_only_{name}"),
+                json!({
+                    "wall_seconds": round(field(run, "seconds"), 3),
+                    "cpu_seconds": round(field(run, "cpu_seconds"), 2),
+                    "peak_rss_mb": round(field(run, "peak_rss_mb"), 1),
+                }),
+            )
+        })
+        .collect();
     let mut result = json!({
         "run": run,
+        "encoder_only_reference": format!("{reference}, threads and lookahead as x264 picks them"),
         "encoder_only_wall_seconds": round(encoder_seconds, 3),
         "encoder_only_cpu_seconds": round(encoder_cpu, 2),
         "encoder_only_method": method,
@@ -122,6 +154,7 @@ fn bench_once(
         (&mut result, render)
     {
         fields.extend(render);
+        fields.extend(floors);
     }
     Ok(result)
 }
@@ -154,16 +187,12 @@ pub(super) fn render_child(args: &BenchArgs, output: &Path) -> CommandResult {
     reset_peak_rss()?;
     let cpu = cpu_seconds()?;
     let started = Instant::now();
-    let sampler = TreeRssSampler::start();
     let rendered =
         core_engine::render_with(&spec, output, &options, &mut |_| {}, &CancelToken::new());
-    let total_rss_mb = sampler.stop() as f64 / 1024.0;
     let (rendered, stats) = rendered?;
     let render_seconds = started.elapsed().as_secs_f64();
     let render_cpu = cpu_seconds()? - cpu;
     let peak_rss_mb = peak_rss_kib()? as f64 / 1024.0;
-    // x264 runs in one process per chunk, at most `jobs` at once.
-    let encoder_rss_mb = largest_child_rss_kib() as f64 / 1024.0;
     let mut result = json!({
         "case": case,
         "preset": spec.encoder.preset,
@@ -178,10 +207,8 @@ pub(super) fn render_child(args: &BenchArgs, output: &Path) -> CommandResult {
         "render_wall_seconds": round(render_seconds, 3),
         "render_cpu_seconds": round(render_cpu, 2),
         "peak_rss_mb": round(peak_rss_mb, 1),
-        "chunk_encoder_peak_rss_mb": round(encoder_rss_mb, 1),
         "jobs": options.jobs,
-        "peak_rss_with_encoders_mb": round(total_rss_mb, 1),
-        "peak_rss_with_encoders_method": "sum of VmRSS of the render and its encoders, sampled every 50 ms",
+        "peak_rss_method": "VmHWM of the render's process, which runs the encoders too",
     });
     if let serde_json::Value::Object(fields) = &mut result {
         fields.extend(stage_fields(&stats));
@@ -283,7 +310,10 @@ pub(super) fn encoder_only_child(args: &BenchArgs, input: &Path) -> CommandResul
         false => EncoderInput::Raw(input.to_path_buf()),
     };
     let cpu = cpu_seconds()?;
-    let seconds = encoder_only_seconds(&input, &spec)?;
+    let seconds = match (&input, args.encoder_only_libx264) {
+        (EncoderInput::Raw(raw), true) => libx264_only_seconds(raw, &spec)?,
+        _ => encoder_only_seconds(&input, &spec)?,
+    };
     println!(
         "{}",
         json!({
