@@ -6,7 +6,7 @@
 //!   timeline of frames and samples, the crossfades, and the chunks the video is cut into.
 //! - [`frame`]: drawing one frame. Pictures decoded and cover-fit, the Ken Burns camera and
 //!   its sampler, and the overlays (subtitles, logo) composited on top.
-//! - [`chunks`]: frames to file. Each chunk encoded in a process of its own, the cache of
+//! - [`chunks`]: frames to file. Each chunk encoded by libx264 in this process, the cache of
 //!   encoded chunks, the lossless splice into the MP4, and its verification.
 //! - [`sound`]: the narrations decoded and probed.
 //! - [`captions`]: the subtitle cues and the `.srt`/`.vtt` sidecars.
@@ -43,7 +43,7 @@ pub use chunks::pipeline::{check_elements, init};
 pub use chunks::temp_output::{is_temporary_output, TEMP_OUTPUT_MARKER};
 pub use error::RenderError;
 pub use frame::image_source::{validate_image, MAX_IMAGE_PIXELS};
-pub use plan::spec::{EncoderSettings, RenderSpec, SegmentSpec};
+pub use plan::spec::{EncoderSettings, MusicSpec, RenderSpec, SegmentSpec, SoundSettings};
 pub use progress::Progress;
 pub use render::{default_jobs, render, render_with, RenderOptions, RenderOutput};
 pub use sound::audio::probe_audio_duration;

@@ -41,7 +41,7 @@ pub struct RenderArgs {
     /// Bound of the chunk cache in MiB (the least recently used chunks go first).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_CACHE_MAX_MB)]
     pub cache_max_mb: u64,
-    /// Chunks encoded at once, sharing the cores (default: one per 8 cores).
+    /// Chunks encoded at once, each by a single-thread libx264 (default: one per core).
     #[arg(long, value_name = "N", default_value_t = core_engine::default_jobs(), value_parser = jobs_parser())]
     pub jobs: usize,
     #[command(flatten)]

@@ -31,7 +31,7 @@ pub struct ServeArgs {
     /// chunks go first.
     #[arg(long, value_name = "N", env = "STORYFLOW_CACHE_MAX_MB", default_value_t = DEFAULT_CACHE_MAX_MB)]
     cache_max_mb: u64,
-    /// Chunks a render encodes at once, sharing the cores (default: one per 8 cores).
+    /// Chunks a render encodes at once, each by a single-thread libx264 (default: one per core).
     #[arg(long, value_name = "N", env = "STORYFLOW_JOBS", default_value_t = core_engine::default_jobs(), value_parser = jobs_parser())]
     jobs: usize,
 }

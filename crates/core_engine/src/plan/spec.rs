@@ -77,6 +77,14 @@ pub const LOGO_MARGIN: Bounds<u32> = Bounds::new(0, 200).in_unit(" pixels");
 pub const QUANTIZER: Bounds<u32> = Bounds::new(0, 50);
 /// AAC bit rate, in bits per second.
 pub const AUDIO_BITRATE: Bounds<u32> = Bounds::new(8_000, 512_000);
+/// The sound track's integrated loudness target, in LUFS (EBU R128).
+pub const LOUDNESS_TARGET: Bounds<f64> = Bounds::new(-30.0, -9.0).in_unit(" LUFS");
+/// Background music gain, linear (1 = the file's own level).
+pub const MUSIC_VOLUME: Bounds<f64> = Bounds::new(0.0, 1.0);
+/// How far the music is lowered while narration speaks, in dB.
+pub const MUSIC_DUCKING: Bounds<f64> = Bounds::new(0.0, 30.0).in_unit(" dB");
+/// The shortest background music accepted, in seconds of decoded sound.
+pub const MIN_MUSIC_SECONDS: f64 = 1.0;
 /// Longest key frame interval, in seconds (it must also be above 0).
 pub const MAX_KEYFRAME_SECONDS: f64 = 60.0;
 /// x264's speed presets, fastest first.
@@ -134,6 +142,56 @@ impl Default for EncoderSettings {
     }
 }
 
+/// The sound track's finish: its loudness and the music under the narration. Neither is part
+/// of any chunk's key: changing them re-runs only the splice's sound pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SoundSettings {
+    /// Integrated loudness the whole track is brought to (LUFS, in [`LOUDNESS_TARGET`]), with
+    /// its true peak kept at or under [`TRUE_PEAK_CEILING_DBTP`](crate::sound::TRUE_PEAK_CEILING_DBTP);
+    /// `None` leaves the level alone.
+    pub loudness_target_lufs: Option<f64>,
+    /// Background music under the whole video; `None` = narration only.
+    pub music: Option<MusicSpec>,
+}
+
+impl SoundSettings {
+    pub const DEFAULT_LOUDNESS_TARGET_LUFS: f64 = -16.0;
+}
+
+impl Default for SoundSettings {
+    fn default() -> Self {
+        Self {
+            loudness_target_lufs: Some(Self::DEFAULT_LOUDNESS_TARGET_LUFS),
+            music: None,
+        }
+    }
+}
+
+/// Background music: looped when shorter than the video, faded in and out, lowered by
+/// `ducking_db` while narration speaks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MusicSpec {
+    pub path: PathBuf,
+    /// Linear gain, in [`MUSIC_VOLUME`].
+    pub volume: f64,
+    /// Attenuation under narration in dB, in [`MUSIC_DUCKING`].
+    pub ducking_db: f64,
+}
+
+impl MusicSpec {
+    pub const DEFAULT_VOLUME: f64 = 0.25;
+    pub const DEFAULT_DUCKING_DB: f64 = 12.0;
+
+    /// The music file with the default volume and ducking.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            volume: Self::DEFAULT_VOLUME,
+            ducking_db: Self::DEFAULT_DUCKING_DB,
+        }
+    }
+}
+
 /// One word of a narration and when it is heard, in seconds from the start of its clip, as
 /// the text to speech reports it (`{"word": "Hello,", "start": 0.12, "end": 0.48}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,7 +234,8 @@ impl SegmentSpec {
 
 /// Everything a render needs. `Default` gives the product defaults: 1920x1080 at 30 fps, zoom
 /// 1.3, 0.3 s of silence after every narration, 0.5 s crossfades, burned-in subtitles in the
-/// default style, no logo and the default encoder settings, with no segments.
+/// default style, no logo, the default encoder settings and a sound track brought to -16 LUFS
+/// without music, with no segments.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderSpec {
     pub width: u32,
@@ -195,6 +254,8 @@ pub struct RenderSpec {
     /// A watermark on every frame. A missing or unreadable file is a warning, not a failure.
     pub logo: Option<LogoSpec>,
     pub encoder: EncoderSettings,
+    /// Loudness and background music.
+    pub sound: SoundSettings,
     /// In playing order.
     pub segments: Vec<SegmentSpec>,
 }
@@ -211,6 +272,7 @@ impl Default for RenderSpec {
             subtitles: Some(SubtitleStyle::default()),
             logo: None,
             encoder: EncoderSettings::default(),
+            sound: SoundSettings::default(),
             segments: Vec::new(),
         }
     }
@@ -268,6 +330,13 @@ impl RenderSpec {
             ));
         }
         AUDIO_BITRATE.check("audio_bitrate", self.encoder.audio_bitrate)?;
+        if let Some(target) = self.sound.loudness_target_lufs {
+            LOUDNESS_TARGET.check("loudness_target_lufs", target)?;
+        }
+        if let Some(music) = &self.sound.music {
+            MUSIC_VOLUME.check("music_volume", music.volume)?;
+            MUSIC_DUCKING.check("music_ducking_db", music.ducking_db)?;
+        }
         if self.segments.is_empty() {
             return Err("there are no segments to render".into());
         }

@@ -55,7 +55,7 @@ pub struct BenchArgs {
     /// x264 speed preset for both the render and the encoder-only run.
     #[arg(long, default_value = "veryfast")]
     pub preset: String,
-    /// Chunks a render encodes at once, sharing the cores (default: one per 8 cores).
+    /// Chunks a render encodes at once, each by a single-thread libx264 (default: one per core).
     #[arg(long, default_value_t = core_engine::default_jobs(), value_parser = jobs_parser())]
     pub jobs: usize,
     /// Crossfade seconds at each segment boundary (0 = hard cuts).

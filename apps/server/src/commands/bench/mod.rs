@@ -10,14 +10,16 @@
 //!   one re-encoded as a CMYK JPEG and one as a WebP at bench time, shown in turn when there
 //!   are more `--segments`. x264 is fast on them.
 //!
-//! Each run renders a project, then times x264 alone on the same frames with the same
-//! settings: the render's frames are decoded to a raw I420 scratch file first (untimed), and
-//! only `raw file ! x264enc ! fakesink` is timed (for very long benches, raw file above
-//! 6 GiB, the timed pipeline includes the H.264 decoding instead, which flatters the render a
-//! little; the output says which). The render and x264 alone each run in a fresh child
+//! Each run renders a project, then times x264 alone on the same frames as fast as it goes:
+//! the render's frames are decoded to a raw I420 scratch file first (untimed), then two
+//! floors are timed, `raw file ! x264enc ! fakesink` and libx264 called directly on the same
+//! frames, both with the render's preset and quality and x264's own threads and lookahead;
+//! the faster is the reference the ratio is taken against (for very long benches, raw file
+//! above 6 GiB, the timed pipeline includes the H.264 decoding instead, which flatters the
+//! render a little; the output says which). The render and each floor run in a fresh child
 //! process of this binary, so each peak RSS (VmHWM) is that job's alone; the render child
-//! writes its project first and resets its VmHWM before rendering. Both report their CPU
-//! time. Several `--runs` alternate render and encoder so both see the same machine load.
+//! writes its project first and resets its VmHWM before rendering. All report their CPU
+//! time. Several `--runs` alternate render and encoders so all see the same machine load.
 //! Every run prints one JSON line; a summary line follows.
 //!
 //! `storyflow bench --edit` measures re-renders after small edits with the chunk cache
