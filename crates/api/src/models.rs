@@ -7,7 +7,7 @@
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use core_engine::text_overlay::{format_hex_color, SubtitleStyle};
-use core_engine::RenderSpec;
+use core_engine::{MusicSpec, RenderSpec};
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
 use diesel::prelude::*;
@@ -276,6 +276,17 @@ pub struct GlobalSettings {
     pub logo_position: String,
     pub logo_opacity: f64,
     pub logo_margin: i32,
+    /// Background music under every render, when a file is stored.
+    pub music_enabled: bool,
+    /// Relative to the media root: `music/{uuid}.{ext}`; set only by the music upload.
+    #[serde(serialize_with = "optional_media_url_json")]
+    pub music_file: Option<String>,
+    /// Linear gain of the music.
+    pub music_volume: f64,
+    /// How far the music is lowered while narration speaks, in dB.
+    pub music_ducking_db: f64,
+    /// The sound track's integrated loudness in LUFS; `None` leaves the level alone.
+    pub loudness_target_lufs: Option<f64>,
     #[serde(serialize_with = "iso8601_json")]
     pub created_at: NaiveDateTime,
     #[serde(serialize_with = "iso8601_json")]
@@ -287,8 +298,8 @@ impl GlobalSettings {
     pub const ID: i32 = 1;
 
     /// The documented defaults (BRIEF §3, UI contract §5), written on first read. What the
-    /// renderer has a default for (size, frame rate, motion, timing, subtitle placement) is
-    /// taken from it, so the two never disagree.
+    /// renderer has a default for (size, frame rate, motion, timing, subtitle placement, music
+    /// level, loudness) is taken from it, so the two never disagree.
     pub fn defaults(at: NaiveDateTime) -> Self {
         let render = RenderSpec::default();
         let subtitles = SubtitleStyle::default();
@@ -318,6 +329,11 @@ impl GlobalSettings {
             logo_position: "bottom-right".to_owned(),
             logo_opacity: 1.0,
             logo_margin: 20,
+            music_enabled: false,
+            music_file: None,
+            music_volume: MusicSpec::DEFAULT_VOLUME,
+            music_ducking_db: MusicSpec::DEFAULT_DUCKING_DB,
+            loudness_target_lufs: render.sound.loudness_target_lufs,
             created_at: at,
             updated_at: at,
         }
@@ -358,6 +374,11 @@ pub struct SettingsUpdate {
     pub logo_position: Option<String>,
     pub logo_opacity: Option<f64>,
     pub logo_margin: Option<i32>,
+    pub music_enabled: Option<bool>,
+    pub music_file: Option<Option<String>>,
+    pub music_volume: Option<f64>,
+    pub music_ducking_db: Option<f64>,
+    pub loudness_target_lufs: Option<Option<f64>>,
 }
 
 #[cfg(test)]

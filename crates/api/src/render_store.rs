@@ -11,7 +11,7 @@ use core_engine::logo::{LogoPosition, LogoSpec};
 use core_engine::overlay::OverlayError;
 use core_engine::spec::{SpokenWord, FRAME_RATES};
 use core_engine::text_overlay::{parse_hex_color, SubtitlePosition, SubtitleStyle};
-use core_engine::{RenderSpec, SegmentSpec};
+use core_engine::{MusicSpec, RenderSpec, SegmentSpec, SoundSettings};
 use diesel::SqliteConnection;
 
 use crate::db::DbPool;
@@ -137,7 +137,7 @@ pub enum SettingsError {
 /// its row exists; a missing logo file is the renderer's warning. Segment files are stored
 /// media-relative; a segment without one yields a path the renderer reports as missing,
 /// naming the segment. A narration with word timings beside it (see [`read_words`]) gets
-/// captions that follow the voice.
+/// captions that follow the voice. The sound is finished as [`sound_settings`] says.
 pub fn render_spec(
     input: &RenderInput,
     media_root: &Path,
@@ -167,6 +167,7 @@ pub fn render_spec(
         transition_duration: settings.transition_duration,
         subtitles,
         logo,
+        sound: sound_settings(settings, media_root),
         segments: input
             .segments
             .iter()
@@ -281,6 +282,24 @@ pub fn spoken_word(word: tts::WordTiming) -> SpokenWord {
         word: word.word,
         start: word.start,
         end: word.end,
+    }
+}
+
+/// The stored loudness target (`None` leaves the level alone), and the music while it is
+/// enabled and a file is stored. A stored file that has gone missing fails the render in the
+/// renderer, naming the file.
+fn sound_settings(settings: &GlobalSettings, media_root: &Path) -> SoundSettings {
+    let music = match &settings.music_file {
+        Some(file) if settings.music_enabled => Some(MusicSpec {
+            path: media_root.join(file),
+            volume: settings.music_volume,
+            ducking_db: settings.music_ducking_db,
+        }),
+        _ => None,
+    };
+    SoundSettings {
+        loudness_target_lufs: settings.loudness_target_lufs,
+        music,
     }
 }
 
@@ -478,6 +497,43 @@ mod tests {
     }
 
     #[test]
+    fn music_is_mixed_only_when_enabled_and_stored() {
+        let mut input = input();
+        let s = &mut input.settings;
+        s.music_file = Some("music/theme.mp3".into());
+        s.music_volume = 0.5;
+        s.music_ducking_db = 6.0;
+        s.loudness_target_lufs = Some(-23.0);
+        assert_eq!(
+            spec(&input).sound,
+            SoundSettings {
+                loudness_target_lufs: Some(-23.0),
+                music: None,
+            },
+            "stored but off"
+        );
+        input.settings.music_enabled = true;
+        assert_eq!(
+            spec(&input).sound.music,
+            Some(MusicSpec {
+                path: PathBuf::from("/srv/media/music/theme.mp3"),
+                volume: 0.5,
+                ducking_db: 6.0,
+            })
+        );
+        input.settings.music_file = None;
+        input.settings.loudness_target_lufs = None;
+        assert_eq!(
+            spec(&input).sound,
+            SoundSettings {
+                loudness_target_lufs: None,
+                music: None,
+            },
+            "on without a file; level left alone"
+        );
+    }
+
+    #[test]
     fn word_timings_beside_a_narration_reach_the_spec() {
         let media = tempfile::tempdir().unwrap();
         let audio = media.path().join("projects/p/audio");
@@ -597,5 +653,17 @@ mod tests {
         bad.settings.logo_margin = 10;
         bad.settings.logo_opacity = 1.5;
         assert_eq!(error(&bad), "logo opacity 1.5 must be from 0 to 1");
+
+        let mut bad = input();
+        bad.settings.loudness_target_lufs = Some(-5.0);
+        assert_eq!(
+            error(&bad),
+            "loudness_target_lufs -5 must be from -30 to -9 LUFS"
+        );
+        let mut bad = input();
+        bad.settings.music_enabled = true;
+        bad.settings.music_file = Some("music/theme.mp3".into());
+        bad.settings.music_ducking_db = 40.0;
+        assert_eq!(error(&bad), "music_ducking_db 40 must be from 0 to 30 dB");
     }
 }

@@ -70,6 +70,11 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         subtitle_highlight_color -> Nullable<Text>,
+        music_enabled -> Bool,
+        music_file -> Nullable<Text>,
+        music_volume -> Double,
+        music_ducking_db -> Double,
+        loudness_target_lufs -> Nullable<Double>,
     }
 }
 

@@ -3,7 +3,8 @@
 use core_engine::logo::LogoPosition;
 use core_engine::spec::{Bounds, FRAME_RATES};
 use core_engine::spec::{
-    LOGO_MARGIN, LOGO_OPACITY, LOGO_SCALE, SILENCE, SUBTITLE_SIZE, TRANSITION, ZOOM,
+    LOGO_MARGIN, LOGO_OPACITY, LOGO_SCALE, LOUDNESS_TARGET, MUSIC_DUCKING, MUSIC_VOLUME, SILENCE,
+    SUBTITLE_SIZE, TRANSITION, ZOOM,
 };
 use core_engine::text_overlay::SubtitlePosition;
 use serde_json::Value;
@@ -18,12 +19,13 @@ use crate::models::{GlobalSettings, SettingsUpdate};
 /// The narration speeds the synthesiser takes (the editor's slider offers the same).
 pub const TTS_SPEED: Bounds<f64> = Bounds::new(tts::MIN_SPEED as f64, tts::MAX_SPEED as f64);
 
-const SETTINGS_READ_ONLY: [&str; 5] = [
+const SETTINGS_READ_ONLY: [&str; 6] = [
     "id",
     "created_at",
     "updated_at",
     "custom_font_file",
     "subtitle_font",
+    "music_file",
 ];
 
 /// `PATCH /api/settings/`: every field checked against its range; unknown and read-only
@@ -93,6 +95,18 @@ pub fn settings_update(body: &Value, current: &GlobalSettings) -> Result<Setting
                     key,
                     integer_in(value, LOGO_MARGIN, |v| u32::try_from(v).ok()),
                 );
+            }
+            "music_enabled" => update.music_enabled = e.check(key, boolean(value)),
+            "music_volume" => update.music_volume = e.check(key, number_in(value, MUSIC_VOLUME)),
+            "music_ducking_db" => {
+                update.music_ducking_db = e.check(key, number_in(value, MUSIC_DUCKING));
+            }
+            "loudness_target_lufs" => {
+                update.loudness_target_lufs = if value.is_null() {
+                    Some(None)
+                } else {
+                    e.check(key, number_in(value, LOUDNESS_TARGET)).map(Some)
+                };
             }
             key if SETTINGS_READ_ONLY.contains(&key) => e.add(key, READ_ONLY),
             key => e.add(key, UNKNOWN),
@@ -211,6 +225,42 @@ mod tests {
             settings().subtitle_highlight_color.as_deref(),
             Some("#FFD400")
         );
+    }
+
+    #[test]
+    fn sound_settings_are_checked_against_the_renderer_bounds() {
+        let body = json!({
+            "music_enabled": true,
+            "music_volume": 0.5,
+            "music_ducking_db": 30,
+            "loudness_target_lufs": -23,
+        });
+        let update = settings_update(&body, &settings()).unwrap();
+        assert_eq!(update.music_enabled, Some(true));
+        assert_eq!(update.music_volume, Some(0.5));
+        assert_eq!(update.music_ducking_db, Some(MUSIC_DUCKING.max));
+        assert_eq!(update.loudness_target_lufs, Some(Some(-23.0)));
+        let untouched = settings_update(&json!({"music_volume": 0}), &settings()).unwrap();
+        assert_eq!(untouched.loudness_target_lufs, None);
+        let off = settings_update(&json!({"loudness_target_lufs": null}), &settings()).unwrap();
+        assert_eq!(off.loudness_target_lufs, Some(None));
+        for (key, bad) in [
+            ("music_volume", json!(MUSIC_VOLUME.max + 0.5)),
+            ("music_volume", json!(-0.1)),
+            ("music_volume", json!(null)),
+            ("music_ducking_db", json!(MUSIC_DUCKING.max + 1.0)),
+            ("music_ducking_db", json!("12")),
+            ("loudness_target_lufs", json!(LOUDNESS_TARGET.min - 1.0)),
+            ("loudness_target_lufs", json!(LOUDNESS_TARGET.max + 1.0)),
+            ("loudness_target_lufs", json!("-16")),
+            ("music_enabled", json!(1)),
+            ("music_file", json!(null)),
+            ("music_file", json!("/media/music/x.mp3")),
+        ] {
+            let body = json!({ key: bad });
+            let errors = field_errors(settings_update(&body, &settings()));
+            assert_eq!(errors.keys().collect::<Vec<_>>(), [key], "{body}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use api::db::{self, DbPool};
 use api::models::{Logo, ProjectStatus, ProjectUpdate, SegmentText, SegmentUpdate, SettingsUpdate};
 use api::repository::{self as repo, RepoError};
 use core_engine::text_overlay;
+use core_engine::{MusicSpec, SoundSettings};
 use diesel::prelude::*;
 
 fn fresh_db() -> (tempfile::TempDir, DbPool) {
@@ -65,31 +66,42 @@ fn migrations_apply_to_an_empty_database_and_are_idempotent() {
     assert_eq!(mode.journal_mode, "wal");
 }
 
-/// The highlight colour's column comes with its default for the settings row that exists
-/// when it is added, as for rows made later.
-#[test]
-fn the_highlight_colour_column_defaults_for_an_existing_settings_row() {
+/// A settings row as the first migration made it (26 columns).
+const FIRST_SETTINGS_ROW: &str = "1, 'af_bella', 1.0, 'Arial', 48, '#FFFFFF', '#FFFFFF', \
+     'bottom', '', NULL, 1, 1920, 1080, 30, 1.2, 1.3, 0.5, 0.3, 0, NULL, 0.15, 'bottom-right', \
+     1.0, 20, '2026-01-01 00:00:00', '2026-01-01 00:00:00'";
+
+/// A fresh database taken back to just before the migration named `*_{name}` (that one and
+/// every later one reverted), holding the settings row `values`, then migrated forward again.
+fn migrate_over_a_settings_row(name: &str, values: &str) -> (tempfile::TempDir, DbPool) {
     use diesel::connection::SimpleConnection;
     use diesel::migration::MigrationSource;
     use diesel::sqlite::Sqlite;
     use diesel_migrations::MigrationHarness;
 
-    let (_dir, pool) = fresh_db();
+    let (dir, pool) = fresh_db();
     let mut conn = pool.get().unwrap();
-    let migrations = MigrationSource::<Sqlite>::migrations(&db::MIGRATIONS).unwrap();
-    let highlight = migrations
+    let mut migrations = MigrationSource::<Sqlite>::migrations(&db::MIGRATIONS).unwrap();
+    migrations.sort_by_key(|m| m.name().to_string());
+    let first = migrations
         .iter()
-        .find(|m| m.name().to_string().ends_with("_subtitle_highlight_color"))
+        .position(|m| m.name().to_string().ends_with(name))
         .unwrap();
-    conn.revert_migration(highlight.as_ref()).unwrap();
-    conn.batch_execute(
-        "INSERT INTO global_settings VALUES (1, 'af_bella', 1.0, 'Arial', 48, '#FFFFFF', \
-         '#FFFFFF', 'bottom', '', NULL, 1, 1920, 1080, 30, 1.2, 1.3, 0.5, 0.3, 0, NULL, 0.15, \
-         'bottom-right', 1.0, 20, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
-    )
-    .unwrap();
+    for migration in migrations[first..].iter().rev() {
+        conn.revert_migration(migration.as_ref()).unwrap();
+    }
+    conn.batch_execute(&format!("INSERT INTO global_settings VALUES ({values})"))
+        .unwrap();
     drop(conn);
     db::run_migrations(&pool).unwrap();
+    (dir, pool)
+}
+
+/// The highlight colour's column comes with its default for the settings row that exists
+/// when it is added, as for rows made later.
+#[test]
+fn the_highlight_colour_column_defaults_for_an_existing_settings_row() {
+    let (_dir, pool) = migrate_over_a_settings_row("_subtitle_highlight_color", FIRST_SETTINGS_ROW);
     let mut conn = pool.get().unwrap();
     let settings = repo::get_settings(&mut conn).unwrap();
     // The migration's column default is the renderer's default colour.
@@ -104,6 +116,31 @@ fn the_highlight_colour_column_defaults_for_an_existing_settings_row() {
     };
     let updated = repo::update_settings(&mut conn, &off).unwrap();
     assert_eq!(updated.subtitle_highlight_color, None);
+}
+
+/// The music and loudness columns come with the renderer's defaults for the settings row that
+/// exists when they are added: no music, at its default level and ducking, loudness at the
+/// default target.
+#[test]
+fn the_sound_columns_default_to_the_renderer_defaults_for_an_existing_settings_row() {
+    let before = format!("{FIRST_SETTINGS_ROW}, '#FFD400'");
+    let (_dir, pool) = migrate_over_a_settings_row("_sound", &before);
+    let mut conn = pool.get().unwrap();
+    let settings = repo::get_settings(&mut conn).unwrap();
+    assert!(!settings.music_enabled);
+    assert_eq!(settings.music_file, None);
+    assert_eq!(settings.music_volume, MusicSpec::DEFAULT_VOLUME);
+    assert_eq!(settings.music_ducking_db, MusicSpec::DEFAULT_DUCKING_DB);
+    assert_eq!(
+        settings.loudness_target_lufs,
+        Some(SoundSettings::DEFAULT_LOUDNESS_TARGET_LUFS)
+    );
+    let level_alone = SettingsUpdate {
+        loudness_target_lufs: Some(None),
+        ..SettingsUpdate::default()
+    };
+    let updated = repo::update_settings(&mut conn, &level_alone).unwrap();
+    assert_eq!(updated.loudness_target_lufs, None);
 }
 
 #[test]
