@@ -18,6 +18,7 @@ pub struct UploadLimits {
     pub audio_bytes: u64,
     pub logo_bytes: u64,
     pub font_bytes: u64,
+    pub music_bytes: u64,
 }
 
 impl Default for UploadLimits {
@@ -28,6 +29,7 @@ impl Default for UploadLimits {
             audio_bytes: 200 * MB,
             logo_bytes: 5 * MB,
             font_bytes: 10 * MB,
+            music_bytes: 50 * MB,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Files under the media root: the one place that knows the folder layout (where a project's
-//! images, narration and video live, where logos and fonts go, and the `/media/` URLs of all
-//! of them), fresh names for new files, and writes that never leave a half-written file under
-//! a real name.
+//! images, narration and video live, where logos, fonts and music go, and the `/media/` URLs of
+//! all of them), fresh names for new files, and writes that never leave a half-written file
+//! under a real name.
 //!
 //! ```text
 //! media/
@@ -10,6 +10,7 @@
 //!   projects/{project id}/output/final.mp4 (+ final.srt, final.vtt)
 //!   logos/{uuid}.{ext}
 //!   fonts/{name}.{ext}
+//!   music/{uuid}.{ext}
 //! ```
 //!
 //! Beside `media/`, the data folder holds the server's cache of encoded video chunks
@@ -34,6 +35,8 @@ const OUTPUT_NAME: &str = "final.mp4";
 pub const LOGOS_FOLDER: &str = "logos";
 /// Uploaded subtitle fonts, named after the client's file.
 pub const FONTS_FOLDER: &str = "fonts";
+/// Background music, named `{uuid}.{ext}`.
+pub const MUSIC_FOLDER: &str = "music";
 /// The URL prefix media is served under.
 pub const MEDIA_URL_PREFIX: &str = "/media/";
 /// The chunk cache's folder in the data folder.
@@ -131,6 +134,11 @@ pub fn chunk_cache_dir(data_dir: &Path) -> PathBuf {
 /// A new media-relative logo path `logos/{id}.{ext}`.
 pub fn logo_path(logo_id: &str, extension: &str) -> String {
     format!("{LOGOS_FOLDER}/{logo_id}.{extension}")
+}
+
+/// A new media-relative music path `music/{uuid}.{ext}`.
+pub fn fresh_music_path(extension: &str) -> String {
+    format!("{MUSIC_FOLDER}/{}.{extension}", uuid::Uuid::new_v4())
 }
 
 /// A new media-relative path `projects/{id}/{images|audio}/{uuid}.{ext}`; the user's own file
@@ -232,6 +240,17 @@ pub fn allowed_extension(path: &Path, allowed: &[&str]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn music_paths_are_uuid_named_in_the_music_folder() {
+        let path = fresh_music_path("mp3");
+        let stem = path
+            .strip_prefix("music/")
+            .and_then(|name| name.strip_suffix(".mp3"))
+            .unwrap();
+        assert!(uuid::Uuid::parse_str(stem).is_ok(), "{path}");
+        assert_ne!(path, fresh_music_path("mp3"));
+    }
 
     #[test]
     fn fresh_paths_are_uuid_named_inside_the_project() {

@@ -12,10 +12,10 @@ use actix_multipart::Multipart;
 use actix_web::{web, HttpResponse};
 
 use crate::errors::ApiError;
-use crate::handlers::support::{resource, with_conn};
+use crate::handlers::settings::{as_shown, point_settings_at};
+use crate::handlers::support::resource;
 use crate::handlers::uploads::{invalid_file, receive_file};
 use crate::models::SettingsUpdate;
-use crate::repository;
 use crate::state::AppState;
 use crate::storage;
 
@@ -54,30 +54,17 @@ async fn upload(state: web::Data<AppState>, form: Multipart) -> Result<HttpRespo
         .to_string_lossy()
         .into_owned();
 
-    let media_root = state.media_root.clone();
-    let settings = with_conn(&state, move |conn| {
-        let previous = repository::get_settings(conn)?.custom_font_file;
-        let changes = SettingsUpdate {
-            custom_font_file: Some(Some(relative.clone())),
-            subtitle_font: Some(absolute),
-            subtitle_font_family: Some(family),
-            ..SettingsUpdate::default()
-        };
-        match repository::update_settings(conn, &changes) {
-            Ok(settings) => {
-                if let Some(previous) = previous.filter(|previous| *previous != relative) {
-                    storage::remove_media_file(&media_root, &previous);
-                }
-                Ok(settings)
-            }
-            Err(err) => {
-                storage::remove_media_file(&media_root, &relative);
-                Err(err.into())
-            }
-        }
+    let changes = SettingsUpdate {
+        custom_font_file: Some(Some(relative.clone())),
+        subtitle_font: Some(absolute),
+        subtitle_font_family: Some(family),
+        ..SettingsUpdate::default()
+    };
+    let settings = point_settings_at(&state, relative, changes, |settings| {
+        settings.custom_font_file.as_deref()
     })
     .await?;
-    Ok(HttpResponse::Ok().json(super::settings::as_shown(&state, settings)))
+    Ok(HttpResponse::Ok().json(as_shown(&state, settings)))
 }
 
 /// The stored name's stem and lower-case extension, from the client's file name: folders

@@ -12,6 +12,7 @@ pub mod gallery;
 pub mod health;
 pub mod logos;
 pub mod media;
+pub mod music;
 pub mod narration;
 pub mod projects;
 pub mod render;
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     settings::configure(cfg);
     logos::configure(cfg);
     fonts::configure(cfg);
+    music::configure(cfg);
     narration::configure(cfg);
     gallery::configure(cfg);
 }

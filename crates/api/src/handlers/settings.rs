@@ -5,9 +5,10 @@ use serde_json::Value;
 
 use crate::errors::ApiError;
 use crate::handlers::support::{resource, with_conn};
-use crate::models::GlobalSettings;
+use crate::models::{GlobalSettings, SettingsUpdate};
 use crate::repository::{self, RepoError};
 use crate::state::AppState;
+use crate::storage;
 use crate::validation;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -56,4 +57,31 @@ async fn update_settings(
     })
     .await?;
     Ok(HttpResponse::Ok().json(as_shown(&state, settings)))
+}
+
+/// Points the settings at a newly stored media file `relative` with `changes`, then removes the
+/// file they named until now (`stored` reads it from the settings); if the database refuses,
+/// the new file goes and the old one stays. For uploads that replace a settings file.
+pub(crate) async fn point_settings_at(
+    state: &AppState,
+    relative: String,
+    changes: SettingsUpdate,
+    stored: fn(&GlobalSettings) -> Option<&str>,
+) -> Result<GlobalSettings, ApiError> {
+    let media_root = state.media_root.clone();
+    with_conn(state, move |conn| {
+        match repository::replace_settings(conn, &changes) {
+            Ok((before, after)) => {
+                if let Some(previous) = stored(&before).filter(|previous| *previous != relative) {
+                    storage::remove_media_file(&media_root, previous);
+                }
+                Ok(after)
+            }
+            Err(err) => {
+                storage::remove_media_file(&media_root, &relative);
+                Err(err.into())
+            }
+        }
+    })
+    .await
 }

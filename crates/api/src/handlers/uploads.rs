@@ -255,8 +255,8 @@ pub fn sniff_audio(head: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// Decodes the narration with GStreamer; returns its extension and real duration in seconds.
-fn check_audio(path: &Path, client_name: Option<&str>) -> Result<(String, f64), ApiError> {
+/// Decodes the sound with GStreamer; returns its extension and real duration in seconds.
+pub fn check_audio(path: &Path, client_name: Option<&str>) -> Result<(String, f64), ApiError> {
     let invalid = |details: String| invalid_file("Invalid audio file", details);
     let mut head = [0u8; 12];
     let read = std::fs::File::open(path)
@@ -277,9 +277,57 @@ fn check_audio(path: &Path, client_name: Option<&str>) -> Result<(String, f64), 
     let duration =
         core_engine::probe_audio_duration(path).map_err(|err| invalid(without_path(&err, path)))?;
     if !duration.is_finite() || duration <= 0.0 {
-        return Err(invalid("The narration has no sound.".to_owned()));
+        return Err(invalid("The file has no sound.".to_owned()));
     }
     Ok((extension, duration))
+}
+
+/// Sound received from a form and decoded, still under its temporary name.
+#[derive(Debug)]
+pub struct ReceivedAudio {
+    pub temp: NamedTempFile,
+    /// The extension of its real format.
+    pub extension: String,
+    /// Its decoded length, in seconds.
+    pub duration: f64,
+}
+
+/// How a kind of upload checks its sound: given the file and the client's file name, the
+/// extension to store it under and its duration (see [`check_audio`]).
+pub type AudioCheck = fn(&Path, Option<&str>) -> Result<(String, f64), ApiError>;
+
+/// Receives the form's sound field `field_name` into `folder` (see [`receive_file`]) and
+/// decodes it with `check` off the async threads; `missing` is the 400 message when the form
+/// has none. 503, before anything is read, when the server has no usable GStreamer to decode.
+pub async fn receive_audio(
+    state: &AppState,
+    form: Multipart,
+    field_name: &str,
+    folder: PathBuf,
+    limit: u64,
+    missing: &str,
+    check: AudioCheck,
+) -> Result<ReceivedAudio, ApiError> {
+    if let Err(reason) = &state.renderer_status {
+        return Err(ApiError::ServiceUnavailable(format!(
+            "Audio cannot be checked without GStreamer: {reason}"
+        )));
+    }
+    let received = receive_file(form, field_name, folder, limit)
+        .await?
+        .ok_or_else(|| ApiError::BadRequest(missing.to_owned()))?;
+    let (temp, client_name) = (received.temp, received.client_name);
+    let (temp, checked) = web::block(move || {
+        let checked = check(temp.path(), client_name.as_deref());
+        (temp, checked)
+    })
+    .await?;
+    let (extension, duration) = checked?;
+    Ok(ReceivedAudio {
+        temp,
+        extension,
+        duration,
+    })
 }
 
 /// The segment, if its files may change now; checked before the body is read so a refusal
@@ -403,24 +451,21 @@ async fn upload_audio(
     form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_uuid(&id, "Segment")?.to_string();
-    if let Err(reason) = &state.renderer_status {
-        return Err(ApiError::ServiceUnavailable(format!(
-            "Narration cannot be checked without GStreamer: {reason}"
-        )));
-    }
     let segment = modifiable_segment(&state, &id).await?;
     let folder = storage::media_dir(&state.media_root, &segment.project_id, MediaKind::Audio);
-    let received = receive_file(form, "audio", folder, state.limits.audio_bytes)
-        .await?
-        .ok_or_else(|| ApiError::BadRequest("No audio file provided".to_owned()))?;
-    let (temp, client_name) = (received.temp, received.client_name);
-    let (temp, checked) = web::block(move || {
-        let checked = check_audio(temp.path(), client_name.as_deref());
-        (temp, checked)
-    })
+    let audio = receive_audio(
+        &state,
+        form,
+        "audio",
+        folder,
+        state.limits.audio_bytes,
+        "No audio file provided",
+        check_audio,
+    )
     .await?;
-    let (extension, duration) = checked?;
-    let relative = storage::fresh_media_path(&segment.project_id, MediaKind::Audio, &extension);
+    let (temp, duration) = (audio.temp, audio.duration);
+    let relative =
+        storage::fresh_media_path(&segment.project_id, MediaKind::Audio, &audio.extension);
     let segment = store(&state, temp, relative, move |conn, relative| {
         repository::set_segment_audio(conn, &id, Some((relative, duration)))
     })

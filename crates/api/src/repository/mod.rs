@@ -30,7 +30,7 @@ pub use segments::{
     import_project, list_segments, list_segments_page, reorder_segments, set_segment_audio,
     set_segment_image, update_segment,
 };
-pub use settings::{get_settings, update_settings};
+pub use settings::{get_settings, replace_settings, update_settings};
 
 use crate::models::Project;
 

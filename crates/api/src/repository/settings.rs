@@ -34,16 +34,25 @@ pub fn update_settings(
     conn: &mut SqliteConnection,
     changes: &SettingsUpdate,
 ) -> Result<GlobalSettings> {
+    Ok(replace_settings(conn, changes)?.1)
+}
+
+/// [`update_settings`], answering the settings as they were just before as well as after, read
+/// in the same transaction: a caller replacing a stored file learns for sure which file the row
+/// named until now.
+pub fn replace_settings(
+    conn: &mut SqliteConnection,
+    changes: &SettingsUpdate,
+) -> Result<(GlobalSettings, GlobalSettings)> {
     conn.immediate_transaction(|conn| {
-        get_settings(conn)?;
+        let before = get_settings(conn)?;
         if let Some(Some(logo_id)) = &changes.active_logo {
             get_logo(conn, logo_id)?;
         }
-        Ok(
-            diesel::update(global_settings::table.find(GlobalSettings::ID))
-                .set((changes, global_settings::updated_at.eq(now())))
-                .returning(GlobalSettings::as_returning())
-                .get_result(conn)?,
-        )
+        let after = diesel::update(global_settings::table.find(GlobalSettings::ID))
+            .set((changes, global_settings::updated_at.eq(now())))
+            .returning(GlobalSettings::as_returning())
+            .get_result(conn)?;
+        Ok((before, after))
     })
 }

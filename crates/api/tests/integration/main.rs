@@ -6,6 +6,7 @@ mod support;
 
 mod cors;
 mod editor_api;
+mod music_api;
 mod narration_api;
 mod original_contract;
 mod render_api;
