@@ -286,8 +286,7 @@ pub fn spoken_word(word: tts::WordTiming) -> SpokenWord {
 }
 
 /// The stored loudness target (`None` leaves the level alone), and the music while it is
-/// enabled and a file is stored. A stored file that has gone missing fails the render in the
-/// renderer, naming the file.
+/// enabled and a file is stored (the upload checked it decodes; the renderer reads it).
 fn sound_settings(settings: &GlobalSettings, media_root: &Path) -> SoundSettings {
     let music = match &settings.music_file {
         Some(file) if settings.music_enabled => Some(MusicSpec {
