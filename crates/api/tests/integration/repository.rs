@@ -8,6 +8,7 @@ use api::models::{Logo, ProjectStatus, ProjectUpdate, SegmentText, SegmentUpdate
 use api::repository::{self as repo, RepoError};
 use core_engine::text_overlay;
 use core_engine::{MusicSpec, SoundSettings};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 fn fresh_db() -> (tempfile::TempDir, DbPool) {
@@ -74,7 +75,6 @@ const FIRST_SETTINGS_ROW: &str = "1, 'af_bella', 1.0, 'Arial', 48, '#FFFFFF', '#
 /// A fresh database taken back to just before the migration named `*_{name}` (that one and
 /// every later one reverted), holding the settings row `values`, then migrated forward again.
 fn migrate_over_a_settings_row(name: &str, values: &str) -> (tempfile::TempDir, DbPool) {
-    use diesel::connection::SimpleConnection;
     use diesel::migration::MigrationSource;
     use diesel::sqlite::Sqlite;
     use diesel_migrations::MigrationHarness;
@@ -340,17 +340,17 @@ fn settings_are_created_with_defaults_once() {
     );
     assert_eq!(count(&mut conn), 1);
 
-    // The table holds one row only.
-    let err = diesel::sql_query(
-        "INSERT INTO global_settings SELECT 2, default_voice_id, tts_speed, subtitle_font_family, \
-         subtitle_font_size, subtitle_font_color, subtitle_color, subtitle_position, \
-         subtitle_font, custom_font_file, subtitles_enabled, render_width, render_height, \
-         render_fps, ken_burns_zoom, zoom_intensity, transition_duration, \
-         inter_segment_silence, logo_enabled, active_logo, logo_scale, logo_position, \
-         logo_opacity, logo_margin, created_at, updated_at FROM global_settings",
+    // The table holds one row only: a copy of the row under another id, whatever the
+    // columns are, is refused by the id's CHECK.
+    conn.batch_execute(
+        "CREATE TEMP TABLE second_row AS SELECT * FROM global_settings; \
+         UPDATE second_row SET id = 2;",
     )
-    .execute(&mut conn);
-    assert!(err.is_err());
+    .unwrap();
+    let err = conn
+        .batch_execute("INSERT INTO global_settings SELECT * FROM second_row")
+        .unwrap_err();
+    assert!(err.to_string().contains("CHECK constraint failed"), "{err}");
 }
 
 #[test]
