@@ -28,6 +28,9 @@ pub enum RenderError {
         path: PathBuf,
         reason: String,
     },
+    /// The background music is missing, unreadable, undecodable or too short.
+    #[error("cannot use background music {}: {reason}", .path.display())]
+    Music { path: PathBuf, reason: String },
     #[error("GStreamer element `{element}` is missing: install the Debian package {package}")]
     MissingElement { element: String, package: String },
     #[error("{element}: {message}{}", DebugSuffix(.debug.as_deref()))]
@@ -64,6 +67,22 @@ impl RenderError {
         Self::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// This error, when it is about the background music `path`, as a [`RenderError::Music`]
+    /// (the decoder names every file as narration, or as missing).
+    pub(crate) fn about_music(self, path: &std::path::Path) -> Self {
+        match self {
+            Self::Audio { reason, .. } => Self::Music {
+                path: path.to_path_buf(),
+                reason,
+            },
+            Self::MissingFile { .. } => Self::Music {
+                path: path.to_path_buf(),
+                reason: "file not found".into(),
+            },
+            other => other,
         }
     }
 

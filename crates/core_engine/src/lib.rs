@@ -8,7 +8,9 @@
 //!   its sampler, and the overlays (subtitles, logo) composited on top.
 //! - [`chunks`]: frames to file. Each chunk encoded by libx264 in this process, the cache of
 //!   encoded chunks, the lossless splice into the MP4, and its verification.
-//! - [`sound`]: the narrations decoded and probed.
+//! - [`sound`]: the narrations decoded and probed, the background music looped, faded and
+//!   ducked under them, the loudness measured and brought to its target under a true-peak
+//!   ceiling, a block at a time ([`render_sound`] runs that pass alone).
 //! - [`captions`]: the subtitle cues and the `.srt`/`.vtt` sidecars.
 //! - [`render()`]: the whole job across those stages, with [`Progress`] events and a
 //!   [`CancelToken`]; [`error`]: [`RenderError`], which says what the user has to fix.
@@ -45,6 +47,7 @@ pub use error::RenderError;
 pub use frame::image_source::{validate_image, MAX_IMAGE_PIXELS};
 pub use plan::spec::{EncoderSettings, MusicSpec, RenderSpec, SegmentSpec, SoundSettings};
 pub use progress::Progress;
+pub use render::narration::render_sound;
 pub use render::{default_jobs, render, render_with, RenderOptions, RenderOutput};
 pub use sound::audio::probe_audio_duration;
 pub use stats::RenderStats;

@@ -119,7 +119,9 @@ impl StageTimes {
 /// hand-over to the encoder's queue (long when the encoder is the bottleneck, as it should
 /// be), `picture_wait` the wait for the next segment's picture. Per segment: `picture` is
 /// decoding and cover-fitting a picture, `narration` decoding a narration (its thread's waits
-/// for the muxer excluded).
+/// for the muxer excluded). Per render: `sound` is the splice's sound pass (mixing the music
+/// in, measuring the loudness, gain and limiter, narration decoding included, the waits for
+/// the muxer excluded); nothing is recorded when the track is pushed as decoded.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RenderStats {
     pub frame: StageTimes,
@@ -131,6 +133,7 @@ pub struct RenderStats {
     pub picture_wait: StageTimes,
     pub picture: StageTimes,
     pub narration: StageTimes,
+    pub sound: StageTimes,
 }
 
 impl RenderStats {
@@ -145,6 +148,7 @@ impl RenderStats {
             (&mut self.picture_wait, &other.picture_wait),
             (&mut self.picture, &other.picture),
             (&mut self.narration, &other.narration),
+            (&mut self.sound, &other.sound),
         ];
         for (mine, theirs) in pairs {
             mine.merge(theirs);

@@ -5,7 +5,8 @@
 //!   "settings": {"width": 1920, "height": 1080, "fps": 30, "zoom_intensity": 1.3,
 //!                "inter_segment_silence": 0.3, "transition_duration": 0.5,
 //!                "subtitle_font_size": 48, "subtitle_color": "#FFFFFF",
-//!                "subtitle_position": "bottom", "logo_file": "logo.png"},
+//!                "subtitle_position": "bottom", "logo_file": "logo.png",
+//!                "loudness_target_lufs": -16, "music_file": "music.mp3"},
 //!   "segments": [{"text_content": "...", "image": "images/01.jpg", "audio": "audio/01.wav"}] }
 //! ```
 //!
@@ -30,13 +31,18 @@
 //! | `logo_position` | `top-left`, `top-right`, `bottom-left` or `bottom-right` | `bottom-right` |
 //! | `logo_opacity` | 0–1 | 1.0 |
 //! | `logo_margin` | pixels from the frame edges, 0–200 | 20 |
+//! | `loudness_target_lufs` | the sound track's integrated loudness, -30 to -9 LUFS, true peak at most -1 dBTP; `null` = leave the level alone | -16 |
+//! | `music_file` | background music under the whole video (any audio file GStreamer reads, at least 1 s), looped, faded in and out; only played when this is given | none |
+//! | `music_volume` | the music's linear gain, 0–1 | 0.25 |
+//! | `music_ducking_db` | how far the music is lowered while narration speaks, 0–30 dB | 12 |
 //!
 //! `title`, `segments` and each segment's `text_content` and `image` are required; a segment
 //! without `audio` is to be narrated from its text (the caller does that, with text to speech,
 //! and hands the file back with [`Manifest::set_narration`]). Unknown keys are refused (they are
 //! usually typos). Paths are relative to the manifest's folder (absolute paths are kept).
 //! Segment files must exist; the font and logo files need not, because the renderer falls back
-//! to the default font and leaves a missing logo out, with a warning.
+//! to the default font and leaves a missing logo out, with a warning. A music file that is
+//! missing or unreadable fails the render, naming the file.
 //!
 //! The settings are checked once, by [`RenderSpec::validate`], so a manifest accepts exactly
 //! what the renderer does.
@@ -52,6 +58,7 @@ use crate::frame::text_overlay::{parse_hex_color, SubtitlePosition, SubtitleStyl
 use crate::plan::spec::RenderSpec;
 use crate::plan::spec::SegmentSpec;
 use crate::plan::spec::SpokenWord;
+use crate::plan::spec::{MusicSpec, SoundSettings};
 
 /// The logo defaults of the editor's settings, so a manifest renders like the editor.
 const DEFAULT_LOGO_SCALE: f64 = 0.15;
@@ -141,6 +148,12 @@ struct RawSettings {
     logo_position: Option<String>,
     logo_opacity: Option<f64>,
     logo_margin: Option<u32>,
+    /// Absent: the default; `null`: the level is left alone.
+    #[serde(deserialize_with = "present")]
+    loudness_target_lufs: Option<Option<f64>>,
+    music_file: Option<PathBuf>,
+    music_volume: Option<f64>,
+    music_ducking_db: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -259,6 +272,18 @@ fn settings_spec(raw: RawSettings, base: &Path) -> Result<RenderSpec, ManifestEr
         opacity: raw.logo_opacity.unwrap_or(DEFAULT_LOGO_OPACITY),
         margin: raw.logo_margin.unwrap_or(DEFAULT_LOGO_MARGIN),
     });
+    let sound = SoundSettings {
+        loudness_target_lufs: raw
+            .loudness_target_lufs
+            .unwrap_or(defaults.sound.loudness_target_lufs),
+        music: raw.music_file.map(|file| MusicSpec {
+            path: base.join(file),
+            volume: raw.music_volume.unwrap_or(MusicSpec::DEFAULT_VOLUME),
+            ducking_db: raw
+                .music_ducking_db
+                .unwrap_or(MusicSpec::DEFAULT_DUCKING_DB),
+        }),
+    };
     Ok(RenderSpec {
         width: raw.width.unwrap_or(defaults.width),
         height: raw.height.unwrap_or(defaults.height),
@@ -272,6 +297,7 @@ fn settings_spec(raw: RawSettings, base: &Path) -> Result<RenderSpec, ManifestEr
             .unwrap_or(defaults.transition_duration),
         subtitles: raw.subtitles_enabled.unwrap_or(true).then_some(subtitles),
         logo,
+        sound,
         ..defaults
     })
 }
@@ -500,6 +526,51 @@ mod tests {
     }
 
     #[test]
+    fn sound_settings_default_to_minus_16_lufs_and_music_only_with_a_file() {
+        let dir = project();
+        let spec = with_settings(&dir, "{}");
+        assert_eq!(spec.sound, SoundSettings::default());
+        assert_eq!(spec.sound.loudness_target_lufs, Some(-16.0));
+        let spec = with_settings(
+            &dir,
+            r#"{"loudness_target_lufs": null, "music_file": "music/bed.ogg"}"#,
+        );
+        assert_eq!(spec.sound.loudness_target_lufs, None);
+        assert_eq!(
+            spec.sound.music,
+            Some(MusicSpec {
+                path: dir.path().join("music/bed.ogg"),
+                volume: 0.25,
+                ducking_db: 12.0,
+            })
+        );
+        let spec = with_settings(
+            &dir,
+            r#"{"loudness_target_lufs": -23, "music_file": "/srv/bed.mp3",
+                "music_volume": 0.5, "music_ducking_db": 6}"#,
+        );
+        assert_eq!(spec.sound.loudness_target_lufs, Some(-23.0));
+        assert_eq!(
+            spec.sound.music,
+            Some(MusicSpec {
+                path: PathBuf::from("/srv/bed.mp3"),
+                volume: 0.5,
+                ducking_db: 6.0,
+            })
+        );
+        let spec = with_settings(&dir, r#"{"music_volume": 0.5}"#);
+        assert_eq!(spec.sound.music, None);
+        assert_eq!(
+            settings_error(r#"{"loudness_target_lufs": -5}"#),
+            "settings: loudness_target_lufs -5 must be from -30 to -9 LUFS"
+        );
+        assert_eq!(
+            settings_error(r#"{"music_file": "a.mp3", "music_ducking_db": 40}"#),
+            "settings: music_ducking_db 40 must be from 0 to 30 dB"
+        );
+    }
+
+    #[test]
     fn load_resolves_paths_from_the_manifest_folder() {
         let dir = project();
         let path = dir.path().join("manifest.json");
@@ -581,7 +652,8 @@ mod tests {
              `subtitles_enabled`, `subtitle_font_family`, `subtitle_font_file`, \
              `subtitle_font_size`, `subtitle_color`, `subtitle_position`, \
              `subtitle_highlight_color`, `logo_file`, `logo_scale`, `logo_position`, \
-             `logo_opacity`, `logo_margin`"
+             `logo_opacity`, `logo_margin`, `loudness_target_lufs`, `music_file`, \
+             `music_volume`, `music_ducking_db`"
         );
         assert_eq!(
             error(r#"{"title": "T", "segments": []}"#),

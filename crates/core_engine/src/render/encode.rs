@@ -1,5 +1,5 @@
 //! The encode stage: reuse the chunks the cache has, encode the others on `jobs` worker
-//! threads (one x264 thread each), then splice every chunk and the narration into the
+//! threads (one x264 thread each), then splice every chunk and the sound track into the
 //! output. Progress counts reused chunks as done at once, then the frames x264 has encoded.
 
 use std::collections::HashSet;
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::frames::{FrameMaker, Pictures};
-use super::narration::push_narration;
+use super::narration::push_sound;
 use super::Layers;
 use crate::cancel::CancelToken;
 use crate::chunks::chunk_cache::ChunkCache;
@@ -35,6 +35,8 @@ pub(super) struct Job<'a> {
     pub cache: &'a ChunkCache,
     /// Chunks encoded at once.
     pub jobs: usize,
+    /// The background music's length in samples, when there is music.
+    pub music_length: Option<u64>,
 }
 
 /// Encodes what is missing and splices the video into `temp`; returns the warnings met.
@@ -55,7 +57,7 @@ pub(super) fn encode(
         &temp.file,
         &temp.faststart,
         |audio, stopping| {
-            let times = push_narration(job.spec, job.timeline, audio, stopping)?;
+            let times = push_sound(job.spec, job.timeline, job.music_length, audio, stopping)?;
             add_stats(&narration_times, &times);
             Ok(())
         },

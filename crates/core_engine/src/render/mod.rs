@@ -8,15 +8,15 @@
 //!   shots, crossfades, subtitles, logo; each picture decoded once and shared) and push them
 //!   into that chunk's encoder, x264 in this process (one thread by default, so the same
 //!   frames give the same bits on any machine);
-//! - during the splice, one thread feeds the chunks' samples and another decodes each
-//!   narration in turn and pushes it, then its silence.
+//! - during the splice, one thread feeds the chunks' samples and another runs the sound
+//!   pass: the narrations, the music and the loudness step, pushed a block at a time.
 //!
 //! Modules: `encode` (reuse, workers, splice), `frames` (pictures and frame drawing),
-//! `narration` (the sound track).
+//! `narration` (the sound pass).
 
 mod encode;
 mod frames;
-mod narration;
+pub(crate) mod narration;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -40,6 +40,7 @@ use crate::plan::transition::Transitions;
 use crate::progress::Progress;
 use crate::progress::{share, Reporter};
 use crate::sound::audio;
+use crate::sound::music::Music;
 use crate::stats::RenderStats;
 
 /// A finished, verified render.
@@ -123,6 +124,13 @@ pub fn render_with(
     let mut reporter = Reporter::new(on_progress);
     let started = Instant::now();
     let timeline = analyse(spec, &mut reporter, cancel)?;
+    // Checked before any video is encoded: a bad music file fails the render at once.
+    let music_length = spec
+        .sound
+        .music
+        .as_ref()
+        .map(|music| Music::length_of(&music.path, &|| cancel.is_cancelled()))
+        .transpose()?;
     log::debug!(
         "analysed {} narrations ({:.2} s of video) in {:.2?}",
         spec.segments.len(),
@@ -157,6 +165,7 @@ pub fn render_with(
         chunks: &chunks,
         cache,
         jobs,
+        music_length,
     };
     warnings.extend(encode::encode(&job, &temp, &mut reporter, cancel, &stats)?);
     if let Some(owner) = &options.owner {

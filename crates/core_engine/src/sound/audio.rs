@@ -273,6 +273,53 @@ impl Decoder {
     }
 }
 
+/// A [`Decoder`] read into caller-sized blocks of interleaved stereo `f32` samples, keeping
+/// only the rest of the last decoded chunk.
+pub(crate) struct SampleReader {
+    decoder: Decoder,
+    pending: Vec<f32>,
+    /// How much of `pending` has been read.
+    taken: usize,
+}
+
+impl SampleReader {
+    pub fn open(path: &Path, segment: Option<usize>) -> Result<SampleReader, RenderError> {
+        Ok(SampleReader {
+            decoder: Decoder::open(path, segment)?,
+            pending: Vec::new(),
+            taken: 0,
+        })
+    }
+
+    /// Fills `out` (interleaved stereo) from the stream; returns the sample frames written,
+    /// fewer than asked only at the end of the stream (the rest of `out` is left as it was).
+    pub fn read(&mut self, out: &mut [f32], stop: &dyn Fn() -> bool) -> Result<usize, RenderError> {
+        let mut written = 0;
+        while written < out.len() {
+            if self.taken == self.pending.len() {
+                let Some(chunk) = self.decoder.next_chunk(stop)? else {
+                    break;
+                };
+                let bytes = chunk
+                    .map_readable()
+                    .map_err(|e| RenderError::pipeline("audio decoder", e.to_string()))?;
+                self.pending.clear();
+                self.pending.extend(
+                    bytes
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                );
+                self.taken = 0;
+            }
+            let n = (out.len() - written).min(self.pending.len() - self.taken);
+            out[written..written + n].copy_from_slice(&self.pending[self.taken..self.taken + n]);
+            written += n;
+            self.taken += n;
+        }
+        Ok(written / 2)
+    }
+}
+
 impl Drop for Decoder {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
