@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use core_engine::chunk_cache::ChunkCache;
 use core_engine::manifest::Manifest;
-use core_engine::{CancelToken, RenderOptions};
+use core_engine::{CancelToken, MusicSpec, RenderOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::cache::{jobs_parser, mb_to_bytes, user_cache_dir, DEFAULT_CACHE_MAX_MB};
@@ -31,6 +31,10 @@ pub struct RenderArgs {
     /// x264 speed preset, e.g. ultrafast, veryfast (default), medium.
     #[arg(long)]
     pub preset: Option<String>,
+    /// Background music under the whole video (overrides the manifest's `music_file`; its
+    /// `music_volume` and `music_ducking_db` still apply, else their defaults).
+    #[arg(long, value_name = "FILE")]
+    pub music: Option<PathBuf>,
     /// Keep encoded chunks in DIR, so that a re-render encodes only what changed (default:
     /// `$XDG_CACHE_HOME/storyflow/chunks`, else `~/.cache/storyflow/chunks`).
     #[arg(long, value_name = "DIR")]
@@ -64,6 +68,9 @@ pub fn run(args: RenderArgs) -> CommandResult {
     spec.fps = args.fps.unwrap_or(spec.fps);
     if let Some(preset) = args.preset.clone() {
         spec.encoder.preset = preset;
+    }
+    if let Some(path) = &args.music {
+        spec.sound.music = Some(with_music(spec.sound.music.take(), path.clone()));
     }
     let options = RenderOptions {
         cache: chunk_cache(&args)?,
@@ -120,6 +127,14 @@ pub fn run(args: RenderArgs) -> CommandResult {
 
 /// The cache `--cache-dir` names (failing to open it is an error), else the user's default
 /// one (failing to find or open it only costs speed: a warning, and no cache).
+/// The manifest's music settings (or the defaults) with the music file `path`.
+fn with_music(music: Option<MusicSpec>, path: PathBuf) -> MusicSpec {
+    match music {
+        Some(music) => MusicSpec { path, ..music },
+        None => MusicSpec::new(path),
+    }
+}
+
 fn chunk_cache(args: &RenderArgs) -> Result<Option<ChunkCache>, BoxError> {
     let max_bytes = mb_to_bytes(args.cache_max_mb);
     if args.no_cache {
@@ -138,5 +153,31 @@ fn chunk_cache(args: &RenderArgs) -> Result<Option<ChunkCache>, BoxError> {
             log::warn!("no chunk cache: {:#}", anyhow::Error::new(err));
             Ok(None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn music_flag_keeps_the_manifest_volume_and_ducking() {
+        let manifest = MusicSpec {
+            path: "bed.ogg".into(),
+            volume: 0.5,
+            ducking_db: 6.0,
+        };
+        assert_eq!(
+            with_music(Some(manifest), "other.mp3".into()),
+            MusicSpec {
+                path: "other.mp3".into(),
+                volume: 0.5,
+                ducking_db: 6.0,
+            }
+        );
+        assert_eq!(
+            with_music(None, "other.mp3".into()),
+            MusicSpec::new("other.mp3")
+        );
     }
 }

@@ -806,6 +806,30 @@ mod tests {
     /// their chunks keep the keys they had (a cache filled by an older build of the same
     /// renderer version stays valid; the key below changes with the version alone).
     #[test]
+    fn sound_settings_change_no_key() {
+        let base_spec = spec(&TEXTS);
+        let base = plan_for(&base_spec, &[51, 81, 31, 41], &PICTURES);
+        let mut finished = base_spec.clone();
+        finished.sound = crate::plan::spec::SoundSettings {
+            loudness_target_lufs: Some(-23.0),
+            music: Some(crate::plan::spec::MusicSpec {
+                path: "music.mp3".into(),
+                volume: 0.6,
+                ducking_db: 20.0,
+            }),
+        };
+        assert_eq!(
+            keys(&base),
+            keys(&plan_for(&finished, &[51, 81, 31, 41], &PICTURES))
+        );
+        finished.sound.loudness_target_lufs = None;
+        assert_eq!(
+            keys(&base),
+            keys(&plan_for(&finished, &[51, 81, 31, 41], &PICTURES))
+        );
+    }
+
+    #[test]
     fn untimed_captions_keep_their_keys() {
         let chunks = plan_for(&spec(&TEXTS), &[51, 81, 31, 41], &PICTURES);
         assert_eq!(

@@ -7,3 +7,4 @@ mod chunks;
 mod golden;
 mod layers;
 mod render;
+mod sound;
