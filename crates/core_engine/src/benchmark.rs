@@ -425,6 +425,66 @@ fn write_speech(path: &Path, seconds: f64, rng: &mut Rng) -> Result<(), RenderEr
         .map_err(|e| RenderError::io(path, e))
 }
 
+/// Writes `seconds` of music-like sound into the WAV `path`: a slow progression of chords
+/// with a soft pulse, 16-bit mono at 44.1 kHz (resampled when decoded, as most music files
+/// are). The same arguments always produce the same file.
+pub fn write_music(path: &Path, seconds: f64) -> Result<(), RenderError> {
+    const RATE: u32 = 44_100;
+    // A minor, F, C, G (root, third, fifth in Hz), two seconds each.
+    const CHORDS: [[f64; 3]; 4] = [
+        [220.0, 261.63, 329.63],
+        [174.61, 220.0, 261.63],
+        [261.63, 329.63, 392.0],
+        [196.0, 246.94, 293.66],
+    ];
+    let total = (seconds * f64::from(RATE)).round() as usize;
+    let pcm: Vec<i16> = (0..total)
+        .map(|n| {
+            let t = n as f64 / f64::from(RATE);
+            let chord = CHORDS[(t / 2.0) as usize % CHORDS.len()];
+            let pulse = 0.6 + 0.4 * (2.0 * PI * 2.0 * t).cos().max(0.0);
+            let tone: f64 = chord
+                .iter()
+                .flat_map(|&f| [(f, 1.0), (f * 2.0, 0.3)])
+                .map(|(f, level)| level * (2.0 * PI * f * t).sin())
+                .sum();
+            (0.15 * pulse * tone * 32_000.0) as i16
+        })
+        .collect();
+    std::fs::write(path, wav_bytes(RATE, &pcm)).map_err(|e| RenderError::io(path, e))
+}
+
+/// A project for the sound pass alone ([`crate::render_sound`]): `segments` speech-like
+/// narrations of `seconds` (eight different files, repeated in turn) under `music_seconds` of
+/// [`write_music`] (looped), written into `dir`, with the default loudness target. It names
+/// pictures it does not write: the sound pass draws none.
+pub fn write_sound_project(
+    dir: &Path,
+    segments: usize,
+    seconds: f64,
+    music_seconds: f64,
+) -> Result<RenderSpec, RenderError> {
+    const DISTINCT: usize = 8;
+    let mut narrations = Vec::with_capacity(DISTINCT);
+    for i in 0..DISTINCT.min(segments) {
+        let audio = dir.join(format!("{:03}.wav", i + 1));
+        write_speech(&audio, seconds, &mut Rng::new(0x50D0_0000 + i as u64))?;
+        narrations.push(audio);
+    }
+    let music = dir.join("music.wav");
+    write_music(&music, music_seconds)?;
+    let segments = narrations
+        .iter()
+        .cycle()
+        .take(segments)
+        .enumerate()
+        .map(|(i, audio)| SegmentSpec::new(i, dir.join("unused.jpg"), audio, ""))
+        .collect();
+    let mut spec = RenderSpec::new(segments);
+    spec.sound.music = Some(crate::plan::spec::MusicSpec::new(music));
+    Ok(spec)
+}
+
 /// What x264 alone is timed on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EncoderInput {

@@ -4,8 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use core_engine::benchmark::{write_photo_project, write_synthetic_project, PHOTO_DIR};
-use core_engine::RenderSpec;
+use core_engine::benchmark::{
+    write_music, write_photo_project, write_synthetic_project, PHOTO_DIR,
+};
+use core_engine::{MusicSpec, RenderSpec};
 
 use crate::commands::cache::jobs_parser;
 use crate::commands::BoxError;
@@ -67,6 +69,22 @@ pub struct BenchArgs {
     /// Render without the logo watermark.
     #[arg(long)]
     pub no_logo: bool,
+    /// Render without background music (by default a 45 s music file plays under the whole
+    /// video, looped, and the sound is brought to -16 LUFS).
+    #[arg(long)]
+    pub no_music: bool,
+    /// Time the sound pass alone (narrations, music and loudness into an AAC encode, no
+    /// picture) on a `--minutes` long timeline and on a 1-minute one, each in a child process,
+    /// with its peak RSS (VmHWM).
+    #[arg(long, conflicts_with_all = ["tts", "edit"])]
+    pub sound: bool,
+    /// With `--sound`: the length of the long timeline, in minutes.
+    #[arg(long, default_value_t = 30.0, requires = "sound")]
+    pub minutes: f64,
+    /// Internal: run the sound pass of a `--minutes` timeline into this file in this process
+    /// and print its time, CPU time, peak RSS and loudness as JSON.
+    #[arg(long, hide = true)]
+    pub sound_only: Option<PathBuf>,
     /// Internal: time x264 alone on this raw I420 file (or MP4 with `--encoder-only-video`)
     /// in this process and print its time, CPU time and peak RSS as JSON.
     #[arg(long, hide = true)]
@@ -82,6 +100,10 @@ pub struct BenchArgs {
     #[arg(long, hide = true)]
     pub render_only: Option<PathBuf>,
 }
+
+/// Seconds of the benchmark's background music (shorter than most benchmark videos, so it
+/// loops as short music does).
+pub(super) const BENCH_MUSIC_SECONDS: f64 = 45.0;
 
 /// Writes the `case` project into `dir` and applies the command's settings.
 pub(super) fn project(args: &BenchArgs, case: &str, dir: &Path) -> Result<RenderSpec, BoxError> {
@@ -103,6 +125,11 @@ pub(super) fn project(args: &BenchArgs, case: &str, dir: &Path) -> Result<Render
     }
     if args.no_logo {
         spec.logo = None;
+    }
+    if !args.no_music {
+        let music = dir.join("music.wav");
+        write_music(&music, BENCH_MUSIC_SECONDS)?;
+        spec.sound.music = Some(MusicSpec::new(music));
     }
     Ok(spec)
 }

@@ -22,15 +22,21 @@
 //! time. Several `--runs` alternate render and encoders so all see the same machine load.
 //! Every run prints one JSON line; a summary line follows.
 //!
+//! Renders have background music (45 s, looped; `--no-music` leaves it out) and the default
+//! loudness target; each run reports the sound pass's seconds and share of the render.
+//!
 //! `storyflow bench --edit` measures re-renders after small edits with the chunk cache
-//! instead (see `edit`), and `storyflow bench --tts` narration synthesis (see `tts`).
+//! instead (see `edit`), `storyflow bench --tts` narration synthesis (see `tts`), and
+//! `storyflow bench --sound` the sound pass alone on a long timeline (see `sound`).
 //!
 //! Layout: this module only dispatches; `common` holds the arguments and the helpers every
-//! mode uses, `render` the render-against-x264 runs, `edit` and `tts` the other two modes.
+//! mode uses, `render` the render-against-x264 runs, `edit`, `tts` and `sound` the other
+//! modes.
 
 mod common;
 mod edit;
 mod render;
+mod sound;
 mod tts;
 
 pub use common::BenchArgs;
@@ -47,11 +53,17 @@ pub fn run(args: BenchArgs) -> CommandResult {
     if let Some(output) = &args.render_only {
         return render::render_child(&args, output);
     }
+    if let Some(output) = &args.sound_only {
+        return sound::sound_child(&args, output);
+    }
     if args.segments == 0 || !args.seconds.is_finite() || args.seconds <= 0.0 || args.runs == 0 {
         return Err("--segments, --seconds and --runs must be above zero".into());
     }
     if args.edit {
         return edit::run(&args);
+    }
+    if args.sound {
+        return sound::run(&args);
     }
     render::run(&args)
 }

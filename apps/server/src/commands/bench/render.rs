@@ -202,6 +202,8 @@ pub(super) fn render_child(args: &BenchArgs, output: &Path) -> CommandResult {
         "transition_seconds": spec.transition_duration,
         "subtitles": spec.subtitles.is_some(),
         "logo": spec.logo.is_some(),
+        "music": spec.sound.music.is_some(),
+        "loudness_target_lufs": spec.sound.loudness_target_lufs,
         "frames": rendered.frames,
         "video_seconds": round(rendered.duration, 3),
         "render_wall_seconds": round(render_seconds, 3),
@@ -212,6 +214,13 @@ pub(super) fn render_child(args: &BenchArgs, output: &Path) -> CommandResult {
     });
     if let serde_json::Value::Object(fields) = &mut result {
         fields.extend(stage_fields(&stats));
+        // The sound pass runs beside the splice's video; its first pass (the measurement)
+        // holds the splice up, so its share is an upper bound of what it adds.
+        let sound = stats.sound.total().as_secs_f64();
+        fields.insert(
+            "sound_share_of_render".into(),
+            json!(round(sound / render_seconds, 4)),
+        );
     }
     println!("{result}");
     Ok(())
@@ -219,7 +228,7 @@ pub(super) fn render_child(args: &BenchArgs, output: &Path) -> CommandResult {
 
 /// The renderer's own costs: per frame (build = the picture, `shot` alone or `blend` during
 /// a crossfade, + `overlays`; the waits for a buffer, a picture, and the encoder's queue),
-/// per picture and per narration.
+/// per picture and per narration; and the sound pass (music, loudness) over the render.
 fn stage_fields(stats: &RenderStats) -> serde_json::Map<String, serde_json::Value> {
     let mut fields = serde_json::Map::new();
     let mut percentiles = |name: &str, times: &StageTimes| {
@@ -253,12 +262,16 @@ fn stage_fields(stats: &RenderStats) -> serde_json::Map<String, serde_json::Valu
             json!(round(times.total().as_secs_f64(), 3)),
         );
     }
+    fields.insert(
+        "sound_seconds".into(),
+        json!(round(stats.sound.total().as_secs_f64(), 3)),
+    );
     fields
 }
 
 /// Runs this binary as `storyflow bench` with the same settings plus `extra` and `flags`,
 /// and returns the JSON it printed.
-fn run_child(
+pub(super) fn run_child(
     args: &BenchArgs,
     extra: &[&std::ffi::OsStr],
     flags: &[&str],
@@ -284,6 +297,9 @@ fn run_child(
     }
     if args.no_logo {
         command.arg("--no-logo");
+    }
+    if args.no_music {
+        command.arg("--no-music");
     }
     let output = command.output()?;
     if !output.status.success() {
