@@ -21,11 +21,13 @@ typedef struct {
 
 /* Opens an encoder of I420 frames `width`x`height` at `fps` (time base 1/fps, so frame i has
  * pts i), with x264's `preset`, constant quality `crf`, key frames at most `keyint` apart,
- * `threads` threads (0: x264 decides) and the threaded lookahead as x264 decides. No VBV:
+ * `threads` threads (0: x264 decides) and the threaded lookahead as x264 decides, with x264's
+ * AVX-512 functions only if `avx512` (else its AVX2 ones, where the CPU has them). No VBV:
  * without a maximum rate, x264 leaves it off. BT.709 limited-range colours in the VUI.
  * Returns NULL and a reason in `error` on failure. */
 sf_x264 *sf_x264_open(int32_t width, int32_t height, int32_t fps, const char *preset, float crf,
-                      int32_t keyint, int32_t threads, char *error, size_t error_size)
+                      int32_t keyint, int32_t threads, int32_t avx512, char *error,
+                      size_t error_size)
 {
     x264_param_t param;
     if (x264_param_default_preset(&param, preset, NULL) < 0) {
@@ -44,6 +46,8 @@ sf_x264 *sf_x264_open(int32_t width, int32_t height, int32_t fps, const char *pr
     param.b_vfr_input = 0;
     param.i_keyint_max = keyint;
     param.i_threads = threads;
+    if (!avx512)
+        param.cpu &= ~(uint32_t)X264_CPU_AVX512;
     param.rc.i_rc_method = X264_RC_CRF;
     param.rc.f_rf_constant = crf;
     param.b_annexb = 1;

@@ -558,7 +558,7 @@ pub fn encoder_only_seconds(input: &EncoderInput, spec: &RenderSpec) -> Result<f
 }
 
 /// Seconds libx264 alone, called directly as the chunk encoders call it but with its own
-/// threads and threaded lookahead (x264's defaults), needs to encode the raw I420 frames of
+/// threads, threaded lookahead and CPU functions (x264's defaults), needs to encode the raw I420 frames of
 /// `raw` with `spec`'s encoder settings; the frames are read from the file as they are
 /// encoded (from the page cache, like the x264enc run's `filesrc`).
 pub fn libx264_only_seconds(raw: &Path, spec: &RenderSpec) -> Result<f64, RenderError> {
@@ -568,6 +568,7 @@ pub fn libx264_only_seconds(raw: &Path, spec: &RenderSpec) -> Result<f64, Render
 
     let settings = X264Settings {
         threads: 0,
+        avx512: true,
         ..crate::chunks::pipeline::x264_chunk_settings(spec)
     };
     crate::chunks::pipeline::init()?;

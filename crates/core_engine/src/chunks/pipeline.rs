@@ -82,8 +82,10 @@ pub(crate) fn make(factory: &str, name: &str) -> Result<gst::Element, RenderErro
         .map_err(|_| missing(factory))
 }
 
-/// The spec's H.264 settings for a chunk's x264 encode, which runs on one thread: x264's
-/// bits depend on its thread count, and a chunk's must not depend on the machine.
+/// The spec's H.264 settings for a chunk's x264 encode, which runs on one thread (x264's
+/// bits depend on its thread count, and a chunk's must not depend on the machine) and
+/// without AVX-512 (see [`X264Settings::avx512`]): a chunk's bits must not depend on the
+/// encodes before it either.
 pub(crate) fn x264_chunk_settings(spec: &RenderSpec) -> X264Settings {
     X264Settings {
         width: spec.width,
@@ -93,6 +95,7 @@ pub(crate) fn x264_chunk_settings(spec: &RenderSpec) -> X264Settings {
         quality: spec.encoder.quantizer as f32,
         keyframe_interval: spec.keyframe_interval(),
         threads: 1,
+        avx512: false,
     }
 }
 

@@ -31,7 +31,7 @@ use crate::plan::transition::Transitions;
 /// Bump whenever the drawing of a frame or the chunk encoding changes in any way that can
 /// change pixels or bits (compositor, resampling, easing, subtitles, logo, x264 settings,
 /// colour handling...): every cached chunk becomes a miss.
-pub const RENDERER_VERSION: u32 = 3;
+pub const RENDERER_VERSION: u32 = 4;
 
 /// The longest chunk, in key-frame intervals (6 s at the default 2 s): short enough that a
 /// changed word re-encodes little more than its sentence, long enough that starting and
@@ -834,7 +834,7 @@ mod tests {
         let chunks = plan_for(&spec(&TEXTS), &[51, 81, 31, 41], &PICTURES);
         assert_eq!(
             chunks[4].key.as_str(),
-            "108fb916ee798d20325bafbcaf1a1ba9034c5b84ffef400905329b3e50dced44"
+            "1c188b37c3e8d869248c9a37c7f0b0891604b5e9f39680720511c822ccb7f49f"
         );
     }
 

@@ -11,8 +11,8 @@ use crate::common::{compressed_video, demo_spec};
 /// The renderer version and the SHA-256 of the demo project's compressed video samples
 /// (320x180, 15 fps, every layer) as that version renders them.
 const GOLDEN: (u32, &str) = (
-    3,
-    "e91994ca8eb978e60899bff9bbf1db99715a0b47c4d8b821ea0912c3ac135085",
+    4,
+    "ba665a922fddb11ef603b102896a804dc716114630a7644c3187eeb99cf3c54c",
 );
 
 #[test]
