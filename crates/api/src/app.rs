@@ -1,8 +1,9 @@
 //! Application start-up: configuration, the shared state handlers see (`state`), and an
 //! `Application::build` that prepares the data folder, database and worker, then binds (port 0
-//! in tests) so callers learn the real port before serving.
+//! in tests) so callers learn the real port before serving. A bind address reachable beyond
+//! this machine is refused unless an API token is configured (see `auth`).
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use serde_json::json;
 use task_manager::{TaskManager, TaskManagerConfig};
 use tts::{PiperEngine, TtsHome};
 
+use crate::auth::{self, ApiToken, TokenError};
 use crate::db::{self, DbPool};
 use crate::errors::ApiError;
 use crate::handlers;
@@ -23,10 +25,15 @@ use crate::state::{AppState, PreviewSize, UploadLimits};
 use crate::storage;
 use crate::tasks::{ChunkCacheConfig, CoreEngineRenderer};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppConfig {
-    /// `host:port`; port 0 picks a free one (tests).
+    /// `host:port` (a host name is resolved); port 0 picks a free one (tests).
     pub bind: String,
+    /// When set, every request but `GET /api/health/` must carry `Authorization: Bearer
+    /// <token>`, on loopback too. Required when `bind` reaches beyond loopback. At least
+    /// [`auth::MIN_TOKEN_CHARS`] visible ASCII characters: an empty or shorter one is refused
+    /// at start-up, never taken for "no token".
+    pub api_token: Option<String>,
     /// Holds `storyflow.sqlite3` and `media/`.
     pub data_dir: PathBuf,
     /// Origins allowed by CORS; others get no CORS headers at all.
@@ -48,6 +55,7 @@ impl AppConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             bind: "127.0.0.1:8000".to_owned(),
+            api_token: None,
             data_dir: data_dir.into(),
             cors_origins: vec!["http://localhost:3000".to_owned()],
             limits: UploadLimits::default(),
@@ -57,6 +65,15 @@ impl AppConfig {
             cache_max_bytes: core_engine::chunk_cache::DEFAULT_MAX_BYTES,
             jobs: core_engine::default_jobs(),
         }
+    }
+
+    /// The configured token, checked.
+    fn api_token(&self) -> Result<Option<ApiToken>, StartupError> {
+        self.api_token
+            .as_deref()
+            .map(ApiToken::new)
+            .transpose()
+            .map_err(StartupError::ApiToken)
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -72,8 +89,36 @@ impl AppConfig {
     }
 }
 
+/// Written by hand so that the token never shows in a log or a panic message.
+impl std::fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppConfig")
+            .field("bind", &self.bind)
+            .field("api_token", &self.api_token.as_ref().map(|_| "<redacted>"))
+            .field("data_dir", &self.data_dir)
+            .field("cors_origins", &self.cors_origins)
+            .field("limits", &self.limits)
+            .field("preview", &self.preview)
+            .field("task_retention", &self.task_retention)
+            .field("tts_home", &self.tts_home)
+            .field("cache_max_bytes", &self.cache_max_bytes)
+            .field("jobs", &self.jobs)
+            .finish()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error("unusable API token (--api-token / STORYFLOW_API_TOKEN)")]
+    ApiToken(#[source] TokenError),
+    #[error(
+        "{bind}{} is reachable beyond this machine, so an API token is required: set one with \
+         --api-token or STORYFLOW_API_TOKEN (at least {} characters), or bind a loopback \
+         address such as 127.0.0.1:8000",
+        resolved_as(bind, address),
+        auth::MIN_TOKEN_CHARS
+    )]
+    TokenRequired { bind: String, address: SocketAddr },
     #[error("cannot create data folder {path}")]
     DataDir {
         path: PathBuf,
@@ -90,6 +135,15 @@ pub enum StartupError {
         bind: String,
         source: std::io::Error,
     },
+}
+
+/// Names the address a host name resolved to (`localhost` could be mapped anywhere).
+fn resolved_as(bind: &str, address: &SocketAddr) -> String {
+    if bind.parse::<SocketAddr>().is_ok() {
+        String::new()
+    } else {
+        format!(" (as {address})")
+    }
 }
 
 /// A built, bound, not yet running server.
@@ -109,6 +163,19 @@ impl std::fmt::Debug for Application {
 
 impl Application {
     pub fn build(mut config: AppConfig) -> Result<Self, StartupError> {
+        // Checked before anything is created or bound, so a refused start leaves no trace.
+        let token = config.api_token()?;
+        let addresses = resolve(&config.bind)?;
+        if token.is_some() {
+            log::info!("API token required on every request but GET /api/health/");
+        } else if let Some(&address) = addresses.iter().find(|address| !auth::is_loopback(address))
+        {
+            return Err(StartupError::TokenRequired {
+                bind: config.bind,
+                address,
+            });
+        }
+
         // Relative to the working directory at start-up, once: nothing later depends on it.
         config.data_dir =
             std::path::absolute(&config.data_dir).map_err(|source| StartupError::DataDir {
@@ -163,10 +230,12 @@ impl Application {
             tts,
         };
 
-        let listener = TcpListener::bind(&config.bind).map_err(|source| StartupError::Bind {
-            bind: config.bind.clone(),
-            source,
-        })?;
+        // The addresses checked above, not the name again: it could resolve differently now.
+        let listener =
+            TcpListener::bind(addresses.as_slice()).map_err(|source| StartupError::Bind {
+                bind: config.bind.clone(),
+                source,
+            })?;
         let port = listener
             .local_addr()
             .map_err(|source| StartupError::Bind {
@@ -174,11 +243,12 @@ impl Application {
                 source,
             })?
             .port();
-        let server =
-            serve(listener, state, config.cors_origins).map_err(|source| StartupError::Bind {
+        let server = serve(listener, state, config.cors_origins, token).map_err(|source| {
+            StartupError::Bind {
                 bind: config.bind.clone(),
                 source,
-            })?;
+            }
+        })?;
         Ok(Self {
             port,
             server,
@@ -212,14 +282,36 @@ impl Application {
     }
 }
 
+/// Every address `bind` names (a host name may resolve to several).
+fn resolve(bind: &str) -> Result<Vec<SocketAddr>, StartupError> {
+    let failed = |source| StartupError::Bind {
+        bind: bind.to_owned(),
+        source,
+    };
+    let addresses: Vec<SocketAddr> = bind.to_socket_addrs().map_err(failed)?.collect();
+    if addresses.is_empty() {
+        return Err(failed(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the name resolves to no address",
+        )));
+    }
+    Ok(addresses)
+}
+
 fn serve(
     listener: TcpListener,
     state: AppState,
     cors_origins: Vec<String>,
+    token: Option<ApiToken>,
 ) -> std::io::Result<Server> {
     let state = web::Data::new(state);
     let server = actix_web::HttpServer::new(move || {
+        let token = token.clone();
+        // The last `wrap` is the outermost: the token is checked inside CORS (see `auth`).
         actix_web::App::new()
+            .wrap(middleware::from_fn(move |req, next| {
+                auth::require_token(token.clone(), req, next)
+            }))
             .wrap(cors(&cors_origins))
             .wrap(middleware::Logger::new("%r %s %Dms"))
             .app_data(state.clone())
@@ -318,5 +410,53 @@ mod tests {
             core_engine::chunk_cache::DEFAULT_MAX_BYTES
         );
         assert!(config.jobs >= 1);
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let mut config = AppConfig::new("/srv/storyflow");
+        config.api_token = Some("0123456789abcdef-secret".to_owned());
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn a_host_name_is_resolved_to_every_address_it_names() {
+        let addresses = resolve("localhost:0").unwrap();
+        assert!(addresses.iter().all(auth::is_loopback), "{addresses:?}");
+        assert!(matches!(
+            resolve("no port here"),
+            Err(StartupError::Bind { .. })
+        ));
+    }
+
+    #[test]
+    fn the_refusal_names_the_resolved_address_only_for_a_host_name() {
+        let address: SocketAddr = "10.0.0.1:8000".parse().unwrap();
+        let refusal = |bind: &str| {
+            StartupError::TokenRequired {
+                bind: bind.to_owned(),
+                address,
+            }
+            .to_string()
+        };
+        assert!(refusal("10.0.0.1:8000").starts_with("10.0.0.1:8000 is reachable"));
+        assert!(refusal("storyflow.lan:8000")
+            .starts_with("storyflow.lan:8000 (as 10.0.0.1:8000) is reachable"));
+    }
+
+    #[test]
+    fn short_tokens_are_refused_with_a_typed_error() {
+        let mut config = AppConfig::new("/srv/storyflow");
+        config.api_token = Some(String::new());
+        assert!(matches!(
+            config.api_token(),
+            Err(StartupError::ApiToken(TokenError::TooShort { chars: 0 }))
+        ));
+        config.api_token = Some("0123456789abcdef".to_owned());
+        assert!(config.api_token().unwrap().is_some());
+        config.api_token = None;
+        assert!(config.api_token().unwrap().is_none());
     }
 }

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use crate::auth::AuthFailure;
 use crate::repository::RepoError;
 
 /// Field name → human-readable messages, as DRF serializers report them.
@@ -18,6 +19,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("validation failed")]
     Validation(FieldErrors),
+    /// No or a wrong API token (when one is configured); answered with its challenge.
+    #[error("{0}")]
+    Unauthorized(AuthFailure),
     #[error("{entity} not found: {id}")]
     NotFound { entity: &'static str, id: String },
     #[error("{0}")]
@@ -74,6 +78,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) | Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -98,7 +103,11 @@ impl ResponseError for ApiError {
             }
             other => json!({ "error": other.to_string() }),
         };
-        HttpResponse::build(self.status_code()).json(body)
+        let mut response = HttpResponse::build(self.status_code());
+        if let Self::Unauthorized(failure) = self {
+            response.insert_header((header::WWW_AUTHENTICATE, failure.challenge()));
+        }
+        response.json(body)
     }
 }
 

@@ -4,6 +4,7 @@
 //! together through traits.
 
 pub mod app;
+pub mod auth;
 pub mod db;
 pub mod errors;
 pub mod handlers;

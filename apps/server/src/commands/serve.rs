@@ -10,9 +10,20 @@ use super::CommandResult;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on (a local single-user app: loopback by default).
+    /// Address to listen on (a local single-user app: loopback by default; any other address
+    /// needs --api-token).
     #[arg(long, env = "STORYFLOW_BIND", default_value = "127.0.0.1:8000")]
     bind: String,
+    /// Token every request but GET /api/health/ must carry as `Authorization: Bearer TOKEN`
+    /// (at least 16 visible ASCII characters). Prefer the environment variable: a command
+    /// line is visible to other local users.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "STORYFLOW_API_TOKEN",
+        hide_env_values = true
+    )]
+    api_token: Option<String>,
     /// Folder holding the SQLite database and media/.
     #[arg(long, env = "STORYFLOW_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
@@ -53,6 +64,7 @@ pub fn run(args: ServeArgs) -> CommandResult {
     let cors_origins = args.cors_origins();
     let mut config = AppConfig::new(args.data_dir);
     config.bind = args.bind;
+    config.api_token = args.api_token;
     config.cors_origins = cors_origins;
     config.preview = args.preview;
     config.cache_max_bytes = mb_to_bytes(args.cache_max_mb);
@@ -63,8 +75,13 @@ pub fn run(args: ServeArgs) -> CommandResult {
             .bind
             .rsplit_once(':')
             .map_or("127.0.0.1", |(host, _)| host);
+        let token_note = if config.api_token.is_some() {
+            ", API token required"
+        } else {
+            ""
+        };
         println!(
-            "StoryFlow listening on http://{host}:{} (data in {})",
+            "StoryFlow listening on http://{host}:{} (data in {}{token_note})",
             app.port(),
             config.data_dir.display()
         );

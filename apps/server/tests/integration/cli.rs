@@ -1,9 +1,11 @@
-//! The `storyflow` binary end to end: `serve` on port 0 answers health, `import` prints an id.
+//! The `storyflow` binary end to end: `serve` on port 0 answers health (and refuses a public
+//! address without an API token), `import` prints an id.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 struct KillOnDrop(Child);
 
@@ -45,6 +47,102 @@ fn serve_binds_port_zero_and_answers_health() {
     assert_eq!(body["status"], "ok");
     assert!(data.path().join("storyflow.sqlite3").is_file());
     assert!(data.path().join("media").is_dir());
+}
+
+/// Runs `storyflow serve ARGS` that is expected to refuse to start; its stderr.
+fn serve_refusal(args: &[&str], env: &[(&str, &str)]) -> String {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().join("data");
+    let mut command = storyflow();
+    command
+        .arg("serve")
+        .args(args)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .env_remove("STORYFLOW_API_TOKEN")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // Killed on drop: a server that wrongly starts must not outlive the test.
+    let mut child = KillOnDrop(command.spawn().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve {args:?} started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(!data_dir.exists(), "serve {args:?} made its data folder");
+    stderr
+}
+
+#[test]
+fn serve_refuses_a_public_bind_without_a_token() {
+    let stderr = serve_refusal(&["--bind", "0.0.0.0:0"], &[]);
+    for hint in ["0.0.0.0:0", "--api-token", "STORYFLOW_API_TOKEN"] {
+        assert!(stderr.contains(hint), "{stderr}");
+    }
+}
+
+#[test]
+fn serve_refuses_an_empty_or_short_token() {
+    let short = serve_refusal(&["--bind", "127.0.0.1:0", "--api-token", "short"], &[]);
+    assert!(short.contains("at least 16"), "{short}");
+    // An empty variable is a mistake to point out, not a way to turn the token off.
+    let empty = serve_refusal(&["--bind", "0.0.0.0:0"], &[("STORYFLOW_API_TOKEN", "")]);
+    assert!(empty.contains("has 0 characters"), "{empty}");
+}
+
+#[test]
+fn serve_with_a_token_from_the_environment_requires_it() {
+    const TOKEN: &str = "cli-test-token-0123456789abcdef";
+    let data = tempfile::tempdir().unwrap();
+    let mut child = KillOnDrop(
+        storyflow()
+            .args(["serve", "--bind", "0.0.0.0:0", "--data-dir"])
+            .arg(data.path())
+            .env("STORYFLOW_API_TOKEN", TOKEN)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("API token required"), "{line}");
+    assert!(!line.contains(TOKEN), "{line}");
+    let port = line
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("http://0.0.0.0:"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let client = reqwest::blocking::Client::new();
+    assert_eq!(
+        client.get(url("/api/health/")).send().unwrap().status(),
+        200
+    );
+    assert_eq!(
+        client.get(url("/api/projects/")).send().unwrap().status(),
+        401
+    );
+    let response = client
+        .get(url("/api/projects/"))
+        .bearer_auth(TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 mod common;
 mod support;
 
+mod auth;
 mod cors;
 mod editor_api;
 mod music_api;

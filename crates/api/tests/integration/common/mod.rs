@@ -9,13 +9,15 @@ use std::time::{Duration, Instant};
 use api::db::DbPool;
 use api::state::PreviewSize;
 use api::{AppConfig, Application};
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::Value;
 
 pub struct TestApp {
     pub address: String,
     pub data_dir: PathBuf,
     pub client: Client,
+    /// The app's API token, sent by the request helpers below (`client` sends none).
+    pub token: Option<String>,
     /// Keeps the folder alive as long as the app; `None` when the caller owns the folder.
     _temp: Option<tempfile::TempDir>,
 }
@@ -28,8 +30,23 @@ pub fn spawn_app() -> TestApp {
     app
 }
 
+/// A fresh app that requires `token` on every request but health.
+pub fn spawn_app_with_token(token: &str) -> TestApp {
+    let temp = tempfile::tempdir().unwrap();
+    let mut config = test_config(temp.path());
+    config.api_token = Some(token.to_owned());
+    let mut app = spawn_with(config);
+    app._temp = Some(temp);
+    app
+}
+
 /// An app over an existing data folder (to test restarts).
 pub fn spawn_app_in(data_dir: &Path) -> TestApp {
+    spawn_with(test_config(data_dir))
+}
+
+/// Loopback, port 0, tiny previews, no token.
+pub fn test_config(data_dir: &Path) -> AppConfig {
     let mut config = AppConfig::new(data_dir);
     config.bind = "127.0.0.1:0".to_owned();
     config.preview = Some(PreviewSize {
@@ -37,11 +54,12 @@ pub fn spawn_app_in(data_dir: &Path) -> TestApp {
         height: 180,
         fps: 15,
     });
-    spawn_with(config)
+    config
 }
 
 pub fn spawn_with(config: AppConfig) -> TestApp {
     let data_dir = config.data_dir.clone();
+    let token = config.api_token.clone();
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
@@ -65,6 +83,7 @@ pub fn spawn_with(config: AppConfig) -> TestApp {
             .timeout(Duration::from_secs(60))
             .build()
             .unwrap(),
+        token,
         _temp: None,
     }
 }
@@ -83,24 +102,39 @@ impl TestApp {
         api::db::build_pool(&self.data_dir.join("storyflow.sqlite3")).unwrap()
     }
 
+    /// A request to `path` carrying the app's token, if it has one.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        let request = self.client.request(method, self.url(path));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
     pub fn get(&self, path: &str) -> Response {
-        self.client.get(self.url(path)).send().unwrap()
+        self.request(reqwest::Method::GET, path).send().unwrap()
     }
 
     pub fn post_empty(&self, path: &str) -> Response {
-        self.client.post(self.url(path)).send().unwrap()
+        self.request(reqwest::Method::POST, path).send().unwrap()
     }
 
     pub fn post_json(&self, path: &str, body: &Value) -> Response {
-        self.client.post(self.url(path)).json(body).send().unwrap()
+        self.request(reqwest::Method::POST, path)
+            .json(body)
+            .send()
+            .unwrap()
     }
 
     pub fn patch_json(&self, path: &str, body: &Value) -> Response {
-        self.client.patch(self.url(path)).json(body).send().unwrap()
+        self.request(reqwest::Method::PATCH, path)
+            .json(body)
+            .send()
+            .unwrap()
     }
 
     pub fn delete(&self, path: &str) -> Response {
-        self.client.delete(self.url(path)).send().unwrap()
+        self.request(reqwest::Method::DELETE, path).send().unwrap()
     }
 
     /// Polls `GET path` until `done` holds for the JSON body, returning every body seen.
