@@ -64,23 +64,20 @@ pub(super) fn push_sound(
     };
     let mut working = started.elapsed();
     let mut track = Track::open(spec, timeline, music_length, stopping)?;
-    let mut limiter = gain.map(|_| Limiter::new(LIMITER_CEILING_DBTP));
+    let mut finish = gain.map(|gain| (gain, Limiter::new(LIMITER_CEILING_DBTP)));
     let (mut block, mut finished) = (Vec::new(), Vec::new());
     let mut position = 0u64;
     loop {
         let started = Instant::now();
         let more = track.next_block(&mut block, stopping)?.is_some();
         finished.clear();
-        match (&mut limiter, gain) {
-            (Some(limiter), Some(gain)) => {
-                if more {
-                    block.iter_mut().for_each(|sample| *sample *= gain);
-                    limiter.process(&block, &mut finished);
-                } else {
-                    limiter.finish(&mut finished);
-                }
+        match &mut finish {
+            Some((gain, limiter)) if more => {
+                block.iter_mut().for_each(|sample| *sample *= *gain);
+                limiter.process(&block, &mut finished);
             }
-            _ => std::mem::swap(&mut block, &mut finished),
+            Some((_, limiter)) => limiter.finish(&mut finished),
+            None => std::mem::swap(&mut block, &mut finished),
         }
         let samples = (finished.len() / 2) as u64;
         if samples > 0 {

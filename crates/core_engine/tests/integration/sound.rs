@@ -267,3 +267,28 @@ fn sound_settings_reuse_every_chunk_and_the_sound_is_deterministic() {
     assert!(!encoded);
     assert!(again == with_music, "the same settings gave another sound");
 }
+
+/// `render_sound` (what `storyflow bench --sound` times) runs the same pass without a picture.
+#[test]
+fn the_sound_pass_alone_writes_the_finished_track() {
+    let dir = tempfile::tempdir().unwrap();
+    let narration = dir.path().join("n.wav");
+    write_wav(&narration, 1.5, band(0.02));
+    let music = dir.path().join("music.wav");
+    write_wav(&music, 1.5, |t| 0.5 * (2.0 * PI * 5_000.0 * t).sin());
+    let mut spec = project(dir.path(), &[narration.clone(), narration], 1.0);
+    spec.sound.music = Some(MusicSpec::new(&music));
+    let output = dir.path().join("sound.mp4");
+    let stats = core_engine::render_sound(&spec, &output, &CancelToken::new()).unwrap();
+    assert_eq!(stats.sound.count(), 1);
+    assert_eq!(stats.narration.count(), 2);
+    let level = measure_file(&output, &|| false).unwrap();
+    assert!((level.integrated_lufs + 16.0).abs() <= 1.0, "{level:?}");
+    assert!(level.true_peak_dbtp <= -1.0, "{level:?}");
+    let samples = decode_audio(&output);
+    assert!(
+        (samples.len() as f64 / RATE - 5.0).abs() < 0.05,
+        "{}",
+        samples.len()
+    );
+}
