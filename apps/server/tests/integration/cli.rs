@@ -335,3 +335,38 @@ fn a_failed_render_prints_each_cause_of_its_error_once() {
         );
     }
 }
+
+#[test]
+fn render_music_flag_names_a_music_file_it_cannot_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo");
+    let manifest = dir.path().join("manifest.json");
+    let body = serde_json::json!({
+        "title": "CLI",
+        "settings": {"width": 160, "height": 90, "fps": 10},
+        "segments": [{"text_content": "Hello.",
+                      "image": demo.join("images/04.jpg"), "audio": demo.join("audio/04.flac")}],
+    });
+    std::fs::write(&manifest, body.to_string()).unwrap();
+    let music = dir.path().join("nowhere.mp3");
+    let output = storyflow()
+        .arg("render")
+        .arg(&manifest)
+        .arg("--output")
+        .arg(dir.path().join("out.mp4"))
+        .arg("--music")
+        .arg(&music)
+        .args(["--preset", "ultrafast", "--no-cache"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot use background music {}: file not found",
+            music.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("out.mp4").exists());
+}
