@@ -12,7 +12,7 @@ use crate::sound::audio::{count_samples, SampleReader};
 /// The longest crossfade at the loop point, in seconds; a quarter of a shorter file.
 pub const MAX_LOOP_CROSSFADE_SECONDS: f64 = 0.5;
 
-/// The music file's length and its loop's crossfade, in samples.
+/// The loop point's crossfade, in samples, for a music file of `length` samples.
 pub fn loop_crossfade(length: u64) -> u64 {
     let longest = (MAX_LOOP_CROSSFADE_SECONDS * f64::from(SAMPLE_RATE)) as u64;
     longest.min(length / 4)
