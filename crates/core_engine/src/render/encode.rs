@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::frames::{FrameMaker, Pictures};
-use super::narration::push_sound;
+use super::sound_pass::push_sound;
 use super::Layers;
 use crate::cancel::CancelToken;
 use crate::chunks::chunk_cache::ChunkCache;

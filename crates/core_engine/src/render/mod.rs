@@ -12,11 +12,11 @@
 //!   pass: the narrations, the music and the loudness step, pushed a block at a time.
 //!
 //! Modules: `encode` (reuse, workers, splice), `frames` (pictures and frame drawing),
-//! `narration` (the sound pass).
+//! `sound_pass` (the sound track).
 
 mod encode;
 mod frames;
-pub(crate) mod narration;
+pub(crate) mod sound_pass;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,13 +1,13 @@
-//! The splice's sound pass. Without a loudness target or music, each narration is decoded in
-//! turn and pushed into the splice's audio `appsrc` with sample-exact timestamps, followed by
-//! its gap of silence, as decoded. Otherwise the mixed track (narration and music, see
-//! [`crate::sound::track`]) is made twice: pass 1 measures its integrated loudness (nothing is
-//! pushed), pass 2 makes it again, applies the gain to the target and the true-peak limiter,
-//! and pushes it. Both passes stream fixed-size blocks; decoding twice costs less than
-//! keeping a track as long as the video.
+//! The splice's sound pass: the track (narrations at their places, silence in the gaps,
+//! music under them, see [`crate::sound::track`]) streamed in fixed-size blocks into the
+//! splice's audio `appsrc` with sample-exact timestamps. With a loudness target it is made
+//! twice: pass 1 measures its integrated loudness (nothing is pushed), pass 2 makes it again,
+//! applies the gain to the target and the true-peak limiter, and pushes it; decoding twice
+//! costs less than keeping a track as long as the video. Without one, the track is pushed as
+//! mixed, in one pass.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -17,17 +17,14 @@ use crate::cancel::CancelToken;
 use crate::error::RenderError;
 use crate::plan::spec::RenderSpec;
 use crate::plan::timeline::{Timeline, SAMPLE_RATE};
-use crate::sound::audio::{Decoder, BYTES_PER_SAMPLE};
+use crate::sound::audio::BYTES_PER_SAMPLE;
 use crate::sound::loudness::{gain_to_target, Limiter, Meter, LIMITER_CEILING_DBTP};
 use crate::sound::music::Music;
 use crate::sound::track::Track;
 use crate::stats::RenderStats;
 
-/// Samples of silence pushed per buffer (0.1 s).
-const SILENCE_CHUNK: u64 = SAMPLE_RATE as u64 / 10;
-
-/// Pushes the sound track of `spec` into `audio`, as decoded or finished (see the module
-/// docs). `music_length` is the music's length in samples when the spec has music
+/// Pushes the sound track of `spec` into `audio`, finished to its loudness target if it has
+/// one (see the module docs). `music_length` is the music's length in samples when the spec has music
 /// ([`Music::length_of`], checked before the video is encoded). Returns the decoding and
 /// sound pass times (the pushes wait for the muxer).
 pub(super) fn push_sound(
@@ -38,9 +35,6 @@ pub(super) fn push_sound(
     stopping: &dyn Fn() -> bool,
 ) -> Result<RenderStats, RenderError> {
     let sound = &spec.sound;
-    if sound.loudness_target_lufs.is_none() && sound.music.is_none() {
-        return push_narration(spec, timeline, audio, stopping);
-    }
     let mut times = RenderStats::default();
     let started = Instant::now();
     let gain = match sound.loudness_target_lufs {
@@ -119,63 +113,6 @@ fn stamp(timeline: &Timeline, buffer: &mut gst::Buffer, start: u64, samples: u64
     buffer.set_offset_end(start + samples);
 }
 
-/// Decodes each narration in turn and pushes it with sample-exact timestamps, then its gap
-/// of silence. The analysed length is authoritative: extra samples are cut, missing ones
-/// padded with silence. Returns the decoding times (the pushes wait for the muxer).
-fn push_narration(
-    spec: &RenderSpec,
-    timeline: &Timeline,
-    audio: &gst_app::AppSrc,
-    stopping: &dyn Fn() -> bool,
-) -> Result<RenderStats, RenderError> {
-    let mut times = RenderStats::default();
-    for (i, (segment, timing)) in spec.segments.iter().zip(timeline.segments()).enumerate() {
-        let narration_end = timing.start_sample + timing.narration_samples;
-        let mut position = timing.start_sample;
-        let mut decoding = Duration::ZERO;
-        let started = Instant::now();
-        let mut decoder = Decoder::open(&segment.audio, Some(i + 1))?;
-        decoding += started.elapsed();
-        while position < narration_end {
-            let started = Instant::now();
-            let chunk = decoder.next_chunk(stopping)?;
-            decoding += started.elapsed();
-            let Some(chunk) = chunk else {
-                break;
-            };
-            let samples = (chunk.size() / BYTES_PER_SAMPLE) as u64;
-            let take = samples.min(narration_end - position);
-            let mut chunk = if take < samples {
-                chunk
-                    .copy_region(
-                        gst::BufferCopyFlags::MEMORY,
-                        0..(take as usize * BYTES_PER_SAMPLE),
-                    )
-                    .map_err(|e| RenderError::pipeline("narration", e.to_string()))?
-            } else {
-                chunk
-            };
-            stamp(timeline, &mut chunk, position, take);
-            push(audio, chunk)?;
-            position += take;
-        }
-        drop(decoder);
-        while position < timing.end_sample() {
-            if stopping() {
-                return Err(RenderError::Cancelled);
-            }
-            let samples = SILENCE_CHUNK.min(timing.end_sample() - position);
-            let mut silence =
-                gst::Buffer::from_mut_slice(vec![0u8; samples as usize * BYTES_PER_SAMPLE]);
-            stamp(timeline, &mut silence, position, samples);
-            push(audio, silence)?;
-            position += samples;
-        }
-        times.narration.record(decoding);
-    }
-    Ok(times)
-}
-
 /// The sound pass alone, as a render runs it (narrations, music, loudness), AAC-encoded into
 /// the audio-only MP4 `output`; for `storyflow bench --sound`, which measures its time and
 /// memory on long timelines without drawing a frame. Returns the pass's times.
@@ -225,15 +162,7 @@ pub fn render_sound(
     let bus = pipeline
         .bus()
         .ok_or_else(|| RenderError::pipeline("sound", "the pipeline has no bus"))?;
-    let bus_error = || {
-        bus.pop_filtered(&[gst::MessageType::Error])
-            .and_then(|message| match message.view() {
-                gst::MessageView::Error(err) => {
-                    Some(RenderError::pipeline("sound", err.error().to_string()))
-                }
-                _ => None,
-            })
-    };
+    let bus_error = || crate::chunks::splice::bus_error(&pipeline);
     let result = (|| {
         pipeline.set_state(gst::State::Playing).map_err(|_| {
             bus_error().unwrap_or_else(|| RenderError::pipeline("sound", "cannot start"))
@@ -254,7 +183,7 @@ pub fn render_sound(
             match message.as_ref().map(|message| message.view()) {
                 Some(gst::MessageView::Eos(_)) => return Ok(times),
                 Some(gst::MessageView::Error(err)) => {
-                    return Err(RenderError::pipeline("sound", err.error().to_string()))
+                    return Err(crate::chunks::splice::pipeline_error(err))
                 }
                 _ => {}
             }
