@@ -95,6 +95,19 @@ fn serve_refuses_a_public_bind_without_a_token() {
 }
 
 #[test]
+fn serve_refuses_a_database_url_that_is_not_postgres_without_showing_it() {
+    let stderr = serve_refusal(
+        &["--bind", "127.0.0.1:0"],
+        &[(
+            "STORYFLOW_DATABASE_URL",
+            "mysql://story:s3cret@localhost/flow",
+        )],
+    );
+    assert!(stderr.contains("postgres://"), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+}
+
+#[test]
 fn serve_refuses_an_empty_or_short_token() {
     let short = serve_refusal(&["--bind", "127.0.0.1:0", "--api-token", "short"], &[]);
     assert!(short.contains("at least 16"), "{short}");
