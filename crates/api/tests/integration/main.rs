@@ -3,8 +3,8 @@
 //!
 //! The suites in `sqlite.rs` and `postgres.rs` are compiled once per database backend, so each
 //! of their tests runs on both (`sqlite::…` and `postgres::…`); PostgreSQL is a throwaway
-//! cluster this binary starts (`common::postgres`). The render suite is SQLite only but for one
-//! end-to-end render on PostgreSQL.
+//! cluster this binary starts (the `test_cluster` crate). The render suite is SQLite only but
+//! for one end-to-end render on PostgreSQL.
 // Compiling those suites twice, once per backend, is the point.
 #![allow(clippy::duplicate_mod)]
 

@@ -2,13 +2,11 @@
 //! a background thread so tests can use a blocking HTTP client, on either database backend.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-pub mod postgres;
-
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use api::db::{Database, DbPool};
+use api::db::{Database, DbPool, PostgresUrl};
 use api::state::PreviewSize;
 use api::{AppConfig, Application};
 use reqwest::blocking::{Client, RequestBuilder, Response};
@@ -28,7 +26,7 @@ impl Backend {
     pub fn configure(self, config: &mut AppConfig) {
         config.database_url = match self {
             Self::Sqlite => None,
-            Self::Postgres => Some(postgres::fresh_database()),
+            Self::Postgres => Some(fresh_postgres()),
         };
     }
 
@@ -36,12 +34,17 @@ impl Backend {
     pub fn fresh_pool(self, dir: &Path) -> DbPool {
         let database = match self {
             Self::Sqlite => Database::Sqlite(dir.join("test.sqlite3")),
-            Self::Postgres => Database::Postgres(postgres::fresh_database()),
+            Self::Postgres => Database::Postgres(fresh_postgres()),
         };
         let pool = api::db::build_pool(&database).unwrap();
         api::db::run_migrations(&pool).unwrap();
         pool
     }
+}
+
+/// A new database on this test binary's PostgreSQL cluster.
+fn fresh_postgres() -> PostgresUrl {
+    PostgresUrl::parse(&test_cluster::fresh_database()).unwrap()
 }
 
 pub struct TestApp {

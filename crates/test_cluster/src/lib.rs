@@ -1,8 +1,9 @@
-//! A throwaway PostgreSQL cluster for this test binary: Debian's server binaries
+//! A throwaway PostgreSQL cluster for a test binary: Debian's server binaries
 //! (`scripts/setup.sh` installs `postgresql`), `initdb` into a temporary folder with trust
 //! authentication, a free loopback port, started on first use. Every test gets a database of its
 //! own. A watchdog shell stops the cluster and removes its folder once this process is gone,
 //! however it ends (a static is never dropped).
+// Test support: a cluster that cannot start should fail the test loudly, with the reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::TcpListener;
@@ -11,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use api::db::PostgresUrl;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 
 struct Cluster {
@@ -20,15 +20,15 @@ struct Cluster {
 
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 
-/// The URL of a new, empty database on the cluster (started if need be).
-pub fn fresh_database() -> PostgresUrl {
+/// The `postgres://` URL of a new, empty database on the cluster (started if need be).
+pub fn fresh_database() -> String {
     let cluster = CLUSTER.get_or_init(start_cluster);
     let name = format!("test_{}", uuid::Uuid::new_v4().simple());
     let mut admin = PgConnection::establish(&cluster.url("postgres")).unwrap();
     diesel::sql_query(format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
         .unwrap();
-    PostgresUrl::parse(&cluster.url(&name)).unwrap()
+    cluster.url(&name)
 }
 
 impl Cluster {
