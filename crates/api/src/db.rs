@@ -143,7 +143,15 @@ impl std::fmt::Display for Database {
 /// in turn and hide the real reason a PostgreSQL connection failed).
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
-    database: Database,
+    target: Target,
+}
+
+/// What the manager connects to, checked once by [`build_pool`].
+#[derive(Debug, Clone)]
+enum Target {
+    /// The SQLite file's path as UTF-8, which is what SQLite takes.
+    Sqlite(String),
+    Postgres(PostgresUrl),
 }
 
 impl r2d2::ManageConnection for ConnectionManager {
@@ -151,16 +159,8 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<AnyConnection, Self::Error> {
-        match &self.database {
-            Database::Sqlite(path) => {
-                let path = path.to_str().ok_or_else(|| {
-                    diesel::r2d2::Error::ConnectionError(
-                        diesel::ConnectionError::InvalidConnectionUrl(format!(
-                            "database path {} is not valid UTF-8",
-                            path.display()
-                        )),
-                    )
-                })?;
+        match &self.target {
+            Target::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)?;
                 // busy_timeout comes first so that switching to WAL also waits for others.
                 conn.batch_execute(&format!(
@@ -171,7 +171,7 @@ impl r2d2::ManageConnection for ConnectionManager {
                 ))?;
                 Ok(AnyConnection::Sqlite(conn))
             }
-            Database::Postgres(url) => Ok(AnyConnection::Postgresql(PgConnection::establish(
+            Target::Postgres(url) => Ok(AnyConnection::Postgresql(PgConnection::establish(
                 url.as_str(),
             )?)),
         }
@@ -188,17 +188,19 @@ impl r2d2::ManageConnection for ConnectionManager {
 
 /// Opens (creating an SQLite file if needed) the database and returns a pool over it.
 pub fn build_pool(database: &Database) -> Result<DbPool, DbError> {
-    if let Database::Sqlite(path) = database {
-        path.to_str()
-            .ok_or_else(|| DbError::InvalidPath(path.clone()))?;
-    }
+    let target = match database {
+        Database::Sqlite(path) => Target::Sqlite(
+            path.to_str()
+                .ok_or_else(|| DbError::InvalidPath(path.clone()))?
+                .to_owned(),
+        ),
+        Database::Postgres(url) => Target::Postgres(url.clone()),
+    };
     let pool = Pool::builder()
         .max_size(POOL_SIZE)
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(30))
-        .build(ConnectionManager {
-            database: database.clone(),
-        })?;
+        .build(ConnectionManager { target })?;
     Ok(pool)
 }
 
