@@ -20,6 +20,8 @@ PACKAGES=(
   curl                        # the README's curl lines (and the test that runs them)
   libespeak-ng1               # TTS phonemes (the tts crate calls its C API)
   libespeak-ng-dev            # the link name libespeak-ng.so for the build
+  libpq-dev                   # PostgreSQL client library, linked by diesel (the PostgreSQL backend)
+  postgresql                  # initdb/pg_ctl for the PostgreSQL integration tests
   espeak-ng-data              # espeak-ng's language data
   python3-pip                 # `pip download` of the TTS wheels below (python3 unzips them)
 )

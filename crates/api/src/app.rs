@@ -17,7 +17,7 @@ use task_manager::{TaskManager, TaskManagerConfig};
 use tts::{PiperEngine, TtsHome};
 
 use crate::auth::{self, ApiToken, TokenError};
-use crate::db::{self, DbPool};
+use crate::db::{self, Database, DbPool, PostgresUrl};
 use crate::errors::ApiError;
 use crate::handlers;
 use crate::repository;
@@ -34,8 +34,10 @@ pub struct AppConfig {
     /// [`auth::MIN_TOKEN_CHARS`] visible ASCII characters: an empty or shorter one is refused
     /// at start-up, never taken for "no token".
     pub api_token: Option<String>,
-    /// Holds `storyflow.sqlite3` and `media/`.
+    /// Holds `media/` and, unless `database_url` is set, `storyflow.sqlite3`.
     pub data_dir: PathBuf,
+    /// A PostgreSQL server instead of the SQLite file in the data folder.
+    pub database_url: Option<PostgresUrl>,
     /// Origins allowed by CORS; others get no CORS headers at all.
     pub cors_origins: Vec<String>,
     pub limits: UploadLimits,
@@ -57,6 +59,7 @@ impl AppConfig {
             bind: "127.0.0.1:8000".to_owned(),
             api_token: None,
             data_dir: data_dir.into(),
+            database_url: None,
             cors_origins: vec!["http://localhost:3000".to_owned()],
             limits: UploadLimits::default(),
             preview: None,
@@ -76,8 +79,13 @@ impl AppConfig {
             .map_err(StartupError::ApiToken)
     }
 
-    pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join("storyflow.sqlite3")
+    /// The PostgreSQL server if one is configured, otherwise `storyflow.sqlite3` in the data
+    /// folder.
+    pub fn database(&self) -> Database {
+        match &self.database_url {
+            Some(url) => Database::Postgres(url.clone()),
+            None => Database::Sqlite(self.data_dir.join("storyflow.sqlite3")),
+        }
     }
 
     pub fn media_root(&self) -> PathBuf {
@@ -96,6 +104,7 @@ impl std::fmt::Debug for AppConfig {
             .field("bind", &self.bind)
             .field("api_token", &self.api_token.as_ref().map(|_| "<redacted>"))
             .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url)
             .field("cors_origins", &self.cors_origins)
             .field("limits", &self.limits)
             .field("preview", &self.preview)
@@ -190,7 +199,9 @@ impl Application {
                 source,
             })?;
         }
-        let pool = db::build_pool(&config.database_path())?;
+        let database = config.database();
+        log::info!("database: {database}");
+        let pool = db::build_pool(&database)?;
         db::run_migrations(&pool)?;
         recover_interrupted(&pool, &media_root)?;
 

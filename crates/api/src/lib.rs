@@ -1,7 +1,7 @@
-//! StoryFlow's REST backend as a library: the SQLite data layer, the HTTP handlers the editor UI
-//! speaks to, and the background tasks (renders, narration from text) that tie the database,
-//! the renderer (`core_engine`), the synthesiser (`tts`) and the executor (`task_manager`)
-//! together through traits.
+//! StoryFlow's REST backend as a library: the data layer (SQLite or PostgreSQL), the HTTP
+//! handlers the editor UI speaks to, and the background tasks (renders, narration from text)
+//! that tie the database, the renderer (`core_engine`), the synthesiser (`tts`) and the
+//! executor (`task_manager`) together through traits.
 
 pub mod app;
 pub mod auth;

@@ -5,15 +5,17 @@
 //! `/media/...` URLs for media-relative paths, `project` for `project_id`). Shapes that add
 //! to a row (counts, nested segments, pages) are in `views`.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use core_engine::text_overlay::{format_hex_color, SubtitleStyle};
 use core_engine::{MusicSpec, RenderSpec};
+use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
 use diesel::prelude::*;
-use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::Text;
-use diesel::sqlite::{Sqlite, SqliteValue};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::schema::{global_settings, logos, projects, segments};
@@ -21,8 +23,20 @@ use crate::storage::media_url;
 
 /// The current UTC time at microsecond precision, the precision the API reports, so a value
 /// read back from the database equals the one written.
+///
+/// Never the same value twice in one process (a clash moves on by a microsecond), so lists
+/// ordered by time keep creation order on every backend without a hidden row number.
 pub fn now() -> NaiveDateTime {
-    Utc::now().naive_utc().trunc_subsecs(6)
+    static LAST_MICROS: AtomicI64 = AtomicI64::new(i64::MIN);
+    let current = Utc::now().naive_utc().trunc_subsecs(6);
+    let micros = current.and_utc().timestamp_micros();
+    let previous = LAST_MICROS.fetch_max(micros, Ordering::Relaxed);
+    if micros > previous {
+        return current;
+    }
+    // Another call took this microsecond (or the clock went back): take the next free one.
+    let next = LAST_MICROS.fetch_add(1, Ordering::Relaxed) + 1;
+    chrono::DateTime::from_timestamp_micros(next).map_or(current, |at| at.naive_utc())
 }
 
 /// ISO-8601 UTC with microseconds and a `Z`, as DRF writes dates.
@@ -92,16 +106,24 @@ impl ProjectStatus {
     }
 }
 
-impl ToSql<Text, Sqlite> for ProjectStatus {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
-        out.set_value(self.as_str());
-        Ok(IsNull::No)
+/// Stored as its text on every backend.
+impl<DB> ToSql<Text, DB> for ProjectStatus
+where
+    DB: Backend,
+    str: ToSql<Text, DB>,
+{
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+        self.as_str().to_sql(out)
     }
 }
 
-impl FromSql<Text, Sqlite> for ProjectStatus {
-    fn from_sql(value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        let text = <String as FromSql<Text, Sqlite>>::from_sql(value)?;
+impl<DB> FromSql<Text, DB> for ProjectStatus
+where
+    DB: Backend,
+    String: FromSql<Text, DB>,
+{
+    fn from_sql(value: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        let text = String::from_sql(value)?;
         Self::parse(&text).ok_or_else(|| format!("unknown project status {text:?}").into())
     }
 }
@@ -115,7 +137,7 @@ impl std::fmt::Display for ProjectStatus {
 /// The JSON of a project in lists; the detail view adds `output_path` and `segments`, the
 /// gallery the video's duration.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable, Serialize)]
-#[diesel(table_name = projects, check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(table_name = projects, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct Project {
     pub id: String,
     pub title: String,
@@ -174,7 +196,7 @@ impl ProjectUpdate {
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable, Serialize)]
-#[diesel(table_name = segments, check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(table_name = segments, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct Segment {
     pub id: String,
     #[serde(rename = "project")]
@@ -226,7 +248,7 @@ impl SegmentUpdate {
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable, Serialize)]
-#[diesel(table_name = logos, check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(table_name = logos, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct Logo {
     pub id: String,
     /// The uploaded file's name without extension, for display only.
@@ -242,7 +264,7 @@ pub struct Logo {
 /// The single settings row (id 1). On the wire every field but the id; numbers stay numbers
 /// (the UI calls `.toFixed()` on some).
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable, Serialize)]
-#[diesel(table_name = global_settings, check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(table_name = global_settings, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub struct GlobalSettings {
     #[serde(skip)]
     pub id: i32,

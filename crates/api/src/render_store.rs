@@ -12,9 +12,8 @@ use core_engine::overlay::OverlayError;
 use core_engine::spec::{SpokenWord, FRAME_RATES};
 use core_engine::text_overlay::{parse_hex_color, SubtitlePosition, SubtitleStyle};
 use core_engine::{MusicSpec, RenderSpec, SegmentSpec, SoundSettings};
-use diesel::SqliteConnection;
 
-use crate::db::DbPool;
+use crate::db::{AnyConnection, DbPool};
 use crate::models::{GlobalSettings, Logo, Project, Segment};
 use crate::repository::{self, RepoError};
 use crate::state::PreviewSize;
@@ -79,7 +78,7 @@ pub struct RenderInput {
 /// Reads a project's render input. An unknown project is `RepoError::NotFound`; an active
 /// logo whose row is gone is logged and left out (the render goes on without a watermark).
 pub fn load_render_input(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     project_id: &str,
 ) -> Result<RenderInput, RepoError> {
     // The project first, so an unknown id reads as "not found", not as "no segments".

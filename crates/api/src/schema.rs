@@ -1,5 +1,6 @@
-//! Diesel table definitions, kept by hand in step with `migrations/` (the column types are the
-//! ones `diesel print-schema` derives from the SQL).
+//! Diesel table definitions for both backends, kept by hand in step with `migrations/` and
+//! `migrations-postgres/` (the column types are the ones `diesel print-schema` derives from the
+//! SQL).
 
 diesel::table! {
     projects (id) {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use api::AppConfig;
 use core_engine::manifest::Manifest;
 
+use super::database::DatabaseArgs;
 use super::narrate::{narrate, NarrationArgs};
 use super::CommandResult;
 
@@ -12,21 +13,26 @@ use super::CommandResult;
 pub struct ImportArgs {
     /// The manifest JSON (paths in it are relative to its folder).
     manifest: PathBuf,
-    /// Folder holding the SQLite database and media/ (as for `serve`).
+    /// Folder holding media/ and the SQLite database (as for `serve`).
     #[arg(long, env = "STORYFLOW_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
+    #[command(flatten)]
+    database: DatabaseArgs,
     #[command(flatten)]
     narration: NarrationArgs,
 }
 
 /// Segments without `audio` are narrated from their text first (see [`narrate`]).
 pub fn run(args: ImportArgs) -> CommandResult {
+    // A bad URL fails before the (slow) narration.
+    let database_url = args.database.postgres_url()?;
     let mut manifest = Manifest::load(&args.manifest)?;
     core_engine::init()?;
     let _narrations = narrate(&mut manifest, &args.narration, &|| false)?;
-    let config = AppConfig::new(args.data_dir);
+    let mut config = AppConfig::new(args.data_dir);
+    config.database_url = database_url;
     std::fs::create_dir_all(config.media_root())?;
-    let pool = api::db::build_pool(&config.database_path())?;
+    let pool = api::db::build_pool(&config.database())?;
     api::db::run_migrations(&pool)?;
     let project_id = api::import::import_manifest(&pool, &config.media_root(), &manifest)?;
     println!("{project_id}");

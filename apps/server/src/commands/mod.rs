@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod cache;
+pub mod database;
 pub mod import;
 pub mod narrate;
 pub mod render;

@@ -6,6 +6,7 @@ use api::state::PreviewSize;
 use api::{AppConfig, Application};
 
 use super::cache::{jobs_parser, mb_to_bytes, DEFAULT_CACHE_MAX_MB};
+use super::database::DatabaseArgs;
 use super::CommandResult;
 
 #[derive(Debug, clap::Args)]
@@ -24,9 +25,11 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     api_token: Option<String>,
-    /// Folder holding the SQLite database and media/.
+    /// Folder holding media/ and the SQLite database (unless --database-url is set).
     #[arg(long, env = "STORYFLOW_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
+    #[command(flatten)]
+    database: DatabaseArgs,
     /// Origins allowed by CORS (comma-separated).
     #[arg(
         long,
@@ -63,6 +66,7 @@ fn parse_preview(raw: &str) -> Result<PreviewSize, String> {
 pub fn run(args: ServeArgs) -> CommandResult {
     let cors_origins = args.cors_origins();
     let mut config = AppConfig::new(args.data_dir);
+    config.database_url = args.database.postgres_url()?;
     config.bind = args.bind;
     config.api_token = args.api_token;
     config.cors_origins = cors_origins;
@@ -80,8 +84,13 @@ pub fn run(args: ServeArgs) -> CommandResult {
         } else {
             ""
         };
+        // The URL as Display shows it: without its password.
+        let database_note = match &config.database_url {
+            Some(url) => format!(", database {url}"),
+            None => String::new(),
+        };
         println!(
-            "StoryFlow listening on http://{host}:{} (data in {}{token_note})",
+            "StoryFlow listening on http://{host}:{} (data in {}{database_note}{token_note})",
             app.port(),
             config.data_dir.display()
         );

@@ -1,5 +1,5 @@
 //! The `storyflow` binary end to end: `serve` on port 0 answers health (and refuses a public
-//! address without an API token), `import` prints an id.
+//! address without an API token), `import` prints an id, both on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read};
@@ -20,13 +20,15 @@ fn storyflow() -> Command {
     Command::new(env!("CARGO_BIN_EXE_storyflow"))
 }
 
-#[test]
-fn serve_binds_port_zero_and_answers_health() {
-    let data = tempfile::tempdir().unwrap();
+/// `storyflow serve` on port 0 over `data_dir` with extra environment `env`; the server and
+/// its address (from the startup line, also returned).
+fn serve(data_dir: &Path, env: &[(&str, &str)]) -> (KillOnDrop, String, String) {
     let mut child = KillOnDrop(
         storyflow()
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(data.path())
+            .arg(data_dir)
+            .env_remove("STORYFLOW_DATABASE_URL")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -39,7 +41,15 @@ fn serve_binds_port_zero_and_answers_health() {
     let address = line
         .split_whitespace()
         .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    (child, address, line)
+}
+
+#[test]
+fn serve_binds_port_zero_and_answers_health() {
+    let data = tempfile::tempdir().unwrap();
+    let (_server, address, _) = serve(data.path(), &[]);
     let body: serde_json::Value = reqwest::blocking::get(format!("{address}/api/health/"))
         .unwrap()
         .json()
@@ -47,6 +57,42 @@ fn serve_binds_port_zero_and_answers_health() {
     assert_eq!(body["status"], "ok");
     assert!(data.path().join("storyflow.sqlite3").is_file());
     assert!(data.path().join("media").is_dir());
+}
+
+/// `import` and `serve` with `STORYFLOW_DATABASE_URL` keep the rows on a real PostgreSQL server
+/// (media stay in the data folder) and never show the URL's password.
+#[test]
+fn import_and_serve_share_a_postgres_database() {
+    let data = tempfile::tempdir().unwrap();
+    // The throwaway cluster trusts every local connection, so any password is accepted.
+    let url = test_cluster::fresh_database().replacen("postgres@", "postgres:s3cret@", 1);
+    let env = [("STORYFLOW_DATABASE_URL", url.as_str())];
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo/manifest.json");
+    let output = storyflow()
+        .arg("import")
+        .arg(&manifest)
+        .arg("--data-dir")
+        .arg(data.path())
+        .envs(env)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+    let id = String::from_utf8(output.stdout).unwrap();
+    let id = uuid_like(id.trim()).to_owned();
+
+    let (_server, address, line) = serve(data.path(), &env);
+    assert!(line.contains("postgres://postgres:***@"), "{line}");
+    assert!(!line.contains("s3cret"), "{line}");
+    let projects: serde_json::Value = reqwest::blocking::get(format!("{address}/api/projects/"))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(projects["count"], 1, "{projects}");
+    assert_eq!(projects["results"][0]["id"], id.as_str());
+    assert!(!data.path().join("storyflow.sqlite3").exists());
+    assert!(data.path().join(format!("media/projects/{id}")).is_dir());
 }
 
 /// Runs `storyflow serve ARGS` that is expected to refuse to start; its stderr.
@@ -92,6 +138,19 @@ fn serve_refuses_a_public_bind_without_a_token() {
     for hint in ["0.0.0.0:0", "--api-token", "STORYFLOW_API_TOKEN"] {
         assert!(stderr.contains(hint), "{stderr}");
     }
+}
+
+#[test]
+fn serve_refuses_a_database_url_that_is_not_postgres_without_showing_it() {
+    let stderr = serve_refusal(
+        &["--bind", "127.0.0.1:0"],
+        &[(
+            "STORYFLOW_DATABASE_URL",
+            "mysql://story:s3cret@localhost/flow",
+        )],
+    );
+    assert!(stderr.contains("postgres://"), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! HTTP handlers, one module per resource. `configure` mounts them all.
 
 use actix_web::web;
-use diesel::SqliteConnection;
 
+use crate::db::AnyConnection;
 use crate::errors::ApiError;
 use crate::repository::RepoError;
 use crate::state::AppState;
@@ -40,10 +40,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Runs repository work (typed `RepoError`) through `support::with_conn`, so handlers never
-/// block the async workers on SQLite.
+/// block the async workers on the database.
 pub async fn with_db<T, F>(state: &AppState, work: F) -> Result<T, ApiError>
 where
-    F: FnOnce(&mut SqliteConnection) -> Result<T, RepoError> + Send + 'static,
+    F: FnOnce(&mut AnyConnection) -> Result<T, RepoError> + Send + 'static,
     T: Send + 'static,
 {
     support::with_conn(state, move |conn| work(conn).map_err(ApiError::from)).await

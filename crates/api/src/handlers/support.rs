@@ -3,9 +3,9 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, Resource};
-use diesel::SqliteConnection;
 use serde_json::json;
 
+use crate::db::AnyConnection;
 use crate::errors::ApiError;
 use crate::state::AppState;
 use crate::views::last_page;
@@ -14,7 +14,7 @@ use crate::views::last_page;
 /// may fail with any `ApiError` (validation that needs the stored row, say).
 pub async fn with_conn<T, F>(state: &AppState, work: F) -> Result<T, ApiError>
 where
-    F: FnOnce(&mut SqliteConnection) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
     let pool = state.pool.clone();

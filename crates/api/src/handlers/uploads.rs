@@ -358,7 +358,7 @@ async fn store<F>(
 ) -> Result<Segment, ApiError>
 where
     F: FnOnce(
-            &mut diesel::SqliteConnection,
+            &mut crate::db::AnyConnection,
             &str,
         ) -> Result<(Segment, Option<String>), repository::RepoError>
         + Send

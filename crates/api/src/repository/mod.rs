@@ -1,8 +1,8 @@
 //! Every database operation of the application, as plain functions over a connection.
 //!
-//! Each public function is atomic on its own: the ones that read before they write run in an
-//! IMMEDIATE transaction (they take SQLite's write lock up front, so a concurrent writer makes
-//! them wait through the busy timeout instead of failing mid-way). Because SQLite cannot nest
+//! Each public function is atomic on its own, on either backend: the ones that read before they
+//! write run in `db::write_transaction` (they take the database's write lock up front, so a
+//! concurrent writer makes them wait instead of failing mid-way). Because SQLite cannot nest
 //! those, call them outside any transaction of your own; operations that must combine several
 //! steps (importing a project with its segments, say) have their own function here.
 //!

@@ -3,10 +3,10 @@
 use chrono::NaiveDateTime;
 use diesel::dsl::max;
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
 
 use super::projects::{count_segments, create_project, ensure_not_rendering, get_project};
 use super::{not_found, Page, RepoError, Result, LOCKED_EDIT_MESSAGE, LOCKED_FILES_MESSAGE};
+use crate::db::{on_backend, AnyConnection};
 use crate::models::{now, Project, Segment, SegmentText, SegmentUpdate};
 use crate::schema::segments;
 
@@ -14,7 +14,7 @@ use crate::schema::segments;
 const INSERT_CHUNK: usize = 500;
 
 /// The project's segments in `sequence_index` order (empty for an unknown project).
-pub fn list_segments(conn: &mut SqliteConnection, project_id: &str) -> Result<Vec<Segment>> {
+pub fn list_segments(conn: &mut AnyConnection, project_id: &str) -> Result<Vec<Segment>> {
     Ok(segments::table
         .filter(segments::project_id.eq(project_id))
         .order(segments::sequence_index.asc())
@@ -24,7 +24,7 @@ pub fn list_segments(conn: &mut SqliteConnection, project_id: &str) -> Result<Ve
 
 /// The project and its segments in order, read from one snapshot.
 pub fn get_project_with_segments(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: &str,
 ) -> Result<(Project, Vec<Segment>)> {
     conn.transaction(|conn| {
@@ -36,7 +36,7 @@ pub fn get_project_with_segments(
 
 /// One page of the project's segments in order.
 pub fn list_segments_page(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     project_id: &str,
     offset: i64,
     limit: i64,
@@ -54,7 +54,7 @@ pub fn list_segments_page(
     })
 }
 
-pub fn get_segment(conn: &mut SqliteConnection, id: &str) -> Result<Segment> {
+pub fn get_segment(conn: &mut AnyConnection, id: &str) -> Result<Segment> {
     segments::table
         .find(id)
         .select(Segment::as_select())
@@ -65,11 +65,11 @@ pub fn get_segment(conn: &mut SqliteConnection, id: &str) -> Result<Segment> {
 
 /// Appends one segment at the end of the project.
 pub fn create_segment(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     project_id: &str,
     text: &SegmentText,
 ) -> Result<Segment> {
-    conn.immediate_transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         ensure_not_rendering(conn, project_id)?;
         let mut created = append(conn, project_id, std::slice::from_ref(text))?;
         created
@@ -81,11 +81,11 @@ pub fn create_segment(
 /// Appends segments at the end of the project, all or none; returns all of the project's
 /// segments in order.
 pub fn append_segments(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     project_id: &str,
     texts: &[SegmentText],
 ) -> Result<Vec<Segment>> {
-    conn.immediate_transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         ensure_not_rendering(conn, project_id)?;
         append(conn, project_id, texts)?;
         list_segments(conn, project_id)
@@ -94,11 +94,11 @@ pub fn append_segments(
 
 /// Creates a project together with its segments, all or none.
 pub fn import_project(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     title: &str,
     texts: &[SegmentText],
 ) -> Result<(Project, Vec<Segment>)> {
-    conn.immediate_transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let project = create_project(conn, title)?;
         let segments = append(conn, &project.id, texts)?;
         Ok((project, segments))
@@ -107,7 +107,7 @@ pub fn import_project(
 
 /// Inserts segments after the project's last one and returns the new rows.
 fn append(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     project_id: &str,
     texts: &[SegmentText],
 ) -> Result<Vec<Segment>> {
@@ -123,9 +123,9 @@ fn append(
         .map(|(text, sequence_index)| new_segment(project_id, sequence_index, text, at))
         .collect();
     for chunk in rows.chunks(INSERT_CHUNK) {
-        diesel::insert_into(segments::table)
+        on_backend!(conn, |conn| diesel::insert_into(segments::table)
             .values(chunk)
-            .execute(conn)?;
+            .execute(conn))?;
     }
     Ok(rows)
 }
@@ -154,11 +154,11 @@ fn new_segment(
 /// Applies a partial update. A locked segment accepts only a change of `is_locked`; text
 /// edits are refused while the project renders (locking is not render input).
 pub fn update_segment(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: &str,
     changes: &SegmentUpdate,
 ) -> Result<Segment> {
-    conn.immediate_transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let segment = get_segment(conn, id)?;
         if !changes.edits_content() {
             if changes.is_empty() {
@@ -170,17 +170,19 @@ pub fn update_segment(
             }
             ensure_not_rendering(conn, &segment.project_id)?;
         }
-        Ok(diesel::update(segments::table.find(id))
-            .set((changes, segments::updated_at.eq(now())))
-            .returning(Segment::as_returning())
-            .get_result(conn)?)
+        Ok(on_backend!(conn, |conn| diesel::update(
+            segments::table.find(id)
+        )
+        .set((changes, segments::updated_at.eq(now())))
+        .returning(Segment::as_returning())
+        .get_result(conn))?)
     })
 }
 
 /// Deletes the segment and closes the gap in the numbering; returns the deleted row (the
 /// caller removes its files).
-pub fn delete_segment(conn: &mut SqliteConnection, id: &str) -> Result<Segment> {
-    conn.immediate_transaction(|conn| {
+pub fn delete_segment(conn: &mut AnyConnection, id: &str) -> Result<Segment> {
+    crate::db::write_transaction(conn, |conn| {
         let segment = get_segment(conn, id)?;
         ensure_not_rendering(conn, &segment.project_id)?;
         diesel::delete(segments::table.find(id)).execute(conn)?;
@@ -205,11 +207,11 @@ pub fn delete_segment(conn: &mut SqliteConnection, id: &str) -> Result<Segment> 
 /// Puts the project's segments in the given order. `order` must name each of the project's
 /// segments exactly once (else `Invalid`, with what is wrong). Returns the segments in order.
 pub fn reorder_segments(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     project_id: &str,
     order: &[String],
 ) -> Result<Vec<Segment>> {
-    conn.immediate_transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         ensure_not_rendering(conn, project_id)?;
         let current: Vec<String> = segments::table
             .filter(segments::project_id.eq(project_id))
@@ -277,22 +279,22 @@ fn check_permutation(current: &[String], order: &[String]) -> Result<()> {
 /// Sets (`Some`) or clears (`None`) the segment's image; returns the updated segment and the
 /// previous file, which the caller deletes once this has committed.
 pub fn set_segment_image(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: &str,
     image_file: Option<&str>,
 ) -> Result<(Segment, Option<String>)> {
-    conn.immediate_transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let segment = modifiable_segment(conn, id)?;
         if image_file.is_none() && segment.image_file.is_none() {
             return Err(RepoError::Invalid("No image to remove".to_owned()));
         }
-        let updated = diesel::update(segments::table.find(id))
+        let updated = on_backend!(conn, |conn| diesel::update(segments::table.find(id))
             .set((
                 segments::image_file.eq(image_file),
                 segments::updated_at.eq(now()),
             ))
             .returning(Segment::as_returning())
-            .get_result(conn)?;
+            .get_result(conn))?;
         Ok((updated, segment.image_file))
     })
 }
@@ -300,29 +302,29 @@ pub fn set_segment_image(
 /// Sets (`Some((file, duration))`) or clears (`None`) the segment's narration; returns the
 /// updated segment and the previous file, which the caller deletes once this has committed.
 pub fn set_segment_audio(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: &str,
     audio: Option<(&str, f64)>,
 ) -> Result<(Segment, Option<String>)> {
-    conn.immediate_transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let segment = modifiable_segment(conn, id)?;
         if audio.is_none() && segment.audio_file.is_none() {
             return Err(RepoError::Invalid("No audio to remove".to_owned()));
         }
-        let updated = diesel::update(segments::table.find(id))
+        let updated = on_backend!(conn, |conn| diesel::update(segments::table.find(id))
             .set((
                 segments::audio_file.eq(audio.map(|(file, _)| file)),
                 segments::audio_duration.eq(audio.map(|(_, duration)| duration)),
                 segments::updated_at.eq(now()),
             ))
             .returning(Segment::as_returning())
-            .get_result(conn)?;
+            .get_result(conn))?;
         Ok((updated, segment.audio_file))
     })
 }
 
 /// The segment, if its files may change: not locked, and its project not rendering.
-fn modifiable_segment(conn: &mut SqliteConnection, id: &str) -> Result<Segment> {
+fn modifiable_segment(conn: &mut AnyConnection, id: &str) -> Result<Segment> {
     let segment = get_segment(conn, id)?;
     if segment.is_locked {
         return Err(RepoError::Locked(LOCKED_FILES_MESSAGE.to_owned()));

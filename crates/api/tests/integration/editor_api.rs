@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use api::models::ProjectStatus;
 use api::repository;
-use api::AppConfig;
 use serde_json::{json, Value};
 
-use crate::common::{spawn_app, spawn_with, TestApp};
+use super::BACKEND;
+use crate::common::{spawn_app_on, spawn_with, test_config_on, TestApp};
 use crate::support::{jpeg, multipart_body, png, png_declaring, status_json, upload, wav};
 
 fn create_project(app: &TestApp, title: &str) -> Value {
@@ -55,7 +55,7 @@ fn files_in(dir: PathBuf) -> Vec<String> {
 
 #[test]
 fn projects_are_created_listed_read_updated_and_deleted() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let created = create_project(&app, "  First story  ");
     assert_eq!(created["title"], "First story");
     assert_eq!(created["status"], "DRAFT");
@@ -111,7 +111,7 @@ fn projects_are_created_listed_read_updated_and_deleted() {
 
 #[test]
 fn project_lists_are_paginated_newest_first() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let (status, empty) = status_json(app.get("/api/projects/"));
     assert_eq!(status, 200);
     assert_eq!(
@@ -149,7 +149,7 @@ fn project_lists_are_paginated_newest_first() {
 
 #[test]
 fn bad_requests_get_json_errors_not_500s() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let url = app.url("/api/projects/");
     let send = |request: reqwest::blocking::RequestBuilder| status_json(request.send().unwrap());
 
@@ -203,7 +203,7 @@ fn bad_requests_get_json_errors_not_500s() {
 
 #[test]
 fn text_and_json_imports_create_projects_and_segments() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let raw = "Text: The sun rises.\nPrompt: sunrise over hills\n---\n\
                A fox wakes up.\n----\n\n-----\nTEXT: The end.";
     let detail = import_text(&app, "Fox", raw);
@@ -276,7 +276,7 @@ fn text_and_json_imports_create_projects_and_segments() {
 
 #[test]
 fn segments_are_created_edited_locked_deleted_and_reordered() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let project = import_text(&app, "Segs", "a\n---\nb\n---\nc");
     let pid = id_of(&project);
 
@@ -394,7 +394,7 @@ fn segments_are_created_edited_locked_deleted_and_reordered() {
 
 #[test]
 fn uploads_are_checked_by_content_and_replace_files_safely() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let project = import_text(&app, "Media", "one");
     let pid = id_of(&project);
     let sid = id_of(&project["segments"][0]);
@@ -647,8 +647,7 @@ fn uploads_are_checked_by_content_and_replace_files_safely() {
 #[test]
 fn oversized_uploads_are_refused_while_streaming() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = AppConfig::new(dir.path());
-    config.bind = "127.0.0.1:0".to_owned();
+    let mut config = test_config_on(BACKEND, dir.path());
     config.limits.image_bytes = 64 * 1024;
     config.limits.audio_bytes = 64 * 1024;
     config.limits.logo_bytes = 64 * 1024;
@@ -714,7 +713,7 @@ fn oversized_uploads_are_refused_while_streaming() {
 
 #[test]
 fn render_input_cannot_change_while_processing() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let project = import_text(&app, "Busy", "a\n---\nb");
     let pid = id_of(&project);
     let sid = id_of(&project["segments"][0]);
@@ -793,7 +792,7 @@ fn render_input_cannot_change_while_processing() {
 
 #[test]
 fn settings_are_read_and_validated_field_by_field() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let (status, settings) = status_json(app.get("/api/settings/"));
     assert_eq!(status, 200);
     let expected = json!({
@@ -887,7 +886,7 @@ fn settings_are_read_and_validated_field_by_field() {
 
 #[test]
 fn logos_are_uploaded_listed_activated_and_deleted() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let (status, logo) = status_json(upload(
         &app,
         "/api/settings/logos/",
@@ -979,7 +978,7 @@ const DEJAVU: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
 #[test]
 fn fonts_are_uploaded_checked_and_become_the_subtitle_font() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let font = std::fs::read(DEJAVU).unwrap();
     let upload_font = |field: &str, filename: &str, data: &[u8]| {
         status_json(upload(
@@ -1049,7 +1048,7 @@ fn fonts_are_uploaded_checked_and_become_the_subtitle_font() {
 
 #[test]
 fn the_gallery_lists_streams_and_downloads_finished_videos() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let done = import_text(&app, "My \"Best\"/Story", "a\n---\nb");
     let pid = id_of(&done);
     let unfinished = create_project(&app, "Draft");
@@ -1128,7 +1127,7 @@ fn the_gallery_lists_streams_and_downloads_finished_videos() {
 
 #[test]
 fn a_project_goes_from_text_to_ready_to_render() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let project = import_text(
         &app,
         "Workflow",

@@ -1,14 +1,21 @@
 //! The api crate's integration tests, in one test binary (one link, one executable on disk):
 //! the HTTP API end to end on a real server, and the repository on a real database.
+//!
+//! The suites in `sqlite.rs` and `postgres.rs` are compiled once per database backend, so each
+//! of their tests runs on both (`sqlite::…` and `postgres::…`); PostgreSQL is a throwaway
+//! cluster this binary starts (the `test_cluster` crate). The render suite is SQLite only but
+//! for one end-to-end render on PostgreSQL.
+// Compiling those suites twice, once per backend, is the point.
+#![allow(clippy::duplicate_mod)]
 
 mod common;
 mod support;
 
 mod auth;
 mod cors;
-mod editor_api;
-mod music_api;
+mod migrations;
 mod narration_api;
 mod original_contract;
+mod postgres;
 mod render_api;
-mod repository;
+mod sqlite;

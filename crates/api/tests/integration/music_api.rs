@@ -5,12 +5,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use api::AppConfig;
 use core_engine::spec::{LOUDNESS_TARGET, MIN_MUSIC_SECONDS, MUSIC_DUCKING, MUSIC_VOLUME};
 use core_engine::{MusicSpec, SoundSettings};
 use serde_json::{json, Value};
 
-use crate::common::{spawn_app, spawn_with, TestApp};
+use super::BACKEND;
+use crate::common::{spawn_app_on, spawn_with, test_config_on, TestApp};
 use crate::support::{png, status_json, upload, wav};
 
 const MUSIC: &str = "/api/settings/music/";
@@ -54,7 +54,7 @@ fn media_file(app: &TestApp, url: &Value) -> PathBuf {
 
 #[test]
 fn music_is_uploaded_replaced_and_removed() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let defaults = settings(&app);
     assert_eq!(defaults["music_enabled"], false);
     assert_eq!(defaults["music_file"], Value::Null);
@@ -101,8 +101,7 @@ fn music_is_uploaded_replaced_and_removed() {
 #[test]
 fn music_that_is_not_usable_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = AppConfig::new(dir.path());
-    config.bind = "127.0.0.1:0".to_owned();
+    let mut config = test_config_on(BACKEND, dir.path());
     config.limits.music_bytes = 64 * 1024;
     let app = spawn_with(config);
     let (status, body) = upload_music(&app, "kept.wav", &wav(MIN_MUSIC_SECONDS + 0.5));
@@ -162,7 +161,7 @@ fn music_that_is_not_usable_is_refused_and_changes_nothing() {
 
 #[test]
 fn sound_settings_are_validated_and_stored() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let before = settings(&app);
     let refusals = [
         ("music_volume", json!(MUSIC_VOLUME.max + 0.5)),
@@ -211,7 +210,7 @@ fn sound_settings_are_validated_and_stored() {
 
 #[test]
 fn a_render_with_music_completes() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let request = json!({ "format": "text", "title": "Tune", "raw_text": "One line." });
     let (status, project) = status_json(app.post_json("/api/projects/import/", &request));
     assert_eq!(status, 201, "{project}");

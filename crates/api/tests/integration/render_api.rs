@@ -9,7 +9,7 @@ use api::models::{ProjectStatus, SettingsUpdate};
 use api::repository;
 use serde_json::{json, Value};
 
-use crate::common::{spawn_app, spawn_app_in, TestApp};
+use crate::common::{spawn_app, spawn_app_in, spawn_app_on, Backend, TestApp};
 use crate::support::{png, status_json, upload};
 
 const RENDER_TIMEOUT: Duration = Duration::from_secs(120);
@@ -67,7 +67,18 @@ fn hidden_files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn render_completes_and_serves_the_video() {
-    let app = spawn_app();
+    render_completes_and_serves_the_video_on(Backend::Sqlite);
+}
+
+/// The one render on PostgreSQL: the worker's own connections, status polling and the
+/// outcome's columns, end to end.
+#[test]
+fn render_completes_and_serves_the_video_on_postgres() {
+    render_completes_and_serves_the_video_on(Backend::Postgres);
+}
+
+fn render_completes_and_serves_the_video_on(backend: Backend) {
+    let app = spawn_app_on(backend);
     let project = import_demo(&app);
 
     let started = app.post_empty(&format!("/api/projects/{project}/render/"));

@@ -1,31 +1,75 @@
 //! Test harness: the real application on port 0 with its own temporary data folder, served from
-//! a background thread so tests can use a blocking HTTP client.
+//! a background thread so tests can use a blocking HTTP client, on either database backend.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use api::db::DbPool;
+use api::db::{Database, DbPool, PostgresUrl};
 use api::state::PreviewSize;
 use api::{AppConfig, Application};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::Value;
 
+/// The database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `storyflow.sqlite3` in the data folder (the default).
+    Sqlite,
+    /// A fresh database on this test binary's PostgreSQL cluster.
+    Postgres,
+}
+
+impl Backend {
+    /// Points `config` at this backend (a new database for PostgreSQL).
+    pub fn configure(self, config: &mut AppConfig) {
+        config.database_url = match self {
+            Self::Sqlite => None,
+            Self::Postgres => Some(fresh_postgres()),
+        };
+    }
+
+    /// A new, migrated database of this backend (the SQLite file in `dir`).
+    pub fn fresh_pool(self, dir: &Path) -> DbPool {
+        let database = match self {
+            Self::Sqlite => Database::Sqlite(dir.join("test.sqlite3")),
+            Self::Postgres => Database::Postgres(fresh_postgres()),
+        };
+        let pool = api::db::build_pool(&database).unwrap();
+        api::db::run_migrations(&pool).unwrap();
+        pool
+    }
+}
+
+/// A new database on this test binary's PostgreSQL cluster.
+fn fresh_postgres() -> PostgresUrl {
+    PostgresUrl::parse(&test_cluster::fresh_database()).unwrap()
+}
+
 pub struct TestApp {
     pub address: String,
     pub data_dir: PathBuf,
+    pub database: Database,
     pub client: Client,
     /// The app's API token, sent by the request helpers below (`client` sends none).
     pub token: Option<String>,
+    /// Stops the server when the app is dropped, so its pool's connections close (PostgreSQL
+    /// would otherwise run out of them over a whole test run).
+    server: actix_web::dev::ServerHandle,
     /// Keeps the folder alive as long as the app; `None` when the caller owns the folder.
     _temp: Option<tempfile::TempDir>,
 }
 
-/// A fresh app with an empty database, rendering tiny previews (320x180 at 15 fps).
+/// A fresh app with an empty SQLite database, rendering tiny previews (320x180 at 15 fps).
 pub fn spawn_app() -> TestApp {
+    spawn_app_on(Backend::Sqlite)
+}
+
+/// [`spawn_app`] on `backend`.
+pub fn spawn_app_on(backend: Backend) -> TestApp {
     let temp = tempfile::tempdir().unwrap();
-    let mut app = spawn_app_in(temp.path());
+    let mut app = spawn_with(test_config_on(backend, temp.path()));
     app._temp = Some(temp);
     app
 }
@@ -45,9 +89,15 @@ pub fn spawn_app_in(data_dir: &Path) -> TestApp {
     spawn_with(test_config(data_dir))
 }
 
-/// Loopback, port 0, tiny previews, no token.
+/// Loopback, port 0, tiny previews, no token, SQLite.
 pub fn test_config(data_dir: &Path) -> AppConfig {
+    test_config_on(Backend::Sqlite, data_dir)
+}
+
+/// [`test_config`] on `backend`.
+pub fn test_config_on(backend: Backend, data_dir: &Path) -> AppConfig {
     let mut config = AppConfig::new(data_dir);
+    backend.configure(&mut config);
     config.bind = "127.0.0.1:0".to_owned();
     config.preview = Some(PreviewSize {
         width: 320,
@@ -59,31 +109,34 @@ pub fn test_config(data_dir: &Path) -> AppConfig {
 
 pub fn spawn_with(config: AppConfig) -> TestApp {
     let data_dir = config.data_dir.clone();
+    let database = config.database();
     let token = config.api_token.clone();
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             match Application::build(config) {
                 Ok(app) => {
-                    sender.send(Ok(app.port())).unwrap();
+                    sender.send(Ok((app.port(), app.handle()))).unwrap();
                     app.run_until_stopped().await.unwrap();
                 }
                 Err(err) => sender.send(Err(err.to_string())).unwrap(),
             }
         });
     });
-    let port = receiver
+    let (port, handle) = receiver
         .recv_timeout(Duration::from_secs(30))
         .unwrap()
         .unwrap();
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         data_dir,
+        database,
         client: Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
             .unwrap(),
         token,
+        server: handle,
         _temp: None,
     }
 }
@@ -99,7 +152,7 @@ impl TestApp {
 
     /// A second pool on the app's database, to arrange or inspect rows directly.
     pub fn pool(&self) -> DbPool {
-        api::db::build_pool(&self.data_dir.join("storyflow.sqlite3")).unwrap()
+        api::db::build_pool(&self.database).unwrap()
     }
 
     /// A request to `path` carrying the app's token, if it has one.
@@ -159,5 +212,12 @@ impl TestApp {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sending the stop command is synchronous; its completion need not be awaited.
+        drop(self.server.stop(false));
     }
 }

@@ -1,0 +1,13 @@
+//! The suites that run on every backend, here on Postgres (see main.rs).
+
+use crate::common::Backend;
+
+/// The backend the suites below run on.
+const BACKEND: Backend = Backend::Postgres;
+
+#[path = "editor_api.rs"]
+mod editor_api;
+#[path = "music_api.rs"]
+mod music_api;
+#[path = "repository.rs"]
+mod repository;

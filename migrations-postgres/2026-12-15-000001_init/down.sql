@@ -1,0 +1,4 @@
+DROP TABLE global_settings;
+DROP TABLE logos;
+DROP TABLE segments;
+DROP TABLE projects;
