@@ -352,11 +352,10 @@ fn import_and_render_refuse_an_oversized_picture_from_its_header() {
     assert!(!dir.path().join("out.mp4").exists());
 }
 
-#[test]
-fn a_failed_render_prints_each_cause_of_its_error_once() {
-    let dir = tempfile::tempdir().unwrap();
+/// A one-segment 160x90 manifest of the demo's last picture and narration, written in `dir`.
+fn tiny_manifest(dir: &Path) -> std::path::PathBuf {
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo");
-    let manifest = dir.path().join("manifest.json");
+    let manifest = dir.join("manifest.json");
     let body = serde_json::json!({
         "title": "CLI",
         "settings": {"width": 160, "height": 90, "fps": 10},
@@ -364,6 +363,13 @@ fn a_failed_render_prints_each_cause_of_its_error_once() {
                       "image": demo.join("images/04.jpg"), "audio": demo.join("audio/04.flac")}],
     });
     std::fs::write(&manifest, body.to_string()).unwrap();
+    manifest
+}
+
+#[test]
+fn a_failed_render_prints_each_cause_of_its_error_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = tiny_manifest(dir.path());
     // The output's folder cannot be made: a file is in the way.
     let blocker = dir.path().join("blocker");
     std::fs::write(&blocker, "not a folder").unwrap();
@@ -398,15 +404,7 @@ fn a_failed_render_prints_each_cause_of_its_error_once() {
 #[test]
 fn render_music_flag_names_a_music_file_it_cannot_use() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo");
-    let manifest = dir.path().join("manifest.json");
-    let body = serde_json::json!({
-        "title": "CLI",
-        "settings": {"width": 160, "height": 90, "fps": 10},
-        "segments": [{"text_content": "Hello.",
-                      "image": demo.join("images/04.jpg"), "audio": demo.join("audio/04.flac")}],
-    });
-    std::fs::write(&manifest, body.to_string()).unwrap();
+    let manifest = tiny_manifest(dir.path());
     let music = dir.path().join("nowhere.mp3");
     let output = storyflow()
         .arg("render")

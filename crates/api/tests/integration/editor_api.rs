@@ -10,7 +10,7 @@ use api::repository;
 use serde_json::{json, Value};
 
 use super::BACKEND;
-use crate::common::{spawn_app_on, spawn_with, test_config_on, TestApp};
+use crate::common::{files_in, spawn_app_on, spawn_with, test_config_on, TestApp};
 use crate::support::{jpeg, multipart_body, png, png_declaring, status_json, upload, wav};
 
 fn create_project(app: &TestApp, title: &str) -> Value {
@@ -38,19 +38,6 @@ fn id_of(body: &Value) -> String {
 fn media_file(app: &TestApp, url: &Value) -> PathBuf {
     app.media_root()
         .join(url.as_str().unwrap().strip_prefix("/media/").unwrap())
-}
-
-fn files_in(dir: PathBuf) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|entry| entry.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
 }
 
 #[test]

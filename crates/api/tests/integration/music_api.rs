@@ -10,7 +10,7 @@ use core_engine::{MusicSpec, SoundSettings};
 use serde_json::{json, Value};
 
 use super::BACKEND;
-use crate::common::{spawn_app_on, spawn_with, test_config_on, TestApp};
+use crate::common::{files_in, spawn_app_on, spawn_with, test_config_on, TestApp};
 use crate::support::{png, status_json, upload, wav};
 
 const MUSIC: &str = "/api/settings/music/";
@@ -27,16 +27,7 @@ fn settings(app: &TestApp) -> Value {
 
 /// Every entry of the media root's music folder, hidden temporary files included.
 fn music_folder(app: &TestApp) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(app.media_root().join("music"))
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|entry| entry.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+    files_in(app.media_root().join("music"))
 }
 
 /// The file a `/media/music/...` URL names, by its name in the music folder.

@@ -221,3 +221,18 @@ impl Drop for TestApp {
         drop(self.server.stop(false));
     }
 }
+
+/// The names of the entries of `dir` (hidden temporary files included), sorted; none when it
+/// does not exist.
+pub fn files_in(dir: PathBuf) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
