@@ -11,8 +11,8 @@ use crate::common::{compressed_video, demo_spec};
 /// The renderer version and the SHA-256 of the demo project's compressed video samples
 /// (320x180, 15 fps, every layer) as that version renders them.
 const GOLDEN: (u32, &str) = (
-    4,
-    "ba665a922fddb11ef603b102896a804dc716114630a7644c3187eeb99cf3c54c",
+    5,
+    "a878257ff67cd197e810dd7b716bde36457f3f368aaf484973a824b9c6cabd79",
 );
 
 #[test]
