@@ -274,8 +274,14 @@ pub fn check_audio(path: &Path, client_name: Option<&str>) -> Result<(String, f6
         .ok_or_else(|| {
             invalid("Unsupported audio format; use WAV, MP3, FLAC, OGG/Opus or M4A.".to_owned())
         })?;
-    let duration =
-        core_engine::probe_audio_duration(path).map_err(|err| invalid(without_path(&err, path)))?;
+    // The decoder's own reason: its error's wording is a render's ("narration audio"), and
+    // this file may be music.
+    let duration = core_engine::probe_audio_duration(path).map_err(|err| match err {
+        core_engine::RenderError::Audio { reason, .. } => {
+            invalid(format!("The file cannot be decoded: {reason}"))
+        }
+        other => invalid(without_path(&other, path)),
+    })?;
     if !duration.is_finite() || duration <= 0.0 {
         return Err(invalid("The file has no sound.".to_owned()));
     }
