@@ -15,7 +15,6 @@ mod auth;
 mod cors;
 mod migrations;
 mod narration_api;
-mod original_contract;
 mod postgres;
 mod render_api;
 mod sqlite;

@@ -6,7 +6,8 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{spawn_app, TestApp};
+use super::BACKEND;
+use crate::common::{spawn_app_on, TestApp};
 use crate::support::{status_json, upload};
 
 fn import(app: &TestApp, request: &Value) -> (u16, Value) {
@@ -46,7 +47,7 @@ fn project_count(app: &TestApp) -> Value {
 
 #[test]
 fn json_import_ignores_keys_it_does_not_use() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     // A story as another tool exports it: its own numbering and extra fields.
     let story = json!({
         "format": "json", "title": "The Fox", "author": "A. Writer", "version": 2,
@@ -85,7 +86,7 @@ fn json_import_ignores_keys_it_does_not_use() {
 
 #[test]
 fn text_import_reads_blocks_as_the_original_parser_does() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let raw = "Scene one\n\
                Text: The sun rises\n\
                \x20 text:   over the hills.  \n\
@@ -139,7 +140,7 @@ fn text_import_reads_blocks_as_the_original_parser_does() {
 
 #[test]
 fn import_titles_longer_than_200_characters_are_refused() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let request = |title: &str| json!({ "format": "text", "title": title, "raw_text": "a" });
     let (status, errors) = import(&app, &request(&"é".repeat(201)));
     assert_eq!(status, 400, "{errors}");
@@ -159,7 +160,7 @@ fn import_titles_longer_than_200_characters_are_refused() {
 
 #[test]
 fn an_uploaded_font_names_the_subtitle_font_family() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let (_, before) = status_json(app.get("/api/settings/"));
     assert_eq!(before["subtitle_font_family"], "Arial");
     let font = std::fs::read("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").unwrap();
@@ -181,7 +182,7 @@ fn an_uploaded_font_names_the_subtitle_font_family() {
 
 #[test]
 fn malformed_ids_are_the_same_404_as_unknown_ones() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let unknown = uuid::Uuid::new_v4();
     for (malformed, known_shape) in [
         ("/api/projects/99999/", format!("/api/projects/{unknown}/")),
@@ -223,7 +224,7 @@ fn malformed_ids_are_the_same_404_as_unknown_ones() {
 
 #[test]
 fn segments_listed_without_a_project_are_an_empty_page() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     text_import(&app, "a\n---\nb");
     let empty = json!({ "count": 0, "next": null, "previous": null, "results": [] });
     for path in [

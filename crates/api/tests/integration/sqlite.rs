@@ -9,5 +9,7 @@ const BACKEND: Backend = Backend::Sqlite;
 mod editor_api;
 #[path = "music_api.rs"]
 mod music_api;
+#[path = "original_contract.rs"]
+mod original_contract;
 #[path = "repository.rs"]
 mod repository;
