@@ -20,12 +20,17 @@ fn storyflow() -> Command {
     Command::new(env!("CARGO_BIN_EXE_storyflow"))
 }
 
-/// `storyflow serve` on port 0 over `data_dir` with extra environment `env`; the server and
-/// its address (from the startup line, also returned).
+/// `storyflow serve` on port 0 of loopback over `data_dir` with extra environment `env`; the
+/// server and its address (from the startup line, also returned).
 fn serve(data_dir: &Path, env: &[(&str, &str)]) -> (KillOnDrop, String, String) {
+    serve_on("127.0.0.1:0", data_dir, env)
+}
+
+/// [`serve`] bound to `bind`.
+fn serve_on(bind: &str, data_dir: &Path, env: &[(&str, &str)]) -> (KillOnDrop, String, String) {
     let mut child = KillOnDrop(
         storyflow()
-            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .args(["serve", "--bind", bind, "--data-dir"])
             .arg(data_dir)
             .env_remove("STORYFLOW_DATABASE_URL")
             .envs(env.iter().copied())
@@ -166,25 +171,12 @@ fn serve_refuses_an_empty_or_short_token() {
 fn serve_with_a_token_from_the_environment_requires_it() {
     const TOKEN: &str = "cli-test-token-0123456789abcdef";
     let data = tempfile::tempdir().unwrap();
-    let mut child = KillOnDrop(
-        storyflow()
-            .args(["serve", "--bind", "0.0.0.0:0", "--data-dir"])
-            .arg(data.path())
-            .env("STORYFLOW_API_TOKEN", TOKEN)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (_server, address, line) =
+        serve_on("0.0.0.0:0", data.path(), &[("STORYFLOW_API_TOKEN", TOKEN)]);
     assert!(line.contains("API token required"), "{line}");
     assert!(!line.contains(TOKEN), "{line}");
-    let port = line
-        .split_whitespace()
-        .find_map(|word| word.strip_prefix("http://0.0.0.0:"))
+    let port = address
+        .strip_prefix("http://0.0.0.0:")
         .unwrap_or_else(|| panic!("no address in {line:?}"));
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
     let client = reqwest::blocking::Client::new();

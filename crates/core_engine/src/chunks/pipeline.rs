@@ -5,6 +5,7 @@
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 
 use crate::chunks::x264::X264Settings;
@@ -12,6 +13,7 @@ use crate::error::package_for_element;
 use crate::error::RenderError;
 use crate::frame::compositor::FrameLayout;
 use crate::plan::spec::RenderSpec;
+use crate::plan::timeline::SAMPLE_RATE;
 
 /// AAC encoders in order of preference. `avenc_aac` comes last although it is the most
 /// common: loading it maps FFmpeg's libraries (about 40 MB of resident memory), against a
@@ -155,15 +157,34 @@ pub(crate) fn frame_layout(info: &gst_video::VideoInfo) -> FrameLayout {
     }
 }
 
-pub(crate) fn make_aac_encoder(name: &str, bitrate: u32) -> Result<gst::Element, RenderError> {
+/// The sound's way into an MP4: an `appsrc` named `sound` taking the timeline's F32 stereo
+/// (a quarter of a second queued ahead of the muxer), then `audioconvert ! AAC ! aacparse`,
+/// for the caller to add and link to its muxer. Returns the source and the three elements, in
+/// order.
+pub(crate) fn aac_branch(
+    bitrate: u32,
+) -> Result<(gst_app::AppSrc, [gst::Element; 3]), RenderError> {
+    let source = gst_app::AppSrc::builder()
+        .name("sound")
+        .caps(&crate::sound::audio::audio_caps()?)
+        .format(gst::Format::Time)
+        .is_live(false)
+        .block(true)
+        .max_bytes(u64::from(SAMPLE_RATE) * crate::sound::audio::BYTES_PER_SAMPLE as u64 / 4)
+        .build();
     let encoder_name = aac_encoder()?;
-    let aac = make(encoder_name, name)?;
+    let aac = make(encoder_name, "aacenc")?;
     let bitrate = match encoder_name {
         "voaacenc" => bitrate.min(VOAACENC_MAX_BITRATE),
         _ => bitrate,
     };
     aac.set_property("bitrate", i32::try_from(bitrate).unwrap_or(i32::MAX));
-    Ok(aac)
+    let elements = [
+        make("audioconvert", "audioconvert")?,
+        aac,
+        make("aacparse", "aacparse")?,
+    ];
+    Ok((source, elements))
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 
 use crate::cancel::CancelToken;
-use crate::chunks::pipeline::{make, make_aac_encoder};
+use crate::chunks::pipeline::{aac_branch, make};
 use crate::error::RenderError;
 use crate::plan::spec::RenderSpec;
 use crate::plan::timeline::{frame_time_ns, nearest_frame};
@@ -142,19 +142,7 @@ impl SplicePipeline {
             .build();
         // Sends each sample's segment downstream (needs GStreamer 1.18; no typed setter here).
         video.set_property("handle-segment-change", true);
-        let audio_caps = crate::sound::audio::audio_caps()?;
-        // A quarter of a second of sound queued ahead of the muxer, as in the renderer.
-        let audio = gst_app::AppSrc::builder()
-            .name("narration")
-            .caps(&audio_caps)
-            .format(gst::Format::Time)
-            .is_live(false)
-            .block(true)
-            .max_bytes(48_000 * crate::sound::audio::BYTES_PER_SAMPLE as u64 / 4)
-            .build();
-        let audioconvert = make("audioconvert", "audioconvert")?;
-        let aac = make_aac_encoder("aacenc", spec.encoder.audio_bitrate)?;
-        let aacparse = make("aacparse", "aacparse")?;
+        let (audio, [audioconvert, aac, aacparse]) = aac_branch(spec.encoder.audio_bitrate)?;
         let mux = make("mp4mux", "mp4mux")?;
         mux.set_property("faststart", true);
         mux.set_property("faststart-file", faststart_file.to_string_lossy().as_ref());

@@ -17,7 +17,6 @@ use crate::cancel::CancelToken;
 use crate::error::RenderError;
 use crate::plan::spec::RenderSpec;
 use crate::plan::timeline::{Timeline, SAMPLE_RATE};
-use crate::sound::audio::BYTES_PER_SAMPLE;
 use crate::sound::loudness::{gain_to_target, Limiter, Meter, LIMITER_CEILING_DBTP};
 use crate::sound::music::Music;
 use crate::sound::track::Track;
@@ -139,16 +138,8 @@ pub fn render_sound(
         .transpose()?;
 
     let make = crate::chunks::pipeline::make;
-    let audio = gst_app::AppSrc::builder()
-        .caps(&crate::sound::audio::audio_caps()?)
-        .format(gst::Format::Time)
-        .is_live(false)
-        .block(true)
-        .max_bytes(u64::from(SAMPLE_RATE) * BYTES_PER_SAMPLE as u64 / 4)
-        .build();
-    let convert = make("audioconvert", "audioconvert")?;
-    let aac = crate::chunks::pipeline::make_aac_encoder("aacenc", spec.encoder.audio_bitrate)?;
-    let parse = make("aacparse", "aacparse")?;
+    let (audio, [convert, aac, parse]) =
+        crate::chunks::pipeline::aac_branch(spec.encoder.audio_bitrate)?;
     let mux = make("mp4mux", "mp4mux")?;
     let sink = make("filesink", "filesink")?;
     sink.set_property("location", output.to_string_lossy().as_ref());
