@@ -16,6 +16,9 @@ struct Cli {
 enum Command {
     /// Serve the REST API the editor UI talks to.
     Serve(commands::serve::ServeArgs),
+    /// Run renders and narrations queued in a PostgreSQL database by `serve` (any number of
+    /// workers, on any machines that share the data folder).
+    Worker(commands::worker::WorkerArgs),
     /// Create a project from a manifest (copies its images and narration into the data folder).
     Import(commands::import::ImportArgs),
     /// Render a project manifest to an MP4 file, with a progress bar.
@@ -35,6 +38,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
+        Command::Worker(args) => commands::worker::run(args),
         Command::Import(args) => commands::import::run(args),
         Command::Render(args) => commands::render::run(args),
         Command::Bench(args) => commands::bench::run(args),

@@ -16,6 +16,8 @@ use serde_json::json;
 use task_manager::{TaskManager, TaskManagerConfig};
 use tts::{PiperEngine, TtsHome};
 
+use crate::jobs::{worker_name, JobQueue, JobRunner};
+
 use crate::auth::{self, ApiToken, TokenError};
 use crate::db::{self, Database, DbPool, PostgresUrl};
 use crate::errors::ApiError;
@@ -159,7 +161,7 @@ fn resolved_as(bind: &str, address: &SocketAddr) -> String {
 pub struct Application {
     port: u16,
     server: Server,
-    tasks: TaskManager,
+    queue: JobQueue,
 }
 
 impl std::fmt::Debug for Application {
@@ -203,7 +205,11 @@ impl Application {
         log::info!("database: {database}");
         let pool = db::build_pool(&database)?;
         db::run_migrations(&pool)?;
-        recover_interrupted(&pool, &media_root)?;
+        if config.database_url.is_none() {
+            // With PostgreSQL, renders in progress belong to the workers: one that died is
+            // found by its lease running out, not by this server starting.
+            recover_interrupted(&pool, &media_root)?;
+        }
 
         let renderer_status = core_engine::init()
             .and_then(|version| core_engine::check_elements().map(|()| version))
@@ -225,18 +231,36 @@ impl Application {
             None => log::warn!("narration from text is unavailable: no TTS folder (set HOME)"),
         }
 
-        let tasks = TaskManager::new(TaskManagerConfig {
-            prune_after: config.task_retention,
-        })?;
+        let queue = match config.database_url {
+            None => JobQueue::InProcess {
+                tasks: TaskManager::new(TaskManagerConfig {
+                    prune_after: config.task_retention,
+                })?,
+                runner: Arc::new(JobRunner {
+                    pool: pool.clone(),
+                    media_root: media_root.clone(),
+                    renderer: Arc::new(CoreEngineRenderer),
+                    chunk_cache: chunk_cache.clone(),
+                    jobs: config.jobs,
+                    tts: tts.clone(),
+                    worker: worker_name(),
+                }),
+            },
+            Some(_) => {
+                log::info!("renders and narrations are queued for `storyflow worker` processes");
+                JobQueue::Shared {
+                    pool: pool.clone(),
+                    retention: config.task_retention,
+                }
+            }
+        };
         let state = AppState {
             pool,
             media_root,
-            tasks: tasks.clone(),
+            queue: queue.clone(),
             limits: config.limits,
             preview: config.preview,
-            renderer: Arc::new(CoreEngineRenderer),
             chunk_cache,
-            jobs: config.jobs,
             renderer_status,
             tts,
         };
@@ -263,7 +287,7 @@ impl Application {
         Ok(Self {
             port,
             server,
-            tasks,
+            queue,
         })
     }
 
@@ -276,16 +300,13 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until the server is stopped (Ctrl-C included), then cancels whatever task is
-    /// running and joins the worker, so no render is left half-written.
+    /// Serves until the server is stopped (Ctrl-C included), then cancels whatever task its
+    /// in-process worker is running and joins it, so no render is left half-written (shared
+    /// jobs carry on in their workers).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        let tasks = self.tasks;
-        let joined = web::block(move || {
-            tasks.cancel_all();
-            tasks.shutdown();
-        })
-        .await;
+        let queue = self.queue;
+        let joined = web::block(move || queue.shutdown()).await;
         if let Err(err) = joined {
             log::error!("task manager shutdown failed: {err}");
         }

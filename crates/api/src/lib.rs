@@ -9,6 +9,7 @@ pub mod db;
 pub mod errors;
 pub mod handlers;
 pub mod import;
+pub mod jobs;
 pub mod import_text;
 pub mod models;
 pub mod narration_store;

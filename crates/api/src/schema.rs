@@ -79,6 +79,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// PostgreSQL only: the shared job queue (`jobs::store`).
+    jobs (task_id) {
+        task_id -> Text,
+        job -> Text,
+        status -> Text,
+        cancel_requested -> Bool,
+        progress_current -> Nullable<Integer>,
+        progress_total -> Nullable<Integer>,
+        progress_percentage -> Nullable<Integer>,
+        progress_phase -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        result -> Nullable<Text>,
+        error -> Nullable<Text>,
+        worker -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        attempts -> Integer,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(segments -> projects (project_id));
 diesel::joinable!(global_settings -> logos (active_logo));
 

@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use task_manager::TaskManager;
 use tts::PiperEngine;
 
 use crate::db::DbPool;
-use crate::tasks::{ChunkCacheConfig, Renderer};
+use crate::jobs::JobQueue;
+use crate::tasks::ChunkCacheConfig;
 
 /// Upload size limits in bytes; larger uploads are refused with 413 while streaming.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,8 @@ impl Default for UploadLimits {
 }
 
 /// Renders at this size instead of the settings' preset: quick previews, and tiny test renders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A render job carries the size the server was told, so any worker renders it the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PreviewSize {
     pub width: u32,
     pub height: u32,
@@ -47,13 +48,12 @@ pub struct PreviewSize {
 pub struct AppState {
     pub pool: DbPool,
     pub media_root: PathBuf,
-    pub tasks: TaskManager,
+    /// Where renders and narrations go: the in-process worker (SQLite) or the shared job
+    /// table the workers claim from (PostgreSQL).
+    pub queue: JobQueue,
     pub limits: UploadLimits,
     pub preview: Option<PreviewSize>,
-    pub renderer: Arc<dyn Renderer>,
     pub chunk_cache: ChunkCacheConfig,
-    /// Chunks a render encodes at once.
-    pub jobs: usize,
     /// GStreamer's version, or why the renderer cannot run (answered as 503 by `render`).
     pub renderer_status: Result<String, String>,
     /// Narration from text; loads nothing until first used.

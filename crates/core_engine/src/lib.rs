@@ -48,6 +48,6 @@ pub use frame::image_source::{validate_image, MAX_IMAGE_PIXELS};
 pub use plan::spec::{EncoderSettings, MusicSpec, RenderSpec, SegmentSpec, SoundSettings};
 pub use progress::Progress;
 pub use render::sound_pass::render_sound;
-pub use render::{default_jobs, render, render_with, RenderOptions, RenderOutput};
+pub use render::{default_jobs, render, render_with, ChunkCounts, RenderOptions, RenderOutput};
 pub use sound::audio::probe_audio_duration;
 pub use stats::RenderStats;

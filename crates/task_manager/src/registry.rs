@@ -36,6 +36,20 @@ impl TaskStatus {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
     }
 
+    /// Every status, in life order.
+    pub const ALL: [Self; 5] = [
+        Self::Pending,
+        Self::Processing,
+        Self::Completed,
+        Self::Failed,
+        Self::Cancelled,
+    ];
+
+    /// The status whose wire name is `name` (as stored by a shared job queue).
+    pub fn from_wire(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == name)
+    }
+
     /// The wire name: `PENDING`, `PROCESSING`, `COMPLETED`, `FAILED` or `CANCELLED`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -544,6 +558,14 @@ mod tests {
         assert!(registry.snapshot("done", None).is_none());
         assert!(registry.snapshot("queued", None).is_some());
         assert!(registry.snapshot("running", None).is_some());
+    }
+
+    #[test]
+    fn wire_names_read_back() {
+        for status in TaskStatus::ALL {
+            assert_eq!(TaskStatus::from_wire(status.as_str()), Some(status));
+        }
+        assert_eq!(TaskStatus::from_wire("pending"), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod render;
 pub mod serve;
 pub mod tts;
 pub mod voices;
+pub mod worker;
 
 /// Any error of a subcommand, kept with its cause chain (`Send + Sync` so that `main` can print
 /// it through `anyhow`).

@@ -4,6 +4,7 @@ use actix_web::web;
 
 use crate::db::AnyConnection;
 use crate::errors::ApiError;
+use crate::jobs::{JobQueue, QueueError};
 use crate::repository::RepoError;
 use crate::state::AppState;
 
@@ -47,4 +48,15 @@ where
     T: Send + 'static,
 {
     support::with_conn(state, move |conn| work(conn).map_err(ApiError::from)).await
+}
+
+/// Runs a job-queue call off the async workers (with shared jobs it reaches the database);
+/// the queue's own error is the caller's to map.
+pub async fn with_queue<T, F>(state: &AppState, work: F) -> Result<Result<T, QueueError>, ApiError>
+where
+    F: FnOnce(&JobQueue) -> Result<T, QueueError> + Send + 'static,
+    T: Send + 'static,
+{
+    let queue = state.queue.clone();
+    Ok(web::block(move || work(&queue)).await?)
 }

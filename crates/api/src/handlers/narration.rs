@@ -11,14 +11,12 @@ use tts::{PiperEngine, SpeechRequest, Synthesizer, TtsError, VoiceInfo};
 
 use crate::errors::{parse_uuid, ApiError};
 use crate::handlers::support::{resource, with_conn};
+use crate::handlers::with_queue;
+use crate::jobs::Job;
 use crate::models::ProjectStatus;
-use crate::narration_store::DieselNarrationStore;
 use crate::repository::{self, LOCKED_EDIT_MESSAGE, RENDERING_MESSAGE};
 use crate::state::AppState;
-use crate::tasks::{
-    batch_task_id, narrate_segment_task, narrate_segments_task, segment_task_id, BatchPlan,
-    NarrationDeps,
-};
+use crate::tasks::{batch_task_id, segment_task_id, BatchPlan};
 
 /// The voice test speaks at most this many characters (it answers while the user waits).
 pub const TTS_TEST_MAX_CHARS: usize = 500;
@@ -50,12 +48,17 @@ fn ready_engine(state: &AppState) -> Result<(&Arc<PiperEngine>, Vec<VoiceInfo>),
     Ok((engine, voices))
 }
 
-fn deps(state: &AppState, engine: &Arc<PiperEngine>) -> NarrationDeps {
-    NarrationDeps {
-        store: Arc::new(DieselNarrationStore::new(state.pool.clone())),
-        synthesizer: engine.clone(),
-        media_root: state.media_root.clone(),
-    }
+/// Queues a narration job; 503 if it cannot be queued.
+async fn queue_job(state: &AppState, task_id: &str, job: Job) -> Result<(), ApiError> {
+    let task_id = task_id.to_owned();
+    with_queue(state, move |queue| queue.submit(&task_id, job))
+        .await?
+        .map_err(|err| {
+            ApiError::ServiceUnavailable(format!(
+                "Cannot queue the task: {}",
+                task_manager::error_chain(&err)
+            ))
+        })
 }
 
 /// `[{id, name, gender, language, accent}]` sorted by id, as the voice selector reads it and
@@ -115,7 +118,7 @@ async fn generate_audio(
         Ok((segment, project))
     })
     .await?;
-    let (engine, _) = ready_engine(&state)?;
+    ready_engine(&state)?;
     check_text(&segment.text_content)?;
     if segment.is_locked {
         return Err(ApiError::Conflict(LOCKED_EDIT_MESSAGE.to_owned()));
@@ -124,14 +127,10 @@ async fn generate_audio(
         return Err(ApiError::Conflict(RENDERING_MESSAGE.to_owned()));
     }
     let task_id = segment_task_id(&segment_id);
-    let deps = deps(&state, engine);
-    let job_segment = segment_id.clone();
-    state
-        .tasks
-        .submit(task_id.clone(), move |ctx| {
-            narrate_segment_task(&job_segment, &deps, ctx).map_err(Into::into)
-        })
-        .map_err(|err| ApiError::ServiceUnavailable(format!("Cannot queue the task: {err}")))?;
+    let job = Job::NarrateSegment {
+        segment_id: segment_id.clone(),
+    };
+    queue_job(&state, &task_id, job).await?;
     Ok(HttpResponse::Accepted().json(json!({
         "task_id": task_id,
         "segment_id": segment_id,
@@ -197,20 +196,17 @@ async fn generate_all_audio(
         Ok(repository::get_project_with_segments(conn, &lookup)?)
     })
     .await?;
-    let (engine, _) = ready_engine(&state)?;
+    ready_engine(&state)?;
     if project.status == ProjectStatus::Processing {
         return Err(ApiError::Conflict(RENDERING_MESSAGE.to_owned()));
     }
     let plan = BatchPlan::new(&segments, options.skip_locked, options.force_regenerate);
     let task_id = batch_task_id(&project_id);
-    let deps = deps(&state, engine);
-    let (job_project, job_segments) = (project_id.clone(), plan.segment_ids.clone());
-    state
-        .tasks
-        .submit(task_id.clone(), move |ctx| {
-            narrate_segments_task(&job_project, &job_segments, &deps, ctx).map_err(Into::into)
-        })
-        .map_err(|err| ApiError::ServiceUnavailable(format!("Cannot queue the task: {err}")))?;
+    let job = Job::NarrateSegments {
+        project_id: project_id.clone(),
+        segment_ids: plan.segment_ids.clone(),
+    };
+    queue_job(&state, &task_id, job).await?;
     let to_process = plan.segment_ids.len();
     let message = if to_process == 0 {
         "Nothing to generate: every segment is locked, already narrated or without text.".to_owned()

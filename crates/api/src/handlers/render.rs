@@ -1,21 +1,21 @@
 //! Rendering over REST: start a render, poll its status, cancel it.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
-use task_manager::{JobError, TaskError, TaskSnapshot, TaskStatus};
+use task_manager::{TaskError, TaskSnapshot, TaskStatus};
 
 use crate::errors::{parse_uuid, ApiError};
-use crate::handlers::with_db;
+use crate::handlers::{with_db, with_queue};
+use crate::jobs::{Job, QueueError};
 use crate::models::{Project, ProjectStatus, Segment};
-use crate::render_store::{load_render_input, render_spec, DieselProjectStore};
+use crate::render_store::{load_render_input, render_spec};
 use crate::repository;
 use crate::state::AppState;
 use crate::storage::{subtitle_urls, SubtitleUrls};
-use crate::tasks::{render_task_function, render_task_id, RenderDeps};
+use crate::tasks::render_task_id;
 
 /// How long `cancel-render` waits for the render to stop before answering anyway; a render
 /// honours a cancel within a second.
@@ -112,7 +112,7 @@ async fn start_render(
             "The renderer is unavailable: {reason}"
         )));
     }
-    if task_is_active(state.tasks.get_task_status(&task_id).as_ref()) {
+    if task_is_active(task_snapshot(&state, &task_id).await?.as_ref()) {
         return Err(already_rendering(&project_id));
     }
 
@@ -125,27 +125,21 @@ async fn start_render(
         return Err(already_rendering(&project_id));
     }
 
-    let deps = RenderDeps {
-        store: Arc::new(DieselProjectStore::new(
-            state.pool.clone(),
-            state.media_root.clone(),
-            state.preview,
-        )),
-        renderer: state.renderer.clone(),
-        media_root: state.media_root.clone(),
-        chunk_cache: state.chunk_cache.clone(),
-        jobs: state.jobs,
+    let job = Job::Render {
+        project_id: project_id.clone(),
+        preview: state.preview,
     };
-    let job_project = project_id.clone();
-    let submitted = state.tasks.submit(task_id.clone(), move |ctx| {
-        render_task_function(&job_project, ctx.task_id(), &deps, ctx).map_err(JobError::from)
-    });
+    let job_task = task_id.clone();
+    let submitted = with_queue(&state, move |queue| queue.submit(&job_task, job)).await?;
     if let Err(err) = submitted {
         // The previous task of this project is still winding down (e.g. a cancel in flight).
         mark_failed(&state, &project_id).await?;
         return Err(match err {
-            TaskError::AlreadyActive(_) => already_rendering(&project_id),
-            other => ApiError::ServiceUnavailable(format!("Cannot queue the render: {other}")),
+            QueueError::Task(TaskError::AlreadyActive(_)) => already_rendering(&project_id),
+            other => ApiError::ServiceUnavailable(format!(
+                "Cannot queue the render: {}",
+                task_manager::error_chain(&other)
+            )),
         });
     }
 
@@ -161,6 +155,15 @@ async fn start_render(
 async fn mark_failed(state: &AppState, project_id: &str) -> Result<(), ApiError> {
     let failed_id = project_id.to_owned();
     with_db(state, move |conn| repository::mark_failed(conn, &failed_id)).await
+}
+
+/// The task's record, from wherever the queue keeps it.
+async fn task_snapshot(state: &AppState, task_id: &str) -> Result<Option<TaskSnapshot>, ApiError> {
+    let task_id = task_id.to_owned();
+    let snapshot = with_queue(state, move |queue| queue.status(&task_id))
+        .await?
+        .map_err(ApiError::internal)?;
+    Ok(snapshot.map(|snapshot| snapshot.task))
 }
 
 fn task_is_active(snapshot: Option<&TaskSnapshot>) -> bool {
@@ -191,7 +194,7 @@ async fn render_status(
         Ok((project, total, subtitle_urls(&media_root, &lookup_id)))
     })
     .await?;
-    let snapshot = state.tasks.get_task_status(&render_task_id(&project_id));
+    let snapshot = task_snapshot(&state, &render_task_id(&project_id)).await?;
     Ok(HttpResponse::Ok().json(status_body(
         &project,
         total,
@@ -318,14 +321,17 @@ async fn cancel_render(
         return Err(not_rendering());
     }
     let task_id = render_task_id(&project_id);
-    let task_status = state
-        .tasks
-        .cancel_task(&task_id)
-        .map_err(|_| not_rendering())?;
+    let cancel_id = task_id.clone();
+    let task_status = with_queue(&state, move |queue| queue.cancel(&cancel_id))
+        .await?
+        .map_err(|err| match err {
+            QueueError::Task(_) => not_rendering(),
+            other => ApiError::internal(other),
+        })?;
     if task_status == TaskStatus::Cancelled {
         // It was still queued: its job will never run to record the failure, so do it here.
         mark_failed(&state, &project_id).await?;
-    } else if !wait_until_finished(&state, &task_id).await {
+    } else if !wait_until_finished(&state, &task_id).await? {
         log::warn!("render {task_id} is still stopping after {CANCEL_WAIT:?}");
     }
     Ok(HttpResponse::Ok().json(json!({
@@ -336,17 +342,16 @@ async fn cancel_render(
 }
 
 /// Waits (without blocking a worker) until the task has finished; false on timeout.
-async fn wait_until_finished(state: &AppState, task_id: &str) -> bool {
+async fn wait_until_finished(state: &AppState, task_id: &str) -> Result<bool, ApiError> {
     let deadline = Instant::now() + CANCEL_WAIT;
     while Instant::now() < deadline {
-        let finished = state
-            .tasks
-            .get_task_status(task_id)
+        let finished = task_snapshot(state, task_id)
+            .await?
             .is_none_or(|task| task.status.is_finished());
         if finished {
-            return true;
+            return Ok(true);
         }
         actix_web::rt::time::sleep(CANCEL_POLL).await;
     }
-    false
+    Ok(false)
 }

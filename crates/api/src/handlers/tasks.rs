@@ -5,6 +5,8 @@ use serde_json::{json, Value};
 use task_manager::{TaskError, TaskSnapshot};
 
 use crate::errors::ApiError;
+use crate::handlers::with_queue;
+use crate::jobs::QueueError;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -12,15 +14,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/tasks/{task_id}/cancel/", web::post().to(cancel_task));
 }
 
+/// The task's status; with shared jobs also the `worker` holding it (or that last held it).
 async fn task_status(
     state: web::Data<AppState>,
     task_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let snapshot = state
-        .tasks
-        .get_task_status(&task_id)
+    let lookup = task_id.clone();
+    let snapshot = with_queue(&state, move |queue| queue.status(&lookup))
+        .await?
+        .map_err(ApiError::internal)?
         .ok_or_else(|| not_found(&task_id))?;
-    Ok(HttpResponse::Ok().json(status_body(&snapshot)?))
+    let mut body = status_body(&snapshot.task)?;
+    if let Some(worker) = snapshot.worker {
+        body["worker"] = json!(worker);
+    }
+    Ok(HttpResponse::Ok().json(body))
 }
 
 fn not_found(task_id: &str) -> ApiError {
@@ -65,10 +73,14 @@ async fn cancel_task(
     state: web::Data<AppState>,
     task_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let status = state.tasks.cancel_task(&task_id).map_err(|err| match err {
-        TaskError::NotFound(id) => not_found(&id),
-        other => ApiError::Conflict(other.to_string()),
-    })?;
+    let lookup = task_id.clone();
+    let status = with_queue(&state, move |queue| queue.cancel(&lookup))
+        .await?
+        .map_err(|err| match err {
+            QueueError::Task(TaskError::NotFound(id)) => not_found(&id),
+            QueueError::Task(other) => ApiError::Conflict(other.to_string()),
+            other => ApiError::internal(other),
+        })?;
     Ok(HttpResponse::Ok().json(json!({
         "task_id": task_id.as_str(),
         "status": status,

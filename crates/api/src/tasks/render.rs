@@ -108,6 +108,8 @@ pub struct RenderDeps {
     pub chunk_cache: ChunkCacheConfig,
     /// Chunks encoded at once.
     pub jobs: usize,
+    /// Who renders, as the result names it (see `jobs::worker_name`).
+    pub worker: String,
 }
 
 impl std::fmt::Debug for RenderDeps {
@@ -116,6 +118,7 @@ impl std::fmt::Debug for RenderDeps {
             .field("media_root", &self.media_root)
             .field("chunk_cache", &self.chunk_cache)
             .field("jobs", &self.jobs)
+            .field("worker", &self.worker)
             .finish_non_exhaustive()
     }
 }
@@ -129,6 +132,12 @@ pub struct RenderResult {
     /// The subtitle sidecars' URLs; `None` when the project has no text.
     pub subtitles: Option<SubtitleUrls>,
     pub warnings: Vec<String>,
+    /// The video's chunks taken from the shared chunk cache.
+    pub chunks_reused: usize,
+    /// The chunks this render encoded (and added to the cache).
+    pub chunks_encoded: usize,
+    /// The process that rendered it.
+    pub worker: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -238,6 +247,9 @@ fn run_render(
         file_size: rendered.file_size,
         subtitles: storage::subtitle_urls(&deps.media_root, project_id),
         warnings: rendered.warnings,
+        chunks_reused: rendered.chunks.reused,
+        chunks_encoded: rendered.chunks.encoded,
+        worker: deps.worker.clone(),
     })
 }
 
@@ -407,6 +419,10 @@ mod tests {
                     frames: 135,
                     subtitles: None,
                     warnings: vec!["logo missing".into()],
+                    chunks: core_engine::ChunkCounts {
+                        reused: 2,
+                        encoded: 3,
+                    },
                 }),
                 Outcome::Fail => Err(RenderError::Verification("no audio stream".into())),
                 Outcome::WaitForCancel => {
@@ -442,6 +458,7 @@ mod tests {
                 max_bytes: 1 << 20,
             },
             jobs: 3,
+            worker: "test-worker".to_owned(),
         };
         (deps, store, renderer, media)
     }
@@ -492,6 +509,9 @@ mod tests {
                 "vtt": format!("/media/projects/{PROJECT}/output/final.vtt"),
             },
             "warnings": ["logo missing"],
+            "chunks_reused": 2,
+            "chunks_encoded": 3,
+            "worker": "test-worker",
         });
         assert_eq!(serde_json::to_value(&result).unwrap(), expected);
     }

@@ -13,6 +13,7 @@ mod support;
 
 mod auth;
 mod cors;
+mod jobs;
 mod migrations;
 mod narration_api;
 mod postgres;

@@ -142,7 +142,8 @@ struct Column {
     is_nullable: String,
 }
 
-/// Every application table's columns (diesel's own bookkeeping table left out), sorted.
+/// Every application table's columns (diesel's own bookkeeping table left out, and the job
+/// queue, which only PostgreSQL has), sorted.
 fn columns(backend: Backend) -> Vec<Column> {
     let dir = tempfile::tempdir().unwrap();
     let pool = backend.fresh_pool(dir.path());
@@ -158,7 +159,8 @@ fn columns(backend: Backend) -> Vec<Column> {
             "SELECT table_name::text AS table_name, column_name::text AS column_name, \
                     is_nullable::text AS is_nullable \
              FROM information_schema.columns \
-             WHERE table_schema = 'public' AND table_name NOT LIKE '\\_%'"
+             WHERE table_schema = 'public' AND table_name NOT LIKE '\\_%' \
+               AND table_name <> 'jobs'"
         }
     };
     let mut columns = diesel::sql_query(query)

@@ -102,6 +102,24 @@ fn render_completes_and_serves_the_video_on(backend: Backend) {
     assert_eq!(last["output_url"], url.as_str());
     assert_eq!(last["progress"]["current_phase"], "Export complete");
 
+    // A worker records the task's outcome just after the project's.
+    let tasks = app.poll_json(
+        &format!("/api/tasks/render_{project}/status/"),
+        RENDER_TIMEOUT,
+        |task| task["status"] != "PROCESSING",
+    );
+    let task = tasks.last().unwrap();
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    let result = &task["result"];
+    assert_eq!(result["chunks_reused"], 0, "{task}");
+    assert!(result["chunks_encoded"].as_u64().unwrap() > 0, "{task}");
+    let worker = result["worker"].as_str().unwrap();
+    assert!(!worker.is_empty());
+    match backend {
+        Backend::Postgres => assert_eq!(task["worker"], worker, "{task}"),
+        Backend::Sqlite => assert!(task.get("worker").is_none(), "{task}"),
+    }
+
     let row = project_row(&app, &project);
     assert_eq!(row.status, ProjectStatus::Completed);
     assert_eq!(row.output_path.as_deref(), Some(url.as_str()));
@@ -297,7 +315,18 @@ fn a_damaged_picture_fails_the_render_and_keeps_the_last_good_video() {
 
 #[test]
 fn cancel_mid_render_fails_the_project_and_leaves_no_file() {
-    let app = spawn_app();
+    cancel_mid_render_fails_the_project_and_leaves_no_file_on(Backend::Sqlite);
+}
+
+/// With PostgreSQL the cancel crosses processes: the server marks the job, the worker reads it
+/// with its next progress report and stops the render.
+#[test]
+fn cancel_mid_render_fails_the_project_and_leaves_no_file_on_postgres() {
+    cancel_mid_render_fails_the_project_and_leaves_no_file_on(Backend::Postgres);
+}
+
+fn cancel_mid_render_fails_the_project_and_leaves_no_file_on(backend: Backend) {
+    let app = spawn_app_on(backend);
     let project = import_demo(&app);
     assert_eq!(
         app.post_empty(&format!("/api/projects/{project}/render/"))
@@ -308,18 +337,21 @@ fn cancel_mid_render_fails_the_project_and_leaves_no_file() {
         body["status"] == "PROCESSING" && !body["progress"].is_null()
     });
 
+    let asked = std::time::Instant::now();
     let cancelled = app.post_empty(&format!("/api/projects/{project}/cancel-render/"));
     assert_eq!(cancelled.status(), 200);
+    eprintln!("{backend:?}: cancel answered after {:?}", asked.elapsed());
     let body: Value = cancelled.json().unwrap();
     assert_eq!(body["status"], "CANCELLING");
     let status: Value = app.get(&status_path(&project)).json().unwrap();
     assert_eq!(status["status"], "FAILED");
 
-    app.poll_json(
-        &format!("/api/tasks/render_{project}/status/"),
-        RENDER_TIMEOUT,
-        |task| task["status"] == "CANCELLED",
-    );
+    // The answer waits for the render to stop, so the task has ended by now.
+    let task: Value = app
+        .get(&format!("/api/tasks/render_{project}/status/"))
+        .json()
+        .unwrap();
+    assert_eq!(task["status"], "CANCELLED", "{task}");
     assert_eq!(project_row(&app, &project).status, ProjectStatus::Failed);
     let status: Value = app.get(&status_path(&project)).json().unwrap();
     assert_eq!(status["status"], "FAILED");

@@ -24,6 +24,7 @@ use crate::plan::spec::RenderSpec;
 use crate::plan::timeline::Timeline;
 use crate::progress::Progress;
 use crate::progress::{share, Reporter};
+use crate::render::ChunkCounts;
 use crate::stats::RenderStats;
 
 /// What the encode stage works from.
@@ -39,15 +40,16 @@ pub(super) struct Job<'a> {
     pub music_length: Option<u64>,
 }
 
-/// Encodes what is missing and splices the video into `temp`; returns the warnings met.
+/// Encodes what is missing and splices the video into `temp`; returns the warnings met and
+/// how many chunks came from the cache and how many were encoded.
 pub(super) fn encode(
     job: &Job<'_>,
     temp: &TempOutput,
     reporter: &mut Reporter<'_>,
     cancel: &CancelToken,
     stats: &Mutex<RenderStats>,
-) -> Result<Vec<String>, RenderError> {
-    let (files, warnings) = encode_chunks(job, reporter, cancel, stats)?;
+) -> Result<(Vec<String>, ChunkCounts), RenderError> {
+    let (files, warnings, counts) = encode_chunks(job, reporter, cancel, stats)?;
     let total_frames = job.timeline.total_frames();
     let total_segments = job.spec.segments.len() as u32;
     let narration_times = Mutex::new(RenderStats::default());
@@ -77,7 +79,7 @@ pub(super) fn encode(
         cancel,
     )?;
     add_stats(stats, &narration_times.into_inner().unwrap_or_default());
-    Ok(warnings)
+    Ok((warnings, counts))
 }
 
 /// Adds a worker's stage times to the render's, once, when the worker is done.
@@ -87,14 +89,14 @@ fn add_stats(stats: &Mutex<RenderStats>, times: &RenderStats) {
     }
 }
 
-/// Every chunk's file, in order: from the cache, or encoded now and added to it; and the
-/// warnings met drawing them.
+/// Every chunk's file, in order: from the cache, or encoded now and added to it; the
+/// warnings met drawing them; and how many were reused and encoded.
 fn encode_chunks(
     job: &Job<'_>,
     reporter: &mut Reporter<'_>,
     cancel: &CancelToken,
     stats: &Mutex<RenderStats>,
-) -> Result<(Vec<ChunkFile>, Vec<String>), RenderError> {
+) -> Result<(Vec<ChunkFile>, Vec<String>, ChunkCounts), RenderError> {
     let total_frames = job.timeline.total_frames();
     let total_segments = job.spec.segments.len() as u32;
     let progress = |segment: usize, phase: String, done: u64| Progress {
@@ -130,6 +132,10 @@ fn encode_chunks(
         job.chunks.len(),
         missing.len()
     );
+    let counts = ChunkCounts {
+        reused: job.chunks.len() - missing.len(),
+        encoded: missing.len(),
+    };
     let mut warnings = Vec::new();
     if !missing.is_empty() {
         let encoded;
@@ -152,7 +158,7 @@ fn encode_chunks(
             })
         })
         .collect::<Result<_, RenderError>>()?;
-    Ok((files, warnings))
+    Ok((files, warnings, counts))
 }
 
 /// The segment a chunk's progress is reported under (the outgoing one of a crossfade).

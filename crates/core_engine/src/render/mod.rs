@@ -57,6 +57,15 @@ pub struct RenderOutput {
     pub subtitles: Option<SubtitleFiles>,
     /// Things the user may want to improve (e.g. a small picture enlarged a lot).
     pub warnings: Vec<String>,
+    /// Where the video's chunks came from.
+    pub chunks: ChunkCounts,
+}
+
+/// How many of a render's chunks came from the cache and how many it encoded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChunkCounts {
+    pub reused: usize,
+    pub encoded: usize,
 }
 
 /// Renders `spec` into the MP4 `output`, atomically: the file appears only once it is
@@ -167,7 +176,8 @@ pub fn render_with(
         jobs,
         music_length,
     };
-    warnings.extend(encode::encode(&job, &temp, &mut reporter, cancel, &stats)?);
+    let (encode_warnings, chunk_counts) = encode::encode(&job, &temp, &mut reporter, cancel, &stats)?;
+    warnings.extend(encode_warnings);
     if let Some(owner) = &options.owner {
         // Losing the record only keeps the chunks until they are evicted.
         if let Err(err) = cache.record_owner(owner, chunks.iter().map(|chunk| &chunk.key)) {
@@ -233,6 +243,7 @@ pub fn render_with(
         frames,
         subtitles,
         warnings,
+        chunks: chunk_counts,
     };
     Ok((output, stats.into_inner().unwrap_or_default()))
 }

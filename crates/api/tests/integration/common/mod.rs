@@ -3,10 +3,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use api::db::{Database, DbPool, PostgresUrl};
+use api::jobs::{Worker, WorkerConfig};
 use api::state::PreviewSize;
 use api::{AppConfig, Application};
 use reqwest::blocking::{Client, RequestBuilder, Response};
@@ -57,6 +59,9 @@ pub struct TestApp {
     /// Stops the server when the app is dropped, so its pool's connections close (PostgreSQL
     /// would otherwise run out of them over a whole test run).
     server: actix_web::dev::ServerHandle,
+    /// With PostgreSQL, the server only queues jobs: a worker (a thread here, a `storyflow
+    /// worker` process in production) runs them until the app is dropped.
+    worker_stop: Option<Arc<AtomicBool>>,
     /// Keeps the folder alive as long as the app; `None` when the caller owns the folder.
     _temp: Option<tempfile::TempDir>,
 }
@@ -111,6 +116,11 @@ pub fn spawn_with(config: AppConfig) -> TestApp {
     let data_dir = config.data_dir.clone();
     let database = config.database();
     let token = config.api_token.clone();
+    let worker_stop = config.database_url.clone().map(|url| {
+        let mut worker = WorkerConfig::new(&data_dir, url);
+        worker.tts_home = config.tts_home.clone();
+        spawn_worker(worker)
+    });
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
@@ -137,8 +147,18 @@ pub fn spawn_with(config: AppConfig) -> TestApp {
             .unwrap(),
         token,
         server: handle,
+        worker_stop,
         _temp: None,
     }
+}
+
+/// Runs a job worker on a thread until the returned flag is set.
+pub fn spawn_worker(config: WorkerConfig) -> Arc<AtomicBool> {
+    let worker = Worker::build(config).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    std::thread::spawn(move || worker.run(&flag));
+    stop
 }
 
 impl TestApp {
@@ -219,6 +239,9 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Sending the stop command is synchronous; its completion need not be awaited.
         drop(self.server.stop(false));
+        if let Some(stop) = &self.worker_stop {
+            stop.store(true, Ordering::Release);
+        }
     }
 }
 

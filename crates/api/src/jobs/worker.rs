@@ -1,0 +1,345 @@
+//! `storyflow worker`: claims jobs from the shared `jobs` table and runs them, one at a time,
+//! on the same `task_manager` executor and task functions the server's in-process worker uses.
+//!
+//! While a job runs, the worker copies its progress to the table every
+//! [`REPORT_EVERY`](super::REPORT_EVERY), which also renews its lease and reads the cancel
+//! request. A worker that dies stops renewing; once its lease has run out another worker
+//! claims the job and runs it again from the start, reusing every chunk already in the cache.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use task_manager::{error_chain, TaskManager, TaskManagerConfig, TaskSnapshot, TaskStatus};
+use tts::{PiperEngine, TtsHome};
+
+use super::job::{Job, JobRunner};
+use super::queue::{with_pg, QueueError};
+use super::store::{self, JobRow};
+use super::{LEASE, POLL_EVERY, REPORT_EVERY};
+
+/// How long after its job returns the executor is given to record the outcome, before the
+/// worker looks again.
+const OUTCOME_WAIT: Duration = Duration::from_millis(2);
+use crate::db::{self, Database, DbError, DbPool, PostgresUrl};
+use crate::storage;
+use crate::tasks::{remove_temporary_outputs, ChunkCacheConfig, CoreEngineRenderer};
+
+/// How a worker is set up.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Holds `media/` and `cache/chunks/`: the same folder as the server's (a shared mount
+    /// when the worker runs on another machine).
+    pub data_dir: PathBuf,
+    pub database_url: PostgresUrl,
+    /// How the job table and results name this worker.
+    pub name: String,
+    /// Where the text-to-speech runtime and voices are (`None`: narration jobs fail here).
+    pub tts_home: Option<TtsHome>,
+    /// Bound of the chunk cache, in bytes.
+    pub cache_max_bytes: u64,
+    /// Chunks a render encodes at once.
+    pub jobs: usize,
+    /// How long a claim lasts unless renewed ([`LEASE`]; shorter in tests).
+    pub lease: Duration,
+}
+
+impl WorkerConfig {
+    pub fn new(data_dir: impl Into<PathBuf>, database_url: PostgresUrl) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            database_url,
+            name: worker_name(),
+            tts_home: TtsHome::from_env(),
+            cache_max_bytes: core_engine::chunk_cache::DEFAULT_MAX_BYTES,
+            jobs: core_engine::default_jobs(),
+            lease: LEASE,
+        }
+    }
+}
+
+/// `HOST-PID`: unique among live workers, and says where to look.
+pub fn worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("cannot create data folder {path}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database")]
+    Database(#[from] DbError),
+    #[error("the renderer is unavailable: {0}")]
+    Renderer(String),
+    #[error("task manager")]
+    Tasks(#[from] task_manager::TaskError),
+}
+
+/// A worker process's state: its database pool, its executor and what its jobs need.
+pub struct Worker {
+    pool: DbPool,
+    tasks: TaskManager,
+    runner: Arc<JobRunner>,
+    lease: Duration,
+}
+
+impl Worker {
+    /// Opens the database (migrating it if this worker is the first to start), checks the
+    /// renderer and starts the executor.
+    pub fn build(config: WorkerConfig) -> Result<Self, WorkerError> {
+        let data_dir =
+            std::path::absolute(&config.data_dir).map_err(|source| WorkerError::DataDir {
+                path: config.data_dir.clone(),
+                source,
+            })?;
+        let media_root = data_dir.join("media");
+        std::fs::create_dir_all(&media_root).map_err(|source| WorkerError::DataDir {
+            path: media_root.clone(),
+            source,
+        })?;
+        let database = Database::Postgres(config.database_url);
+        log::info!("worker {}: data folder {}, database {database}", config.name, data_dir.display());
+        let pool = db::build_pool(&database)?;
+        db::run_migrations(&pool)?;
+        let version = core_engine::init()
+            .and_then(|version| core_engine::check_elements().map(|()| version))
+            .map_err(|err| WorkerError::Renderer(error_chain(&err)))?;
+        log::info!("renderer ready ({version})");
+        let tts = config.tts_home.map(|home| Arc::new(PiperEngine::new(home)));
+        if tts.is_none() {
+            log::warn!("narration jobs will fail here: no TTS folder (set HOME)");
+        }
+        let runner = JobRunner {
+            pool: pool.clone(),
+            media_root,
+            renderer: Arc::new(CoreEngineRenderer),
+            chunk_cache: ChunkCacheConfig {
+                dir: storage::chunk_cache_dir(&data_dir),
+                max_bytes: config.cache_max_bytes,
+            },
+            jobs: config.jobs,
+            tts,
+            worker: config.name,
+        };
+        Ok(Self {
+            pool,
+            tasks: TaskManager::new(TaskManagerConfig::default())?,
+            runner: Arc::new(runner),
+            lease: config.lease,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.runner.worker
+    }
+
+    /// Claims and runs jobs until `stop` is set, then returns once the job in hand is done. A
+    /// database that cannot be reached is logged and tried again.
+    pub fn run(&self, stop: &AtomicBool) {
+        log::info!("worker {} waiting for jobs", self.name());
+        while !stop.load(Ordering::Acquire) {
+            match self.run_next() {
+                Ok(true) => {}
+                Ok(false) => std::thread::sleep(POLL_EVERY),
+                Err(err) => {
+                    log::error!("job queue: {}", error_chain(&err));
+                    std::thread::sleep(POLL_EVERY);
+                }
+            }
+        }
+        self.tasks.shutdown();
+        log::info!("worker {} stopped", self.name());
+    }
+
+    /// Claims one job and runs it to its end; `false` when there was none to claim.
+    pub fn run_next(&self) -> Result<bool, QueueError> {
+        for row in with_pg(&self.pool, |conn| Ok(store::fail_exhausted(conn)?))? {
+            log::error!(
+                "job {} failed: {}",
+                row.task_id,
+                row.error.as_deref().unwrap_or("")
+            );
+            if let Ok(job) = serde_json::from_str::<Job>(&row.job) {
+                job.abandon(&self.pool);
+            }
+        }
+        let claimed = with_pg(&self.pool, |conn| {
+            Ok(store::claim(conn, self.name(), self.lease)?)
+        })?;
+        let Some(row) = claimed else {
+            return Ok(false);
+        };
+        self.run_claimed(row);
+        Ok(true)
+    }
+
+    fn run_claimed(&self, row: JobRow) {
+        let task_id = row.task_id.clone();
+        let job = match serde_json::from_str::<Job>(&row.job) {
+            Ok(job) => job,
+            Err(err) => {
+                self.record(&failed(&task_id, format!("unreadable job: {err}")));
+                return;
+            }
+        };
+        if row.attempts > 1 {
+            log::warn!(
+                "job {task_id}: taking it over (attempt {}), its last worker stopped reporting",
+                row.attempts
+            );
+            // Whoever held it is gone: the temporary files it left are nobody's now.
+            if let Some(project) = job.rendered_project() {
+                remove_temporary_outputs(&storage::output_dir(&self.runner.media_root, project));
+            }
+        } else {
+            log::info!("job {task_id} claimed");
+        }
+        let cancelled_already = row.cancel_requested;
+        let runner = Arc::clone(&self.runner);
+        // Dropped when the job returns or panics, which wakes `follow` at once.
+        let (running, ended) = mpsc::sync_channel::<()>(0);
+        let submitted = self.tasks.submit(task_id.clone(), move |ctx| {
+            let _running = running;
+            if cancelled_already {
+                ctx.cancel_flag().store(true, Ordering::Release);
+            }
+            job.run(&runner, ctx)
+        });
+        match submitted {
+            Ok(()) => self.follow(&task_id, &ended),
+            Err(err) => self.record(&failed(&task_id, error_chain(&err))),
+        }
+    }
+
+    /// Copies the running job's progress to the table until it ends, passing on a cancel
+    /// request; then records its outcome.
+    fn follow(&self, task_id: &str, ended: &mpsc::Receiver<()>) {
+        let mut holding = true;
+        loop {
+            if let Err(RecvTimeoutError::Disconnected) = ended.recv_timeout(REPORT_EVERY) {
+                // The executor records the outcome right after the job returns.
+                std::thread::sleep(OUTCOME_WAIT);
+            }
+            let Some(snapshot) = self.tasks.get_task_status(task_id) else {
+                return;
+            };
+            if snapshot.status.is_finished() {
+                if holding {
+                    self.record(&snapshot);
+                } else {
+                    log::warn!(
+                        "job {task_id} ended here as {} after another worker took it over; \
+                         that worker's outcome stands",
+                        snapshot.status
+                    );
+                }
+                return;
+            }
+            if !holding {
+                continue;
+            }
+            let reported = with_pg(&self.pool, |conn| {
+                Ok(store::report(
+                    conn,
+                    task_id,
+                    self.name(),
+                    self.lease,
+                    &snapshot,
+                )?)
+            });
+            match reported {
+                Ok(Some(true)) if !snapshot.cancel_requested => {
+                    log::info!("job {task_id}: cancel requested");
+                    if let Err(err) = self.tasks.cancel_task(task_id) {
+                        log::debug!("job {task_id}: {err}");
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    holding = false;
+                    log::error!(
+                        "job {task_id}: this worker's lease ran out and another worker took \
+                         the job over; letting it finish here without recording it"
+                    );
+                }
+                Err(err) => log::warn!(
+                    "job {task_id}: cannot report progress: {}",
+                    error_chain(&err)
+                ),
+            }
+        }
+    }
+
+    /// Writes a finished job's outcome, trying again for as long as the lease would have
+    /// lasted if the database is briefly unreachable.
+    fn record(&self, snapshot: &TaskSnapshot) {
+        let tries = (self.lease.as_millis() / POLL_EVERY.as_millis()).max(1);
+        for _ in 0..tries {
+            match with_pg(&self.pool, |conn| {
+                Ok(store::finish(conn, self.name(), snapshot)?)
+            }) {
+                Ok(true) => {
+                    log::info!("job {} recorded {}", snapshot.task_id, snapshot.status);
+                    return;
+                }
+                Ok(false) => {
+                    log::warn!(
+                        "job {} ended as {}, but another worker holds it now",
+                        snapshot.task_id,
+                        snapshot.status
+                    );
+                    return;
+                }
+                Err(err) => {
+                    log::warn!(
+                        "job {}: cannot record its outcome yet: {}",
+                        snapshot.task_id,
+                        error_chain(&err)
+                    );
+                    std::thread::sleep(POLL_EVERY);
+                }
+            }
+        }
+        log::error!(
+            "job {}: outcome {} not recorded; another worker will run it again",
+            snapshot.task_id,
+            snapshot.status
+        );
+    }
+}
+
+/// The record of a job that failed before it could run.
+fn failed(task_id: &str, error: String) -> TaskSnapshot {
+    TaskSnapshot {
+        task_id: task_id.to_owned(),
+        status: TaskStatus::Failed,
+        progress: None,
+        result: None,
+        detail: None,
+        error: Some(error),
+        cancel_requested: false,
+        created_at: Utc::now(),
+        started_at: None,
+        finished_at: Some(Utc::now()),
+    }
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("runner", &self.runner)
+            .field("lease", &self.lease)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,182 @@
+//! The shared job queue on a real PostgreSQL server: claims under concurrency, leases that run
+//! out and are taken over, cancel requests, jobs whose workers keep dying.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::Duration;
+
+use api::db::{AnyConnection, DbPool};
+use api::jobs::store::{self, JobRow};
+use api::jobs::{Job, JobQueue, QueueError, MAX_ATTEMPTS};
+use diesel::PgConnection;
+use task_manager::{TaskError, TaskStatus};
+
+use crate::common::Backend;
+
+fn pool() -> (DbPool, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (Backend::Postgres.fresh_pool(dir.path()), dir)
+}
+
+fn queue(pool: &DbPool) -> JobQueue {
+    JobQueue::Shared {
+        pool: pool.clone(),
+        retention: Duration::from_secs(3600),
+    }
+}
+
+fn narrate(segment: &str) -> Job {
+    Job::NarrateSegment {
+        segment_id: segment.to_owned(),
+    }
+}
+
+fn pg<T>(pool: &DbPool, work: impl FnOnce(&mut PgConnection) -> T) -> T {
+    let mut conn = pool.get().unwrap();
+    match &mut *conn {
+        AnyConnection::Postgresql(pg) => work(pg),
+        AnyConnection::Sqlite(_) => unreachable!("a PostgreSQL pool"),
+    }
+}
+
+fn claim(pool: &DbPool, worker: &str, lease: Duration) -> Option<JobRow> {
+    pg(pool, |conn| store::claim(conn, worker, lease).unwrap())
+}
+
+#[test]
+fn workers_claiming_at_once_each_get_a_different_job_in_queue_order() {
+    const JOBS: usize = 24;
+    const WORKERS: usize = 4;
+    let (pool, _dir) = pool();
+    let queue = queue(&pool);
+    for i in 0..JOBS {
+        queue.submit(&format!("job-{i:02}"), narrate("s")).unwrap();
+    }
+    let claims = Arc::new(Mutex::new(Vec::new()));
+    let barrier = Arc::new(Barrier::new(WORKERS));
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let (pool, claims, barrier) = (pool.clone(), claims.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                while let Some(row) = claim(&pool, &format!("w{w}"), Duration::from_secs(60)) {
+                    assert_eq!(row.status, "PROCESSING");
+                    assert_eq!(row.worker.as_deref(), Some(format!("w{w}").as_str()));
+                    claims.lock().unwrap().push(row.task_id);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    let claims = claims.lock().unwrap();
+    let mut counts = HashMap::new();
+    for id in claims.iter() {
+        *counts.entry(id.clone()).or_insert(0) += 1;
+    }
+    assert_eq!(counts.len(), JOBS, "{claims:?}");
+    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+    assert!(claim(&pool, "late", Duration::from_secs(60)).is_none());
+}
+
+#[test]
+fn an_expired_lease_is_taken_over_and_the_old_worker_can_no_longer_write() {
+    let (pool, _dir) = pool();
+    let queue = queue(&pool);
+    queue.submit("render_x", narrate("s")).unwrap();
+    let lease = Duration::from_millis(300);
+    let first = claim(&pool, "a", lease).unwrap();
+    assert_eq!(first.attempts, 1);
+    assert!(claim(&pool, "b", lease).is_none(), "a's lease still runs");
+
+    // "a" reports once, then stops (as if killed).
+    let snapshot = queue.status("render_x").unwrap().unwrap().task;
+    assert_eq!(
+        pg(&pool, |c| store::report(c, "render_x", "a", lease, &snapshot).unwrap()),
+        Some(false)
+    );
+    std::thread::sleep(lease + Duration::from_millis(200));
+    let taken = claim(&pool, "b", Duration::from_secs(60)).unwrap();
+    assert_eq!(taken.task_id, "render_x");
+    assert_eq!(taken.attempts, 2);
+    assert_eq!(taken.started_at, first.started_at, "kept from the first claim");
+    let status = queue.status("render_x").unwrap().unwrap();
+    assert_eq!(status.worker.as_deref(), Some("b"));
+
+    // A stalled "a" waking up can neither renew nor record an outcome.
+    assert_eq!(
+        pg(&pool, |c| store::report(c, "render_x", "a", lease, &snapshot).unwrap()),
+        None
+    );
+    let mut done = snapshot.clone();
+    done.status = TaskStatus::Failed;
+    done.error = Some("stale".to_owned());
+    assert!(!pg(&pool, |c| store::finish(c, "a", &done).unwrap()));
+    done.status = TaskStatus::Completed;
+    done.error = None;
+    done.result = Some(serde_json::json!({"worker": "b"}));
+    assert!(pg(&pool, |c| store::finish(c, "b", &done).unwrap()));
+    let finished = queue.status("render_x").unwrap().unwrap().task;
+    assert_eq!(finished.status, TaskStatus::Completed);
+    assert_eq!(finished.result, Some(serde_json::json!({"worker": "b"})));
+    assert!(finished.finished_at.is_some());
+}
+
+#[test]
+fn cancel_ends_a_pending_job_and_reaches_a_running_one_through_its_reports() {
+    let (pool, _dir) = pool();
+    let queue = queue(&pool);
+    queue.submit("pending", narrate("a")).unwrap();
+    assert_eq!(queue.cancel("pending").unwrap(), TaskStatus::Cancelled);
+    assert!(matches!(
+        queue.cancel("pending"),
+        Err(QueueError::Task(TaskError::AlreadyFinished(_)))
+    ));
+    assert!(matches!(
+        queue.cancel("nope"),
+        Err(QueueError::Task(TaskError::NotFound(_)))
+    ));
+    assert!(claim(&pool, "w", Duration::from_secs(60)).is_none());
+
+    queue.submit("running", narrate("b")).unwrap();
+    assert!(matches!(
+        queue.submit("running", narrate("b")),
+        Err(QueueError::Task(TaskError::AlreadyActive(_)))
+    ));
+    claim(&pool, "w", Duration::from_secs(60)).unwrap();
+    assert_eq!(queue.cancel("running").unwrap(), TaskStatus::Processing);
+    let snapshot = queue.status("running").unwrap().unwrap().task;
+    assert!(snapshot.cancel_requested);
+    let lease = Duration::from_secs(60);
+    assert_eq!(
+        pg(&pool, |c| store::report(c, "running", "w", lease, &snapshot).unwrap()),
+        Some(true)
+    );
+
+    // A finished id can be queued again, from scratch.
+    queue.submit("pending", narrate("a")).unwrap();
+    let again = queue.status("pending").unwrap().unwrap().task;
+    assert_eq!(again.status, TaskStatus::Pending);
+    assert!(!again.cancel_requested);
+    assert!(again.finished_at.is_none());
+}
+
+#[test]
+fn a_job_whose_workers_keep_dying_is_failed_not_retried_forever() {
+    let (pool, _dir) = pool();
+    let queue = queue(&pool);
+    queue.submit("killer", narrate("s")).unwrap();
+    let lease = Duration::from_millis(100);
+    for attempt in 1..=MAX_ATTEMPTS {
+        let row = claim(&pool, &format!("w{attempt}"), lease).unwrap();
+        assert_eq!(row.attempts, attempt);
+        std::thread::sleep(lease + Duration::from_millis(100));
+    }
+    assert!(claim(&pool, "next", lease).is_none());
+    let failed = pg(&pool, |c| store::fail_exhausted(c).unwrap());
+    assert_eq!(failed.len(), 1);
+    let task = queue.status("killer").unwrap().unwrap().task;
+    assert_eq!(task.status, TaskStatus::Failed);
+    assert!(task.error.unwrap().contains("3 times"));
+}
