@@ -2,53 +2,21 @@
 //! address without an API token), `import` prints an id, both on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-struct KillOnDrop(Child);
+use crate::support::{serve_with, storyflow, uuid_like, KillOnDrop};
 
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn storyflow() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_storyflow"))
-}
-
-/// `storyflow serve` on port 0 of loopback over `data_dir` with extra environment `env`; the
-/// server and its address (from the startup line, also returned).
+/// [`serve_on`] loopback port 0.
 fn serve(data_dir: &Path, env: &[(&str, &str)]) -> (KillOnDrop, String, String) {
     serve_on("127.0.0.1:0", data_dir, env)
 }
 
-/// [`serve`] bound to `bind`.
+/// `storyflow serve` bound to `bind` over `data_dir` with extra environment `env`.
 fn serve_on(bind: &str, data_dir: &Path, env: &[(&str, &str)]) -> (KillOnDrop, String, String) {
-    let mut child = KillOnDrop(
-        storyflow()
-            .args(["serve", "--bind", bind, "--data-dir"])
-            .arg(data_dir)
-            .env_remove("STORYFLOW_DATABASE_URL")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    (child, address, line)
+    serve_with(bind, data_dir, &[], env)
 }
 
 #[test]
@@ -229,12 +197,6 @@ fn import_of_a_missing_manifest_fails_with_a_message() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("/nonexistent/manifest.json"), "{stderr}");
-}
-
-fn uuid_like(text: &str) -> &str {
-    assert_eq!(text.len(), 36, "{text:?}");
-    assert_eq!(text.matches('-').count(), 4, "{text:?}");
-    text
 }
 
 #[test]

@@ -2,5 +2,7 @@
 //! disk): the commands run as a user runs them.
 
 mod cli;
+mod cluster;
 mod readme;
+mod support;
 mod tts_cli;

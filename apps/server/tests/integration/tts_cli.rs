@@ -2,11 +2,7 @@
 //! `scripts/setup.sh` installs into the TTS home.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
-
-fn storyflow() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_storyflow"))
-}
+use crate::support::storyflow;
 
 #[test]
 fn voices_json_lists_the_default_voice() {

@@ -57,12 +57,7 @@ impl Job {
                 preview,
             } => {
                 let deps = runner.render_deps(*preview);
-                serde_json::to_value(render_task_function(
-                    project_id,
-                    ctx.task_id(),
-                    &deps,
-                    ctx,
-                )?)
+                serde_json::to_value(render_task_function(project_id, ctx.task_id(), &deps, ctx)?)
             }
             Self::NarrateSegment { segment_id } => serde_json::to_value(narrate_segment_task(
                 segment_id,

@@ -79,12 +79,9 @@ impl JobQueue {
     /// The task's record, or `None` if unknown (or finished long enough ago to be forgotten).
     pub fn status(&self, task_id: &str) -> Result<Option<JobSnapshot>, QueueError> {
         match self {
-            Self::InProcess { tasks, .. } => {
-                Ok(tasks.get_task_status(task_id).map(|task| JobSnapshot {
-                    task,
-                    worker: None,
-                }))
-            }
+            Self::InProcess { tasks, .. } => Ok(tasks
+                .get_task_status(task_id)
+                .map(|task| JobSnapshot { task, worker: None })),
             Self::Shared { pool, .. } => with_pg(pool, |conn| {
                 Ok(store::get(conn, task_id)?.map(|row| JobSnapshot {
                     task: row.snapshot(),

@@ -109,7 +109,11 @@ impl Worker {
             source,
         })?;
         let database = Database::Postgres(config.database_url);
-        log::info!("worker {}: data folder {}, database {database}", config.name, data_dir.display());
+        log::info!(
+            "worker {}: data folder {}, database {database}",
+            config.name,
+            data_dir.display()
+        );
         let pool = db::build_pool(&database)?;
         db::run_migrations(&pool)?;
         let version = core_engine::init()

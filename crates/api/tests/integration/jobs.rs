@@ -93,20 +93,29 @@ fn an_expired_lease_is_taken_over_and_the_old_worker_can_no_longer_write() {
     // "a" reports once, then stops (as if killed).
     let snapshot = queue.status("render_x").unwrap().unwrap().task;
     assert_eq!(
-        pg(&pool, |c| store::report(c, "render_x", "a", lease, &snapshot).unwrap()),
+        pg(&pool, |c| store::report(
+            c, "render_x", "a", lease, &snapshot
+        )
+        .unwrap()),
         Some(false)
     );
     std::thread::sleep(lease + Duration::from_millis(200));
     let taken = claim(&pool, "b", Duration::from_secs(60)).unwrap();
     assert_eq!(taken.task_id, "render_x");
     assert_eq!(taken.attempts, 2);
-    assert_eq!(taken.started_at, first.started_at, "kept from the first claim");
+    assert_eq!(
+        taken.started_at, first.started_at,
+        "kept from the first claim"
+    );
     let status = queue.status("render_x").unwrap().unwrap();
     assert_eq!(status.worker.as_deref(), Some("b"));
 
     // A stalled "a" waking up can neither renew nor record an outcome.
     assert_eq!(
-        pg(&pool, |c| store::report(c, "render_x", "a", lease, &snapshot).unwrap()),
+        pg(&pool, |c| store::report(
+            c, "render_x", "a", lease, &snapshot
+        )
+        .unwrap()),
         None
     );
     let mut done = snapshot.clone();
@@ -150,7 +159,10 @@ fn cancel_ends_a_pending_job_and_reaches_a_running_one_through_its_reports() {
     assert!(snapshot.cancel_requested);
     let lease = Duration::from_secs(60);
     assert_eq!(
-        pg(&pool, |c| store::report(c, "running", "w", lease, &snapshot).unwrap()),
+        pg(&pool, |c| store::report(
+            c, "running", "w", lease, &snapshot
+        )
+        .unwrap()),
         Some(true)
     );
 

@@ -333,8 +333,12 @@ fn cancel_mid_render_fails_the_project_and_leaves_no_file_on(backend: Backend) {
             .status(),
         202
     );
+    // Running, not just queued: the cancel must reach the render itself.
     app.poll_json(&status_path(&project), RENDER_TIMEOUT, |body| {
-        body["status"] == "PROCESSING" && !body["progress"].is_null()
+        body["status"] == "PROCESSING"
+            && body["progress"]["current_phase"]
+                .as_str()
+                .is_some_and(|phase| !phase.starts_with("Queued"))
     });
 
     let asked = std::time::Instant::now();

@@ -176,7 +176,8 @@ pub fn render_with(
         jobs,
         music_length,
     };
-    let (encode_warnings, chunk_counts) = encode::encode(&job, &temp, &mut reporter, cancel, &stats)?;
+    let (encode_warnings, chunk_counts) =
+        encode::encode(&job, &temp, &mut reporter, cancel, &stats)?;
     warnings.extend(encode_warnings);
     if let Some(owner) = &options.owner {
         // Losing the record only keeps the chunks until they are evicted.

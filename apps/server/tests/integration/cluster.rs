@@ -1,0 +1,188 @@
+//! Scale-out as it is deployed: one `storyflow serve` and three `storyflow worker` processes on
+//! one PostgreSQL database and one shared data folder. Three projects render at once; the worker
+//! holding one of them is killed with SIGKILL mid-render; all three still complete (the lost
+//! one taken over once its lease runs out) and each decodes to exactly the frames and sound
+//! of the same project rendered by an embedded (SQLite) server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use core_engine::benchmark::decoded_digest;
+use serde_json::Value;
+
+use crate::support::{first_line, serve_with, storyflow, uuid_like, KillOnDrop};
+
+const WORKERS: usize = 3;
+/// Small enough to keep the test quick, large enough that a render lasts a few seconds, so
+/// the kill lands mid-render.
+const PREVIEW: &str = "640x360@30";
+/// A lost job is taken over within its lease (10 s) and a poll; the issue allows 30 s.
+const TAKEOVER_LIMIT: Duration = Duration::from_secs(30);
+const RENDER_TIMEOUT: Duration = Duration::from_secs(180);
+
+fn demo_manifest() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo/manifest.json")
+}
+
+fn import(data_dir: &Path, env: &[(&str, &str)]) -> String {
+    let output = storyflow()
+        .arg("import")
+        .arg(demo_manifest())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("STORYFLOW_DATABASE_URL")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    uuid_like(String::from_utf8(output.stdout).unwrap().trim()).to_owned()
+}
+
+fn get(url: &str) -> Value {
+    reqwest::blocking::get(url).unwrap().json().unwrap()
+}
+
+fn start_render(address: &str, project: &str) {
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{address}/api/projects/{project}/render/"))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 202);
+}
+
+fn task(address: &str, project: &str) -> Value {
+    get(&format!("{address}/api/tasks/render_{project}/status/"))
+}
+
+/// Waits until the project's render task has ended; its last status.
+fn wait_for_task(address: &str, project: &str) -> Value {
+    let deadline = Instant::now() + RENDER_TIMEOUT;
+    loop {
+        let task = task(address, project);
+        if !matches!(task["status"].as_str(), Some("PENDING" | "PROCESSING")) {
+            return task;
+        }
+        assert!(Instant::now() < deadline, "render never ended: {task}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn output_file(data_dir: &Path, project: &str) -> PathBuf {
+    data_dir.join(format!("media/projects/{project}/output/final.mp4"))
+}
+
+fn worker(name: &str, data_dir: &Path, url: &str) -> KillOnDrop {
+    let mut child = KillOnDrop(
+        storyflow()
+            .args(["worker", "--name", name, "--data-dir"])
+            .arg(data_dir)
+            .env("STORYFLOW_DATABASE_URL", url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let line = first_line(&mut child);
+    assert!(line.contains(&format!("worker {name} waiting")), "{line:?}");
+    child
+}
+
+#[test]
+fn three_workers_render_three_projects_and_survive_a_kill_9() {
+    let url = test_cluster::fresh_database();
+    let env = [("STORYFLOW_DATABASE_URL", url.as_str())];
+    let shared = tempfile::tempdir().unwrap();
+    let projects: Vec<String> = (0..3).map(|_| import(shared.path(), &env)).collect();
+    let (_server, address, _) =
+        serve_with("127.0.0.1:0", shared.path(), &["--preview", PREVIEW], &env);
+    let mut workers: Vec<(String, Option<KillOnDrop>)> = (0..WORKERS)
+        .map(|i| {
+            let name = format!("w{i}");
+            let child = worker(&name, shared.path(), &url);
+            (name, Some(child))
+        })
+        .collect();
+
+    for project in &projects {
+        start_render(&address, project);
+    }
+    // The first render a worker is running, with progress beyond its start.
+    let deadline = Instant::now() + RENDER_TIMEOUT;
+    let (victim_project, victim) = loop {
+        let running = projects.iter().find_map(|project| {
+            let task = task(&address, project);
+            let started = task["status"] == "PROCESSING"
+                && task["progress"]["percentage"].as_u64().unwrap_or(0) > 0;
+            started.then(|| (project.clone(), task["worker"].as_str().unwrap().to_owned()))
+        });
+        if let Some(found) = running {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "no render started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let killed_at = Instant::now();
+    let slot = workers
+        .iter_mut()
+        .find(|(name, _)| *name == victim)
+        .unwrap();
+    drop(slot.1.take()); // SIGKILL, reaped
+    let state = get(&format!("{address}/api/projects/{victim_project}/status/"));
+    assert_eq!(
+        state["status"], "PROCESSING",
+        "killed after it finished: {state}"
+    );
+
+    // Taken over once the lease ran out, by a live worker.
+    let deadline = killed_at + TAKEOVER_LIMIT;
+    let taken_by = loop {
+        let task = task(&address, &victim_project);
+        let holder = task["worker"].as_str().unwrap_or_default().to_owned();
+        if holder != victim {
+            break holder;
+        }
+        assert!(Instant::now() < deadline, "not taken over: {task}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    eprintln!(
+        "{victim} killed; its job taken over by {taken_by} after {:?}",
+        killed_at.elapsed()
+    );
+
+    let mut encoded_by = Vec::new();
+    for project in &projects {
+        let task = wait_for_task(&address, project);
+        assert_eq!(task["status"], "COMPLETED", "{task}");
+        let result = &task["result"];
+        assert_ne!(result["worker"], victim.as_str(), "{task}");
+        encoded_by.push(format!(
+            "{}: {} reused, {} encoded",
+            result["worker"], result["chunks_reused"], result["chunks_encoded"]
+        ));
+        let state = get(&format!("{address}/api/projects/{project}/status/"));
+        assert_eq!(state["status"], "COMPLETED", "{state}");
+    }
+    eprintln!("chunks: {encoded_by:?}");
+
+    // The same project on an embedded server: the reference.
+    let embedded = tempfile::tempdir().unwrap();
+    let reference_project = import(embedded.path(), &[]);
+    let (_embedded_server, embedded_address, _) =
+        serve_with("127.0.0.1:0", embedded.path(), &["--preview", PREVIEW], &[]);
+    start_render(&embedded_address, &reference_project);
+    let reference_task = wait_for_task(&embedded_address, &reference_project);
+    assert_eq!(reference_task["status"], "COMPLETED", "{reference_task}");
+    let reference = decoded_digest(&output_file(embedded.path(), &reference_project)).unwrap();
+    assert!(!reference.frames.is_empty());
+    assert!(reference.audio.is_some());
+    for project in &projects {
+        let digest = decoded_digest(&output_file(shared.path(), project)).unwrap();
+        assert_eq!(reference.difference(&digest), None, "project {project}");
+    }
+}

@@ -1,0 +1,68 @@
+//! What the tests of this binary share: running the `storyflow` binary, and children that
+//! cannot outlive their test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A child process killed (SIGKILL) and reaped when dropped.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The `storyflow` binary under test.
+pub fn storyflow() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_storyflow"))
+}
+
+/// `storyflow serve --bind BIND --data-dir DATA_DIR ARGS` with extra environment `env` (and no
+/// database URL but the one `env` gives); the server, its address (from the startup line) and
+/// that line.
+pub fn serve_with(
+    bind: &str,
+    data_dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (KillOnDrop, String, String) {
+    let mut child = KillOnDrop(
+        storyflow()
+            .args(["serve", "--bind", bind, "--data-dir"])
+            .arg(data_dir)
+            .args(args)
+            .env_remove("STORYFLOW_DATABASE_URL")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let line = first_line(&mut child);
+    let address = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    (child, address, line)
+}
+
+/// The first line the child prints (its startup line).
+pub fn first_line(child: &mut KillOnDrop) -> String {
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    line
+}
+
+/// `text`, checked to look like a UUID.
+pub fn uuid_like(text: &str) -> &str {
+    assert_eq!(text.len(), 36, "{text:?}");
+    assert_eq!(text.matches('-').count(), 4, "{text:?}");
+    text
+}
