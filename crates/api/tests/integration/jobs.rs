@@ -1,5 +1,6 @@
 //! The shared job queue on a real PostgreSQL server: claims under concurrency, leases that run
 //! out and are taken over, cancel requests, jobs whose workers keep dying.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Barrier, Mutex};
