@@ -141,6 +141,8 @@ pub enum StartupError {
     Recovery(#[from] repository::RepoError),
     #[error("task manager")]
     Tasks(#[from] task_manager::TaskError),
+    #[error("job queue")]
+    Jobs(#[source] crate::jobs::QueueError),
     #[error("cannot listen on {bind}")]
     Bind {
         bind: String,
@@ -205,10 +207,16 @@ impl Application {
         log::info!("database: {database}");
         let pool = db::build_pool(&database)?;
         db::run_migrations(&pool)?;
-        if config.database_url.is_none() {
-            // With PostgreSQL, renders in progress belong to the workers: one that died is
-            // found by its lease running out, not by this server starting.
-            recover_interrupted(&pool, &media_root)?;
+        match config.database_url {
+            None => recover_interrupted(&pool, &media_root)?,
+            // Renders in progress belong to the workers (one that died is found by its lease
+            // running out); only a render whose job was never queued is this server's.
+            Some(_) => {
+                let orphans = with_postgres(&pool, crate::jobs::store::fail_orphaned_renders)?;
+                for id in orphans {
+                    log::warn!("project {id} was left rendering with no job queued; marked FAILED");
+                }
+            }
         }
 
         let renderer_status = core_engine::init()
@@ -414,6 +422,14 @@ fn recover_interrupted(pool: &DbPool, media_root: &Path) -> Result<(), StartupEr
     }
     remove_temporary_outputs(media_root);
     Ok(())
+}
+
+/// Runs `work` on a PostgreSQL connection of `pool`.
+fn with_postgres<T>(
+    pool: &DbPool,
+    work: impl FnOnce(&mut diesel::PgConnection) -> Result<T, diesel::result::Error>,
+) -> Result<T, StartupError> {
+    crate::jobs::with_pg(pool, |conn| Ok(work(conn)?)).map_err(StartupError::Jobs)
 }
 
 fn remove_temporary_outputs(media_root: &Path) {

@@ -62,6 +62,12 @@ pub enum DbError {
     Pool(#[from] r2d2::Error),
     #[error("running database migrations")]
     Migration(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    #[error("connecting to the database server")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("{0:?} is not a database name this program makes (lower-case letters, digits, _)")]
+    DatabaseName(String),
+    #[error("creating or dropping a database")]
+    Admin(#[from] DieselError),
 }
 
 /// A PostgreSQL connection URL. Its password never shows in `Display` or `Debug`, so it can be
@@ -81,6 +87,41 @@ impl PostgresUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The same server and credentials, database `name`.
+    pub fn with_database(&self, name: &str) -> Self {
+        let (scheme, rest) = self.0.split_once("://").unwrap_or(("postgres", &self.0));
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        let query = tail.find('?').map_or("", |start| &tail[start..]);
+        Self(format!("{scheme}://{authority}/{name}{query}"))
+    }
+}
+
+/// Creates database `name` on the server `admin` points at (its user needs the right to) and
+/// returns its URL: for benchmarks and demos that want a database of their own.
+pub fn create_database(admin: &PostgresUrl, name: &str) -> Result<PostgresUrl, DbError> {
+    admin_statement(admin, "CREATE", name)?;
+    Ok(admin.with_database(name))
+}
+
+/// Drops database `name` (made by [`create_database`]) on the server `admin` points at.
+pub fn drop_database(admin: &PostgresUrl, name: &str) -> Result<(), DbError> {
+    admin_statement(admin, "DROP", name)
+}
+
+fn admin_statement(admin: &PostgresUrl, verb: &str, name: &str) -> Result<(), DbError> {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        return Err(DbError::DatabaseName(name.to_owned()));
+    }
+    let mut conn = PgConnection::establish(admin.as_str())?;
+    // Checked above to be a plain identifier: nothing to quote.
+    conn.batch_execute(&format!("{verb} DATABASE {name}"))?;
+    Ok(())
 }
 
 /// The URL with the password of its user info and any `password=` parameter replaced by `***`.
@@ -291,6 +332,21 @@ mod tests {
         );
         let debug = format!("{:?}", PostgresUrl::parse("postgres://a:pw@h/d").unwrap());
         assert!(!debug.contains("pw"), "{debug}");
+    }
+
+    #[test]
+    fn another_database_on_the_same_server_keeps_the_credentials_and_options() {
+        let url = PostgresUrl::parse("postgres://u:pw@h:5432/flow?sslmode=require").unwrap();
+        assert_eq!(
+            url.with_database("bench_1").as_str(),
+            "postgres://u:pw@h:5432/bench_1?sslmode=require"
+        );
+        let bare = PostgresUrl::parse("postgresql://u@h").unwrap();
+        assert_eq!(bare.with_database("b").as_str(), "postgresql://u@h/b");
+        assert!(matches!(
+            create_database(&bare, "x; DROP TABLE y"),
+            Err(DbError::DatabaseName(_))
+        ));
     }
 
     #[test]

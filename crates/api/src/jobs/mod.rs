@@ -11,7 +11,7 @@ pub mod store;
 mod worker;
 
 pub use job::{Job, JobRunner};
-pub use queue::{JobQueue, JobSnapshot, QueueError};
+pub use queue::{with_pg, JobQueue, JobSnapshot, QueueError};
 pub use worker::{worker_name, Worker, WorkerConfig, WorkerError};
 
 use std::time::Duration;

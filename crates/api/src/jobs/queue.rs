@@ -121,8 +121,8 @@ impl JobQueue {
     }
 }
 
-/// Runs `work` on a PostgreSQL connection from `pool`.
-pub(super) fn with_pg<T>(
+/// Runs `work` on a PostgreSQL connection from `pool` ([`QueueError::NotPostgres`] on SQLite).
+pub fn with_pg<T>(
     pool: &DbPool,
     work: impl FnOnce(&mut PgConnection) -> Result<T, QueueError>,
 ) -> Result<T, QueueError> {

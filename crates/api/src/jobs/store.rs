@@ -18,6 +18,7 @@ use task_manager::{TaskProgress, TaskSnapshot, TaskStatus};
 
 use super::MAX_ATTEMPTS;
 use crate::schema::jobs;
+use crate::tasks::render_task_id;
 
 /// One row of the table.
 #[derive(Debug, Clone, PartialEq, QueryableByName)]
@@ -168,7 +169,8 @@ pub fn fail_exhausted(conn: &mut PgConnection) -> Result<Vec<JobRow>, DieselErro
 }
 
 /// Records the running job's progress and detail and renews `worker`'s lease; returns whether
-/// a cancel was requested, or `None` when `worker` no longer holds the job.
+/// a cancel was requested, or `None` when `worker` no longer holds the job. The percentage
+/// never goes down, even when a job taken over starts again from the beginning.
 pub fn report(
     conn: &mut PgConnection,
     task_id: &str,
@@ -186,7 +188,7 @@ pub fn report(
         "UPDATE jobs SET lease_expires_at = {NOW} + make_interval(secs => $3), \
              progress_current = COALESCE($4, progress_current), \
              progress_total = COALESCE($5, progress_total), \
-             progress_percentage = COALESCE($6, progress_percentage), \
+             progress_percentage = GREATEST($6, progress_percentage), \
              progress_phase = COALESCE($7, progress_phase), \
              detail = COALESCE($8, detail) \
          WHERE task_id = $1 AND worker = $2 AND status = 'PROCESSING' \
@@ -244,6 +246,28 @@ pub fn prune(conn: &mut PgConnection, older_than: Duration) -> Result<usize, Die
     ))
     .bind::<Double, _>(older_than.as_secs_f64())
     .execute(conn)
+}
+
+/// At server start-up: projects left PROCESSING with no live render job (the server that
+/// marked them died before queueing the job) become FAILED, as SQLite's start-up recovery
+/// does for its in-process renders. Returns their ids. Not run by workers: a server marks a
+/// project PROCESSING just before it queues its job.
+pub fn fail_orphaned_renders(conn: &mut PgConnection) -> Result<Vec<String>, DieselError> {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = Text)]
+        id: String,
+    }
+    let ids: Vec<Id> = diesel::sql_query(format!(
+        "UPDATE projects SET status = 'FAILED', updated_at = {NOW} \
+         WHERE status = 'PROCESSING' AND NOT EXISTS ( \
+             SELECT 1 FROM jobs WHERE jobs.task_id = $1 || projects.id \
+                 AND jobs.status IN {ACTIVE}) \
+         RETURNING id"
+    ))
+    .bind::<Text, _>(render_task_id(""))
+    .load(conn)?;
+    Ok(ids.into_iter().map(|row| row.id).collect())
 }
 
 fn saturate(count: u32) -> i32 {

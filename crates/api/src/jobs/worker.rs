@@ -20,13 +20,13 @@ use super::job::{Job, JobRunner};
 use super::queue::{with_pg, QueueError};
 use super::store::{self, JobRow};
 use super::{LEASE, POLL_EVERY, REPORT_EVERY};
+use crate::db::{self, Database, DbError, DbPool, PostgresUrl};
+use crate::storage;
+use crate::tasks::{remove_temporary_outputs, ChunkCacheConfig, CoreEngineRenderer};
 
 /// How long after its job returns the executor is given to record the outcome, before the
 /// worker looks again.
 const OUTCOME_WAIT: Duration = Duration::from_millis(2);
-use crate::db::{self, Database, DbError, DbPool, PostgresUrl};
-use crate::storage;
-use crate::tasks::{remove_temporary_outputs, ChunkCacheConfig, CoreEngineRenderer};
 
 /// How a worker is set up.
 #[derive(Debug, Clone)]
@@ -211,6 +211,7 @@ impl Worker {
         }
         let cancelled_already = row.cancel_requested;
         let runner = Arc::clone(&self.runner);
+        let abandoned = job.clone();
         // Dropped when the job returns or panics, which wakes `follow` at once.
         let (running, ended) = mpsc::sync_channel::<()>(0);
         let submitted = self.tasks.submit(task_id.clone(), move |ctx| {
@@ -222,7 +223,10 @@ impl Worker {
         });
         match submitted {
             Ok(()) => self.follow(&task_id, &ended),
-            Err(err) => self.record(&failed(&task_id, error_chain(&err))),
+            Err(err) => {
+                self.record(&failed(&task_id, error_chain(&err)));
+                abandoned.abandon(&self.pool);
+            }
         }
     }
 

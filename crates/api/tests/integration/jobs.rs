@@ -193,3 +193,55 @@ fn a_job_whose_workers_keep_dying_is_failed_not_retried_forever() {
     assert_eq!(task.status, TaskStatus::Failed);
     assert!(task.error.unwrap().contains("3 times"));
 }
+
+#[test]
+fn start_up_fails_only_the_renders_whose_job_was_never_queued() {
+    use api::models::ProjectStatus;
+    use api::repository;
+
+    let (pool, _dir) = pool();
+    let queue = queue(&pool);
+    let mut conn = pool.get().unwrap();
+    let orphan = repository::create_project(&mut conn, "orphan").unwrap().id;
+    let queued = repository::create_project(&mut conn, "queued").unwrap().id;
+    let idle = repository::create_project(&mut conn, "idle").unwrap().id;
+    for id in [&orphan, &queued] {
+        assert!(repository::try_start_render(&mut conn, id).unwrap());
+    }
+    let job = Job::Render {
+        project_id: queued.clone(),
+        preview: None,
+    };
+    queue
+        .submit(&api::tasks::render_task_id(&queued), job)
+        .unwrap();
+
+    let failed = pg(&pool, |c| store::fail_orphaned_renders(c).unwrap());
+    assert_eq!(failed, [orphan.clone()]);
+    let mut status = |id: &str| repository::get_project(&mut conn, id).unwrap().status;
+    assert_eq!(status(&orphan), ProjectStatus::Failed);
+    assert_eq!(status(&queued), ProjectStatus::Processing);
+    assert_eq!(status(&idle), ProjectStatus::Draft);
+}
+
+#[test]
+fn reported_progress_never_goes_down_even_after_a_takeover() {
+    let (pool, _dir) = pool();
+    let queue = queue(&pool);
+    queue.submit("r", narrate("s")).unwrap();
+    let lease = Duration::from_secs(60);
+    claim(&pool, "w", lease).unwrap();
+    let mut snapshot = queue.status("r").unwrap().unwrap().task;
+    for (percentage, phase) in [(60, "late"), (5, "again from the start")] {
+        snapshot.progress = Some(task_manager::TaskProgress {
+            current: 1,
+            total: 4,
+            percentage,
+            phase: phase.to_owned(),
+        });
+        pg(&pool, |c| store::report(c, "r", "w", lease, &snapshot).unwrap());
+    }
+    let progress = queue.status("r").unwrap().unwrap().task.progress.unwrap();
+    assert_eq!(progress.percentage, 60);
+    assert_eq!(progress.phase, "again from the start");
+}

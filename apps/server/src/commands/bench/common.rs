@@ -10,6 +10,7 @@ use core_engine::benchmark::{
 use core_engine::{MusicSpec, RenderSpec};
 
 use crate::commands::cache::jobs_parser;
+use crate::commands::database::DatabaseArgs;
 use crate::commands::BoxError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -81,6 +82,16 @@ pub struct BenchArgs {
     /// With `--sound`: the length of the long timeline, in minutes.
     #[arg(long, default_value_t = 30.0, requires = "sound")]
     pub minutes: f64,
+    /// Time `--projects` renders queued at once on a PostgreSQL database and run by N
+    /// `storyflow worker` processes of this binary, against the same renders with one worker
+    /// (needs `--database-url`: a server where this user may create databases).
+    #[arg(long, value_name = "N", conflicts_with_all = ["tts", "edit", "sound"])]
+    pub cluster: Option<usize>,
+    /// With `--cluster`: how many projects (each `--segments` photos, its own texts).
+    #[arg(long, value_name = "K", default_value_t = 4, requires = "cluster")]
+    pub projects: usize,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
     /// Internal: run the sound pass of a `--minutes` timeline into this file in this process
     /// and print its time, CPU time, peak RSS and loudness as JSON.
     #[arg(long, hide = true)]

@@ -26,13 +26,15 @@
 //! loudness target; each run reports the sound pass's seconds and share of the render.
 //!
 //! `storyflow bench --edit` measures re-renders after small edits with the chunk cache
-//! instead (see `edit`), `storyflow bench --tts` narration synthesis (see `tts`), and
-//! `storyflow bench --sound` the sound pass alone on a long timeline (see `sound`).
+//! instead (see `edit`), `storyflow bench --tts` narration synthesis (see `tts`),
+//! `storyflow bench --sound` the sound pass alone on a long timeline (see `sound`), and
+//! `storyflow bench --cluster N` several projects over N worker processes (see `cluster`).
 //!
 //! Layout: this module only dispatches; `common` holds the arguments and the helpers every
-//! mode uses, `render` the render-against-x264 runs, `edit`, `tts` and `sound` the other
-//! modes.
+//! mode uses, `render` the render-against-x264 runs, `edit`, `tts`, `sound` and `cluster`
+//! the other modes.
 
+mod cluster;
 mod common;
 mod edit;
 mod render;
@@ -64,6 +66,9 @@ pub fn run(args: BenchArgs) -> CommandResult {
     }
     if args.sound {
         return sound::run(&args);
+    }
+    if let Some(workers) = args.cluster {
+        return cluster::run(&args, workers);
     }
     render::run(&args)
 }
