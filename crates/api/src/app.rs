@@ -252,6 +252,7 @@ impl Application {
                     jobs: config.jobs,
                     tts: tts.clone(),
                     worker: worker_name(),
+                    share_chunks: false,
                 }),
             },
             Some(_) => {

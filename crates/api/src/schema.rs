@@ -102,6 +102,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// PostgreSQL only: running renders' chunks offered to idle workers (`jobs::chunks`).
+    chunk_jobs (render_task_id, chunk_key) {
+        render_task_id -> Text,
+        chunk_key -> Text,
+        position -> Integer,
+        job -> Text,
+        worker -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        done -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(segments -> projects (project_id));
 diesel::joinable!(global_settings -> logos (active_logo));
 

@@ -34,7 +34,7 @@ pub mod stats;
 // The module paths users outside the crate have always had; inside it, modules are named by
 // their folder.
 pub use captions::{sidecar, subtitles};
-pub use chunks::{chunk_cache, encoder, splice};
+pub use chunks::{chunk_cache, encoder, exchange, splice};
 pub use frame::{ken_burns, logo, overlay, text_overlay};
 pub use plan::{chunk_plan, manifest, spec, timeline, transition};
 pub use sound::audio;
@@ -48,6 +48,8 @@ pub use frame::image_source::{validate_image, MAX_IMAGE_PIXELS};
 pub use plan::spec::{EncoderSettings, MusicSpec, RenderSpec, SegmentSpec, SoundSettings};
 pub use progress::Progress;
 pub use render::sound_pass::render_sound;
-pub use render::{default_jobs, render, render_with, ChunkCounts, RenderOptions, RenderOutput};
+pub use render::{
+    default_jobs, encode_chunks, render, render_with, ChunkCounts, RenderOptions, RenderOutput,
+};
 pub use sound::audio::probe_audio_duration;
 pub use stats::RenderStats;

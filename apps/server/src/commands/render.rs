@@ -76,6 +76,7 @@ pub fn run(args: RenderArgs) -> CommandResult {
         cache: chunk_cache(&args)?,
         owner: None,
         jobs: args.jobs,
+        exchange: None,
     };
 
     let bar = ProgressBar::new(1000);

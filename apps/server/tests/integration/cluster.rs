@@ -1,8 +1,9 @@
 //! Scale-out as it is deployed: one `storyflow serve` and three `storyflow worker` processes on
 //! one PostgreSQL database and one shared data folder. Three projects render at once; the worker
 //! holding one of them is killed with SIGKILL mid-render; all three still complete (the lost
-//! one taken over once its lease runs out) and each decodes to exactly the frames and sound
-//! of the same project rendered by an embedded (SQLite) server.
+//! one taken over once its lease runs out). Then one more project renders alone, its chunks
+//! shared by the two live workers. Each video decodes to exactly the frames and sound of the
+//! same project rendered by an embedded (SQLite) server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -26,10 +27,33 @@ fn demo_manifest() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo/manifest.json")
 }
 
+/// The demo with every segment's text changed, so it shares no chunk with the demo (its media
+/// are the demo's, by absolute path).
+fn edited_demo_manifest(dir: &Path) -> PathBuf {
+    let demo = demo_manifest();
+    let mut manifest: Value = serde_json::from_slice(&std::fs::read(&demo).unwrap()).unwrap();
+    let base = demo.parent().unwrap();
+    for segment in manifest["segments"].as_array_mut().unwrap() {
+        let text = segment["text_content"].as_str().unwrap();
+        segment["text_content"] = Value::from(format!("Told again: {text}"));
+        for key in ["image", "audio"] {
+            let relative = segment[key].as_str().unwrap();
+            segment[key] = Value::from(base.join(relative).to_str().unwrap());
+        }
+    }
+    let path = dir.join("edited.json");
+    std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    path
+}
+
 fn import(data_dir: &Path, env: &[(&str, &str)]) -> String {
+    import_manifest(&demo_manifest(), data_dir, env)
+}
+
+fn import_manifest(manifest: &Path, data_dir: &Path, env: &[(&str, &str)]) -> String {
     let output = storyflow()
         .arg("import")
-        .arg(demo_manifest())
+        .arg(manifest)
         .arg("--data-dir")
         .arg(data_dir)
         .env_remove("STORYFLOW_DATABASE_URL")
@@ -94,7 +118,7 @@ fn worker(name: &str, data_dir: &Path, url: &str) -> KillOnDrop {
 }
 
 #[test]
-fn three_workers_render_three_projects_and_survive_a_kill_9() {
+fn three_workers_render_three_projects_survive_a_kill_9_and_share_one_project() {
     let url = test_cluster::fresh_database();
     let env = [("STORYFLOW_DATABASE_URL", url.as_str())];
     let shared = tempfile::tempdir().unwrap();
@@ -170,19 +194,43 @@ fn three_workers_render_three_projects_and_survive_a_kill_9() {
     }
     eprintln!("chunks: {encoded_by:?}");
 
-    // The same project on an embedded server: the reference.
+    // One project across the two live workers: the one that claims it offers its chunks, the
+    // idle one encodes some of them.
+    let manifests = tempfile::tempdir().unwrap();
+    let edited = edited_demo_manifest(manifests.path());
+    let solo = import_manifest(&edited, shared.path(), &env);
+    start_render(&address, &solo);
+    let solo_task = wait_for_task(&address, &solo);
+    assert_eq!(solo_task["status"], "COMPLETED", "{solo_task}");
+    let result = &solo_task["result"];
+    eprintln!("one project, two workers: {result}");
+    let helped = result["chunks_by_helpers"].as_u64().unwrap();
+    assert!(helped > 0, "no chunk came from the idle worker: {result}");
+    let helpers = result["helpers"].as_array().unwrap();
+    assert_eq!(helpers.len(), 1, "{result}");
+    assert_ne!(helpers[0]["worker"], result["worker"], "{result}");
+    assert_eq!(helpers[0]["chunks"].as_u64(), Some(helped), "{result}");
+
+    // The same projects on an embedded server: the references.
     let embedded = tempfile::tempdir().unwrap();
     let reference_project = import(embedded.path(), &[]);
+    let reference_solo = import_manifest(&edited, embedded.path(), &[]);
     let (_embedded_server, embedded_address, _) =
         serve_with("127.0.0.1:0", embedded.path(), &["--preview", PREVIEW], &[]);
-    start_render(&embedded_address, &reference_project);
-    let reference_task = wait_for_task(&embedded_address, &reference_project);
-    assert_eq!(reference_task["status"], "COMPLETED", "{reference_task}");
-    let reference = decoded_digest(&output_file(embedded.path(), &reference_project)).unwrap();
-    assert!(!reference.frames.is_empty());
-    assert!(reference.audio.is_some());
+    let mut references = Vec::new();
+    for project in [&reference_project, &reference_solo] {
+        start_render(&embedded_address, project);
+        let task = wait_for_task(&embedded_address, project);
+        assert_eq!(task["status"], "COMPLETED", "{task}");
+        let digest = decoded_digest(&output_file(embedded.path(), project)).unwrap();
+        assert!(!digest.frames.is_empty());
+        assert!(digest.audio.is_some());
+        references.push(digest);
+    }
     for project in &projects {
         let digest = decoded_digest(&output_file(shared.path(), project)).unwrap();
-        assert_eq!(reference.difference(&digest), None, "project {project}");
+        assert_eq!(references[0].difference(&digest), None, "project {project}");
     }
+    let digest = decoded_digest(&output_file(shared.path(), &solo)).unwrap();
+    assert_eq!(references[1].difference(&digest), None, "the shared render");
 }

@@ -1,13 +1,18 @@
 //! A job: which task function to run on which ids, as data, so that it can wait in a database
 //! table and run in another process; and [`JobRunner`], what a process needs to run any job.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use core_engine::chunk_plan::ChunkKey;
+use core_engine::exchange::ChunkExchange;
+use core_engine::CancelToken;
 use serde::{Deserialize, Serialize};
 use task_manager::{JobError, TaskContext};
 use tts::PiperEngine;
 
+use super::chunks::PgChunkExchange;
 use crate::db::DbPool;
 use crate::narration_store::DieselNarrationStore;
 use crate::render_store::DieselProjectStore;
@@ -15,7 +20,7 @@ use crate::repository;
 use crate::state::PreviewSize;
 use crate::tasks::{
     narrate_segment_task, narrate_segments_task, render_task_function, ChunkCacheConfig,
-    NarrationDeps, RenderDeps, Renderer,
+    NarrationDeps, ProjectStore, RenderDeps, Renderer, StoreError,
 };
 
 /// A background job, stored as JSON in the `jobs` table.
@@ -56,7 +61,7 @@ impl Job {
                 project_id,
                 preview,
             } => {
-                let deps = runner.render_deps(*preview);
+                let deps = runner.render_deps(*preview, Some((ctx.task_id(), self)))?;
                 serde_json::to_value(render_task_function(project_id, ctx.task_id(), &deps, ctx)?)
             }
             Self::NarrateSegment { segment_id } => serde_json::to_value(narrate_segment_task(
@@ -116,11 +121,27 @@ pub struct JobRunner {
     pub tts: Option<Arc<PiperEngine>>,
     /// This process, as results and the job table name it.
     pub worker: String,
+    /// Whether renders offer their chunks to idle workers (`chunks`): with the shared queue.
+    pub share_chunks: bool,
 }
 
 impl JobRunner {
-    fn render_deps(&self, preview: Option<PreviewSize>) -> RenderDeps {
-        RenderDeps {
+    /// What a render needs; `offer` is its task id and job when it may share its chunks.
+    pub(super) fn render_deps(
+        &self,
+        preview: Option<PreviewSize>,
+        offer: Option<(&str, &Job)>,
+    ) -> Result<RenderDeps, serde_json::Error> {
+        let exchange = match offer.filter(|_| self.share_chunks) {
+            Some((task_id, job)) => Some(Arc::new(PgChunkExchange::new(
+                self.pool.clone(),
+                task_id,
+                &self.worker,
+                serde_json::to_string(job)?,
+            )) as Arc<dyn ChunkExchange>),
+            None => None,
+        };
+        Ok(RenderDeps {
             store: Arc::new(DieselProjectStore::new(
                 self.pool.clone(),
                 self.media_root.clone(),
@@ -131,7 +152,36 @@ impl JobRunner {
             chunk_cache: self.chunk_cache.clone(),
             jobs: self.jobs,
             worker: self.worker.clone(),
-        }
+            exchange,
+        })
+    }
+
+    /// A helper's part of the render `job` another worker runs: encodes those of its chunks
+    /// in `wanted` into the shared cache; returns the keys it added.
+    pub(super) fn encode_for(
+        &self,
+        job: &Job,
+        wanted: &HashSet<ChunkKey>,
+        cancel: &CancelToken,
+    ) -> Result<Vec<ChunkKey>, StoreError> {
+        let Job::Render {
+            project_id,
+            preview,
+        } = job
+        else {
+            return Err(
+                format!("chunks were offered by a job that renders nothing: {job:?}").into(),
+            );
+        };
+        let spec = DieselProjectStore::new(self.pool.clone(), self.media_root.clone(), *preview)
+            .load_render_spec(project_id)?;
+        let cache = self
+            .chunk_cache
+            .open()
+            .ok_or("the chunk cache cannot be opened")?;
+        Ok(core_engine::encode_chunks(
+            &spec, &cache, wanted, self.jobs, cancel,
+        )?)
     }
 
     fn narration_deps(&self) -> Result<NarrationDeps, NoSynthesizer> {
@@ -153,6 +203,7 @@ impl std::fmt::Debug for JobRunner {
             .field("chunk_cache", &self.chunk_cache)
             .field("jobs", &self.jobs)
             .field("worker", &self.worker)
+            .field("share_chunks", &self.share_chunks)
             .finish_non_exhaustive()
     }
 }

@@ -6,6 +6,7 @@
 //! request. A worker that dies stops renewing; once its lease has run out another worker
 //! claims the job and runs it again from the start, reusing every chunk already in the cache.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -13,9 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use core_engine::chunk_plan::ChunkKey;
+use core_engine::CancelToken;
 use task_manager::{error_chain, TaskManager, TaskManagerConfig, TaskSnapshot, TaskStatus};
 use tts::{PiperEngine, TtsHome};
 
+use super::chunks;
 use super::job::{Job, JobRunner};
 use super::queue::{with_pg, QueueError};
 use super::store::{self, JobRow};
@@ -135,6 +139,7 @@ impl Worker {
             jobs: config.jobs,
             tts,
             worker: config.name,
+            share_chunks: true,
         };
         Ok(Self {
             pool,
@@ -182,10 +187,97 @@ impl Worker {
             Ok(store::claim(conn, self.name(), self.lease)?)
         })?;
         let Some(row) = claimed else {
-            return Ok(false);
+            return self.help();
         };
         self.run_claimed(row);
         Ok(true)
+    }
+
+    /// With no job to claim: takes some chunks a running render offered and encodes them into
+    /// the shared cache; `false` when none was offered.
+    fn help(&self) -> Result<bool, QueueError> {
+        let claimed = with_pg(&self.pool, |conn| {
+            Ok(chunks::claim(
+                conn,
+                self.name(),
+                self.lease,
+                self.runner.jobs,
+            )?)
+        })?;
+        let Some(first) = claimed.first() else {
+            return Ok(false);
+        };
+        let render = first.render_task_id.clone();
+        let keys: Vec<String> = claimed.iter().map(|c| c.chunk_key.clone()).collect();
+        log::info!("helping render {render} with {} chunk(s)", keys.len());
+        let made = match serde_json::from_str::<Job>(&first.job) {
+            Ok(job) => self.encode_chunks(&render, &job, &keys),
+            Err(err) => {
+                log::error!("render {render} offered chunks with an unreadable job: {err}");
+                Vec::new()
+            }
+        };
+        let left: Vec<String> = keys.iter().filter(|k| !made.contains(k)).cloned().collect();
+        let finished = with_pg(&self.pool, |conn| {
+            Ok(chunks::finish(conn, &render, self.name(), &made, &left)?)
+        });
+        if let Err(err) = finished {
+            // The render takes them back when the lease runs out; those made are in the cache.
+            log::warn!(
+                "render {render}: cannot record chunks: {}",
+                error_chain(&err)
+            );
+        }
+        Ok(true)
+    }
+
+    /// Encodes `keys` of the render `job` on a thread while this one renews the lease on them
+    /// (and stops the encode if the render withdrew them); the keys made.
+    fn encode_chunks(&self, render: &str, job: &Job, keys: &[String]) -> Vec<String> {
+        let wanted: HashSet<ChunkKey> = keys.iter().filter_map(|k| ChunkKey::parse(k)).collect();
+        let cancel = CancelToken::new();
+        let outcome = std::thread::scope(|scope| {
+            let encode = scope.spawn(|| self.runner.encode_for(job, &wanted, &cancel));
+            while !encode.is_finished() {
+                std::thread::sleep(REPORT_EVERY);
+                let held = with_pg(&self.pool, |conn| {
+                    Ok(chunks::renew(conn, render, self.name(), keys, self.lease)?)
+                });
+                match held {
+                    Ok(0) if !cancel.is_cancelled() => {
+                        log::info!("render {render} withdrew its chunks; stopping");
+                        cancel.cancel();
+                    }
+                    Ok(_) => {}
+                    Err(err) => log::warn!(
+                        "render {render}: cannot renew the chunks' lease: {}",
+                        error_chain(&err)
+                    ),
+                }
+            }
+            encode.join()
+        });
+        match outcome {
+            Ok(Ok(made)) => made.iter().map(ToString::to_string).collect(),
+            Ok(Err(err)) if cancel.is_cancelled() => {
+                log::debug!(
+                    "render {render}: chunks stopped: {}",
+                    error_chain(err.as_ref())
+                );
+                Vec::new()
+            }
+            Ok(Err(err)) => {
+                log::warn!(
+                    "render {render}: cannot encode its chunks here: {}",
+                    error_chain(err.as_ref())
+                );
+                Vec::new()
+            }
+            Err(_) => {
+                log::error!("render {render}: encoding its chunks panicked");
+                Vec::new()
+            }
+        }
     }
 
     fn run_claimed(&self, row: JobRow) {

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use core_engine::chunk_cache::ChunkCache;
+use core_engine::exchange::ChunkExchange;
 use core_engine::{CancelToken, Progress, RenderError, RenderOptions, RenderOutput, RenderSpec};
 use serde::Serialize;
 use task_manager::error_chain;
@@ -110,6 +111,8 @@ pub struct RenderDeps {
     pub jobs: usize,
     /// Who renders, as the result names it (see `jobs::worker_name`).
     pub worker: String,
+    /// Helpers that may encode some of the chunks (other workers, through the job table).
+    pub exchange: Option<Arc<dyn ChunkExchange>>,
 }
 
 impl std::fmt::Debug for RenderDeps {
@@ -136,8 +139,19 @@ pub struct RenderResult {
     pub chunks_reused: usize,
     /// The chunks this render encoded (and added to the cache).
     pub chunks_encoded: usize,
-    /// The process that rendered it.
+    /// The chunks other workers encoded for it.
+    pub chunks_by_helpers: usize,
+    /// Those workers, and how many chunks each finished.
+    pub helpers: Vec<HelperShare>,
+    /// The process that rendered it (planned, encoded the rest, spliced).
     pub worker: String,
+}
+
+/// A helper's share of a render.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HelperShare {
+    pub worker: String,
+    pub chunks: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +246,7 @@ fn run_render(
         // So that deleting the project can release the chunks only it used.
         owner: Some(project_id.to_owned()),
         jobs: deps.jobs,
+        exchange: deps.exchange.clone(),
     };
     let rendered = deps
         .renderer
@@ -249,6 +264,13 @@ fn run_render(
         warnings: rendered.warnings,
         chunks_reused: rendered.chunks.reused,
         chunks_encoded: rendered.chunks.encoded,
+        chunks_by_helpers: rendered.chunks.by_helpers,
+        helpers: rendered
+            .chunks
+            .helpers
+            .into_iter()
+            .map(|(worker, chunks)| HelperShare { worker, chunks })
+            .collect(),
         worker: deps.worker.clone(),
     })
 }
@@ -422,6 +444,8 @@ mod tests {
                     chunks: core_engine::ChunkCounts {
                         reused: 2,
                         encoded: 3,
+                        by_helpers: 1,
+                        helpers: vec![("helper-1".into(), 1)],
                     },
                 }),
                 Outcome::Fail => Err(RenderError::Verification("no audio stream".into())),
@@ -459,6 +483,7 @@ mod tests {
             },
             jobs: 3,
             worker: "test-worker".to_owned(),
+            exchange: None,
         };
         (deps, store, renderer, media)
     }
@@ -511,6 +536,8 @@ mod tests {
             "warnings": ["logo missing"],
             "chunks_reused": 2,
             "chunks_encoded": 3,
+            "chunks_by_helpers": 1,
+            "helpers": [{"worker": "helper-1", "chunks": 1}],
             "worker": "test-worker",
         });
         assert_eq!(serde_json::to_value(&result).unwrap(), expected);

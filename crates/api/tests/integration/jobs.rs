@@ -217,7 +217,7 @@ fn start_up_fails_only_the_renders_whose_job_was_never_queued() {
         .unwrap();
 
     let failed = pg(&pool, |c| store::fail_orphaned_renders(c).unwrap());
-    assert_eq!(failed, [orphan.clone()]);
+    assert_eq!(failed, std::slice::from_ref(&orphan));
     let mut status = |id: &str| repository::get_project(&mut conn, id).unwrap().status;
     assert_eq!(status(&orphan), ProjectStatus::Failed);
     assert_eq!(status(&queued), ProjectStatus::Processing);
@@ -239,9 +239,112 @@ fn reported_progress_never_goes_down_even_after_a_takeover() {
             percentage,
             phase: phase.to_owned(),
         });
-        pg(&pool, |c| store::report(c, "r", "w", lease, &snapshot).unwrap());
+        pg(&pool, |c| {
+            store::report(c, "r", "w", lease, &snapshot).unwrap()
+        });
     }
     let progress = queue.status("r").unwrap().unwrap().task.progress.unwrap();
     assert_eq!(progress.percentage, 60);
     assert_eq!(progress.phase, "again from the start");
+}
+
+#[test]
+fn offered_chunks_go_once_each_to_the_render_or_a_helper_and_lost_ones_come_back() {
+    use api::jobs::chunks;
+
+    let (pool, _dir) = pool();
+    let keys: Vec<String> = (0..6).map(|i| format!("{i:064x}")).collect();
+    let lease = Duration::from_millis(300);
+    pg(&pool, |c| {
+        chunks::offer(c, "render_p", "{}", &keys).unwrap()
+    });
+
+    // The render's own encoders start at the front, a helper takes from the back.
+    assert!(pg(&pool, |c| chunks::take(
+        c, "render_p", "owner", &keys[0]
+    )
+    .unwrap()));
+    let claimed = pg(&pool, |c| chunks::claim(c, "helper", lease, 2).unwrap());
+    let mut helped: Vec<String> = claimed.iter().map(|c| c.chunk_key.clone()).collect();
+    helped.sort();
+    assert_eq!(helped, [keys[4].clone(), keys[5].clone()]);
+    assert!(claimed
+        .iter()
+        .all(|c| c.render_task_id == "render_p" && c.job == "{}"));
+    assert!(!pg(&pool, |c| chunks::take(
+        c, "render_p", "owner", &keys[5]
+    )
+    .unwrap()));
+    assert!(pg(&pool, |c| chunks::take(
+        c, "render_p", "owner", &keys[0]
+    )
+    .unwrap()));
+    for key in &keys[1..4] {
+        assert!(pg(&pool, |c| chunks::take(c, "render_p", "owner", key)
+            .unwrap()));
+    }
+    assert!(pg(&pool, |c| chunks::claim(c, "late", lease, 2).unwrap()).is_empty());
+
+    // The helper renews, finishes one and is lost on the other.
+    assert_eq!(
+        pg(&pool, |c| chunks::renew(
+            c, "render_p", "helper", &helped, lease
+        )
+        .unwrap()),
+        2
+    );
+    pg(&pool, |c| {
+        chunks::finish(c, "render_p", "helper", &keys[4..5], &[]).unwrap()
+    });
+    let waiting = keys[4..6].to_vec();
+    assert!(pg(&pool, |c| chunks::reclaim_lost(
+        c, "render_p", "owner", &waiting
+    )
+    .unwrap())
+    .is_empty());
+    std::thread::sleep(lease + Duration::from_millis(200));
+    assert_eq!(
+        pg(&pool, |c| chunks::reclaim_lost(
+            c, "render_p", "owner", &waiting
+        )
+        .unwrap()),
+        [keys[5].clone()]
+    );
+
+    // A second helper's chunk it could not make is handed back at once.
+    pg(&pool, |c| {
+        chunks::offer(c, "render_q", "{}", &keys[..1]).unwrap()
+    });
+    let claimed = pg(&pool, |c| {
+        chunks::claim(c, "helper2", lease * 100, 4).unwrap()
+    });
+    assert_eq!(claimed.len(), 1);
+    pg(&pool, |c| {
+        chunks::finish(c, "render_q", "helper2", &[], &keys[..1]).unwrap()
+    });
+    assert_eq!(
+        pg(&pool, |c| chunks::reclaim_lost(
+            c,
+            "render_q",
+            "owner",
+            &keys[..1]
+        )
+        .unwrap()),
+        [keys[0].clone()]
+    );
+
+    // Withdrawing tells who helped (the lost chunk is the owner's now), and the helpers'
+    // renewals find nothing left.
+    assert_eq!(
+        pg(&pool, |c| chunks::withdraw(c, "render_p", "owner").unwrap()),
+        [("helper".to_owned(), 1)]
+    );
+    assert_eq!(
+        pg(&pool, |c| chunks::renew(
+            c, "render_p", "helper", &helped, lease
+        )
+        .unwrap()),
+        0
+    );
+    assert!(pg(&pool, |c| chunks::withdraw(c, "render_q", "owner").unwrap()).is_empty());
 }

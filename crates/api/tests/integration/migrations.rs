@@ -143,7 +143,7 @@ struct Column {
 }
 
 /// Every application table's columns (diesel's own bookkeeping table left out, and the job
-/// queue, which only PostgreSQL has), sorted.
+/// queue and its chunk jobs, which only PostgreSQL has), sorted.
 fn columns(backend: Backend) -> Vec<Column> {
     let dir = tempfile::tempdir().unwrap();
     let pool = backend.fresh_pool(dir.path());
@@ -160,7 +160,7 @@ fn columns(backend: Backend) -> Vec<Column> {
                     is_nullable::text AS is_nullable \
              FROM information_schema.columns \
              WHERE table_schema = 'public' AND table_name NOT LIKE '\\_%' \
-               AND table_name <> 'jobs'"
+               AND table_name NOT IN ('jobs', 'chunk_jobs')"
         }
     };
     let mut columns = diesel::sql_query(query)

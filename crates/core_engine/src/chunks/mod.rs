@@ -1,11 +1,13 @@
 //! Frames to file: the GStreamer plumbing ([`pipeline`]), libx264 in this process ([`x264`]),
 //! each chunk encoded by an x264 encode of its own ([`encoder`]), the on-disk cache of encoded
-//! chunks ([`chunk_cache`]), the lossless splice of the chunks and the narration into one MP4
+//! chunks ([`chunk_cache`]) and the seam that shares a render's chunks with other processes
+//! ([`exchange`]), the lossless splice of the chunks and the narration into one MP4
 //! ([`splice`]), written under a temporary name ([`temp_output`]) and checked before it
 //! replaces the output ([`verify`]).
 
 pub mod chunk_cache;
 pub mod encoder;
+pub mod exchange;
 pub(crate) mod pipeline;
 pub mod splice;
 pub(crate) mod temp_output;

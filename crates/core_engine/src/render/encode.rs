@@ -16,6 +16,7 @@ use super::Layers;
 use crate::cancel::CancelToken;
 use crate::chunks::chunk_cache::ChunkCache;
 use crate::chunks::encoder::ChunkEncoder;
+use crate::chunks::exchange::ChunkExchange;
 use crate::chunks::splice::{self, ChunkFile};
 use crate::chunks::temp_output::TempOutput;
 use crate::error::RenderError;
@@ -38,6 +39,8 @@ pub(super) struct Job<'a> {
     pub jobs: usize,
     /// The background music's length in samples, when there is music.
     pub music_length: Option<u64>,
+    /// Helpers that may encode some of the missing chunks into `cache`.
+    pub exchange: Option<&'a dyn ChunkExchange>,
 }
 
 /// Encodes what is missing and splices the video into `temp`; returns the warnings met and
@@ -132,16 +135,37 @@ fn encode_chunks(
         job.chunks.len(),
         missing.len()
     );
-    let counts = ChunkCounts {
+    let mut counts = ChunkCounts {
         reused: job.chunks.len() - missing.len(),
-        encoded: missing.len(),
+        ..ChunkCounts::default()
     };
     let mut warnings = Vec::new();
     if !missing.is_empty() {
-        let encoded;
-        (encoded, warnings) = encode_missing(job, &missing, reused, reporter, cancel, stats)?;
+        let offer = job
+            .exchange
+            .map(|exchange| Offer::new(exchange, job, &missing));
+        let (encoded, drawn_warnings, skipped) =
+            encode_missing(job, &missing, reused, reporter, cancel, stats)?;
+        warnings = drawn_warnings;
+        counts.encoded = encoded.len();
         for (i, path) in encoded {
             files[i] = Some(path);
+        }
+        if let Some(offer) = offer {
+            let done = reused + frames_of(job, &missing) - frames_of(job, &skipped);
+            let (by_helpers, encoded_here) = offer.collect(
+                job,
+                skipped,
+                &mut files,
+                done,
+                &mut warnings,
+                reporter,
+                cancel,
+                stats,
+            )?;
+            counts.by_helpers = by_helpers;
+            counts.encoded += encoded_here;
+            counts.helpers = offer.withdraw();
         }
     }
     let files = job
@@ -180,12 +204,15 @@ struct Shared<'a> {
     stop: CancelToken,
     /// Frames handed to x264 over all the chunks encoded so far.
     encoded: AtomicU64,
-    /// Per chunk of `missing`: finished.
+    /// Per chunk of `missing`: finished (or left to a helper).
     finished: Vec<AtomicBool>,
+    /// Chunks a helper took before this render's workers reached them (indices into
+    /// `job.chunks`).
+    skipped: Mutex<Vec<usize>>,
 }
 
 /// Encodes the chunks `missing` (indices into `job.chunks`) on worker threads; returns each
-/// one's file in the cache, and the warnings met.
+/// one's file in the cache, the warnings met, and the chunks a helper took instead.
 fn encode_missing(
     job: &Job<'_>,
     missing: &[usize],
@@ -193,7 +220,7 @@ fn encode_missing(
     reporter: &mut Reporter<'_>,
     cancel: &CancelToken,
     stats: &Mutex<RenderStats>,
-) -> Result<(Encoded, Vec<String>), RenderError> {
+) -> Result<(Encoded, Vec<String>, Vec<usize>), RenderError> {
     let warnings = Mutex::new(Vec::new());
     let to_draw: Vec<&Chunk> = missing.iter().map(|&i| &job.chunks[i]).collect();
     let shared = Shared {
@@ -206,6 +233,7 @@ fn encode_missing(
         stop: CancelToken::new(),
         encoded: AtomicU64::new(0),
         finished: missing.iter().map(|_| AtomicBool::new(false)).collect(),
+        skipped: Mutex::new(Vec::new()),
     };
     let (queue_tx, queue_rx) = crossbeam_channel::unbounded();
     // Longest first, so the last chunks, encoded while other workers may have none left,
@@ -242,11 +270,149 @@ fn encode_missing(
         drop(done_tx);
         watch(&shared, &done_rx, workers, reporter, cancel, stats)
     })?;
-    drop(shared);
+    let skipped = shared.skipped.into_inner().unwrap_or_default();
     Ok((
         results.into_inner().unwrap_or_default(),
         warnings.into_inner().unwrap_or_default(),
+        skipped,
     ))
+}
+
+/// A helper's encode: the chunks `missing` (indices into `job.chunks`) into the cache, with
+/// no splice; returns the indices encoded.
+pub(super) fn encode_only(
+    job: &Job<'_>,
+    missing: &[usize],
+    reporter: &mut Reporter<'_>,
+    cancel: &CancelToken,
+    stats: &Mutex<RenderStats>,
+) -> Result<Vec<usize>, RenderError> {
+    let (encoded, _, _) = encode_missing(job, missing, 0, reporter, cancel, stats)?;
+    Ok(encoded.into_iter().map(|(index, _)| index).collect())
+}
+
+/// Frames of the chunks `indices` (into `job.chunks`).
+fn frames_of(job: &Job<'_>, indices: &[usize]) -> u64 {
+    indices
+        .iter()
+        .map(|&i| job.chunks[i].frames.end - job.chunks[i].frames.start)
+        .sum()
+}
+
+/// How often a render looks for the chunks helpers took.
+const HELPER_POLL: Duration = Duration::from_millis(100);
+
+/// This render's offer of its missing chunks to helpers, withdrawn when dropped.
+struct Offer<'a> {
+    exchange: &'a dyn ChunkExchange,
+    withdrawn: bool,
+}
+
+impl<'a> Offer<'a> {
+    fn new(exchange: &'a dyn ChunkExchange, job: &Job<'_>, missing: &[usize]) -> Self {
+        let keys: Vec<ChunkKey> = missing.iter().map(|&i| job.chunks[i].key.clone()).collect();
+        exchange.offer(&keys);
+        Self {
+            exchange,
+            withdrawn: false,
+        }
+    }
+
+    /// Waits for the chunks helpers took (`waiting`, indices into `job.chunks`) to reach the
+    /// cache and fills in their files, encoding here those a lost helper left. Returns how
+    /// many came from helpers and how many were encoded here; adds the warnings met drawing
+    /// them. `done` is the frames finished so far, for progress.
+    #[allow(clippy::too_many_arguments)]
+    fn collect(
+        &self,
+        job: &Job<'_>,
+        mut waiting: Vec<usize>,
+        files: &mut [Option<PathBuf>],
+        mut done: u64,
+        warnings: &mut Vec<String>,
+        reporter: &mut Reporter<'_>,
+        cancel: &CancelToken,
+        stats: &Mutex<RenderStats>,
+    ) -> Result<(usize, usize), RenderError> {
+        let total_frames = job.timeline.total_frames();
+        let total_segments = job.spec.segments.len() as u32;
+        let (mut by_helpers, mut encoded_here) = (0, 0);
+        loop {
+            if cancel.is_cancelled() {
+                return Err(RenderError::Cancelled);
+            }
+            waiting.retain(|&i| {
+                let chunk = &job.chunks[i];
+                let frames = chunk.frames.end - chunk.frames.start;
+                match job.cache.get(&chunk.key).filter(|hit| hit.frames == frames) {
+                    Some(hit) => {
+                        files[i] = Some(hit.path);
+                        by_helpers += 1;
+                        done += frames;
+                        false
+                    }
+                    None => true,
+                }
+            });
+            let Some(&first) = waiting.first() else {
+                return Ok((by_helpers, encoded_here));
+            };
+            let keys: Vec<ChunkKey> = waiting.iter().map(|&i| job.chunks[i].key.clone()).collect();
+            let lost: HashSet<ChunkKey> = self.exchange.reclaim_lost(&keys).into_iter().collect();
+            if !lost.is_empty() {
+                let mine: Vec<usize> = waiting
+                    .iter()
+                    .copied()
+                    .filter(|&i| lost.contains(&job.chunks[i].key))
+                    .collect();
+                log::warn!(
+                    "{} chunk(s) a helper left unfinished are encoded here",
+                    mine.len()
+                );
+                // Reclaimed: this render's own now, taken from nobody.
+                let own = Job {
+                    exchange: None,
+                    ..*job
+                };
+                let (encoded, drawn_warnings, _) =
+                    encode_missing(&own, &mine, done, reporter, cancel, stats)?;
+                warnings.extend(drawn_warnings);
+                encoded_here += encoded.len();
+                for (i, path) in encoded {
+                    done += frames_of(job, &[i]);
+                    files[i] = Some(path);
+                    waiting.retain(|&w| w != i);
+                }
+                continue;
+            }
+            let segment = first_segment(&job.chunks[first]);
+            reporter.update(
+                Progress {
+                    current_segment: segment as u32 + 1,
+                    total_segments,
+                    phase: format!("Rendering segment {}/{total_segments}", segment + 1),
+                    encoded_frames: done,
+                    total_frames,
+                    percentage: share::encoding(done.min(total_frames), total_frames),
+                },
+                Instant::now(),
+            );
+            std::thread::sleep(HELPER_POLL);
+        }
+    }
+
+    fn withdraw(mut self) -> Vec<(String, usize)> {
+        self.withdrawn = true;
+        self.exchange.withdraw()
+    }
+}
+
+impl Drop for Offer<'_> {
+    fn drop(&mut self) {
+        if !self.withdrawn {
+            self.exchange.withdraw();
+        }
+    }
 }
 
 struct StopOnDrop<'a>(&'a CancelToken);
@@ -273,6 +439,16 @@ fn work(shared: &Shared<'_>, queue: &Receiver<usize>, results: &Mutex<Encoded>) 
         }
         let index = shared.missing[position];
         let chunk = &job.chunks[index];
+        if job
+            .exchange
+            .is_some_and(|exchange| !exchange.take(&chunk.key))
+        {
+            if let Ok(mut skipped) = shared.skipped.lock() {
+                skipped.push(index);
+            }
+            shared.finished[position].store(true, Ordering::Relaxed);
+            continue;
+        }
         let shown = maker.pictures_for(chunk, &shared.pictures)?;
         let scratch = Scratch(job.cache.temp_path(&chunk.key)?);
         let mut encoder = ChunkEncoder::start(job.spec, &scratch.0, &shared.stop)?;

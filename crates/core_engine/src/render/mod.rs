@@ -18,22 +18,23 @@ mod encode;
 mod frames;
 pub(crate) mod sound_pass;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::cancel::CancelToken;
 use crate::captions::sidecar::{self, SubtitleFiles};
 use crate::captions::subtitles::{timeline_cues, Cue};
 use crate::chunks::chunk_cache::{self, ChunkCache};
+use crate::chunks::exchange::ChunkExchange;
 use crate::chunks::temp_output::{temporary_path, TempOutput};
 use crate::chunks::verify::{self, Expected};
 use crate::error::RenderError;
 use crate::frame::image_source;
 use crate::frame::logo::prepare_logo;
 use crate::frame::overlay::YuvOverlay;
-use crate::plan::chunk_plan::{self, Chunk, PlanInputs};
+use crate::plan::chunk_plan::{self, Chunk, ChunkKey, PlanInputs};
 use crate::plan::spec::RenderSpec;
 use crate::plan::timeline::{Timeline, SAMPLE_RATE};
 use crate::plan::transition::Transitions;
@@ -61,11 +62,17 @@ pub struct RenderOutput {
     pub chunks: ChunkCounts,
 }
 
-/// How many of a render's chunks came from the cache and how many it encoded.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Where a render's chunks came from: the cache, its own encoders, or helpers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChunkCounts {
+    /// In the cache before the render needed them.
     pub reused: usize,
+    /// Encoded by this render.
     pub encoded: usize,
+    /// Encoded for this render by helpers (see [`ChunkExchange`]).
+    pub by_helpers: usize,
+    /// The helpers and how many chunks each finished, as the exchange names them.
+    pub helpers: Vec<(String, usize)>,
 }
 
 /// Renders `spec` into the MP4 `output`, atomically: the file appears only once it is
@@ -96,6 +103,9 @@ pub struct RenderOptions {
     pub owner: Option<String>,
     /// Chunks encoded at once, sharing the cores between them; at least 1.
     pub jobs: usize,
+    /// Other processes that may encode some of the chunks into `cache` (which they must
+    /// share); `None` encodes them all here.
+    pub exchange: Option<Arc<dyn ChunkExchange>>,
 }
 
 impl Default for RenderOptions {
@@ -104,6 +114,7 @@ impl Default for RenderOptions {
             cache: None,
             owner: None,
             jobs: default_jobs(),
+            exchange: None,
         }
     }
 }
@@ -132,7 +143,13 @@ pub fn render_with(
     crate::chunks::pipeline::check_elements()?;
     let mut reporter = Reporter::new(on_progress);
     let started = Instant::now();
-    let timeline = analyse(spec, &mut reporter, cancel)?;
+    let Prepared {
+        timeline,
+        transitions,
+        cues,
+        logo,
+        mut warnings,
+    } = prepare(spec, &mut reporter, cancel)?;
     // Checked before any video is encoded: a bad music file fails the render at once.
     let music_length = spec
         .sound
@@ -140,19 +157,10 @@ pub fn render_with(
         .as_ref()
         .map(|music| Music::length_of(&music.path, &|| cancel.is_cancelled()))
         .transpose()?;
-    log::debug!(
-        "analysed {} narrations ({:.2} s of video) in {:.2?}",
-        spec.segments.len(),
-        timeline.duration_seconds(),
-        started.elapsed()
-    );
-    let (transitions, mut warnings) = Transitions::plan(&timeline, spec.transition_duration);
-    let (cues, caption_warnings) = timeline_cues(spec, &timeline);
-    warnings.extend(caption_warnings);
     let layers = Layers {
         transitions,
         cues: &cues,
-        logo: logo_overlay(spec, &mut warnings),
+        logo,
     };
     let jobs = options.jobs.max(1);
     let chunks = plan_chunks(spec, &timeline, &layers)?;
@@ -175,6 +183,7 @@ pub fn render_with(
         cache,
         jobs,
         music_length,
+        exchange: options.exchange.as_deref(),
     };
     let (encode_warnings, chunk_counts) =
         encode::encode(&job, &temp, &mut reporter, cancel, &stats)?;
@@ -247,6 +256,88 @@ pub fn render_with(
         chunks: chunk_counts,
     };
     Ok((output, stats.into_inner().unwrap_or_default()))
+}
+
+/// What a render works out before drawing any frame.
+struct Prepared {
+    timeline: Timeline,
+    transitions: Transitions,
+    cues: Vec<Cue>,
+    logo: Option<YuvOverlay>,
+    warnings: Vec<String>,
+}
+
+/// Analyses the narrations and lays out the crossfades, captions and logo.
+fn prepare(
+    spec: &RenderSpec,
+    reporter: &mut Reporter<'_>,
+    cancel: &CancelToken,
+) -> Result<Prepared, RenderError> {
+    let started = Instant::now();
+    let timeline = analyse(spec, reporter, cancel)?;
+    log::debug!(
+        "analysed {} narrations ({:.2} s of video) in {:.2?}",
+        spec.segments.len(),
+        timeline.duration_seconds(),
+        started.elapsed()
+    );
+    let (transitions, mut warnings) = Transitions::plan(&timeline, spec.transition_duration);
+    let (cues, caption_warnings) = timeline_cues(spec, &timeline);
+    warnings.extend(caption_warnings);
+    let logo = logo_overlay(spec, &mut warnings);
+    Ok(Prepared {
+        timeline,
+        transitions,
+        cues,
+        logo,
+        warnings,
+    })
+}
+
+/// A helper's part of another process's render of `spec`: encodes into `cache` those of its
+/// chunks whose keys are in `wanted` and that `cache` does not have yet, `jobs` at once, and
+/// returns the keys it added. Keys of `wanted` the plan does not have (the project changed
+/// since) are left alone.
+pub fn encode_chunks(
+    spec: &RenderSpec,
+    cache: &ChunkCache,
+    wanted: &HashSet<ChunkKey>,
+    jobs: usize,
+    cancel: &CancelToken,
+) -> Result<Vec<ChunkKey>, RenderError> {
+    spec.validate()?;
+    crate::chunks::pipeline::check_elements()?;
+    let mut quiet = |_: &Progress| {};
+    let mut reporter = Reporter::new(&mut quiet);
+    let prepared = prepare(spec, &mut reporter, cancel)?;
+    let layers = Layers {
+        transitions: prepared.transitions,
+        cues: &prepared.cues,
+        logo: prepared.logo,
+    };
+    let chunks = plan_chunks(spec, &prepared.timeline, &layers)?;
+    let missing: Vec<usize> = (0..chunks.len())
+        .filter(|&i| wanted.contains(&chunks[i].key) && cache.get(&chunks[i].key).is_none())
+        .collect();
+    if missing.is_empty() {
+        return Ok(Vec::new());
+    }
+    let job = encode::Job {
+        spec,
+        timeline: &prepared.timeline,
+        layers: &layers,
+        chunks: &chunks,
+        cache,
+        jobs: jobs.max(1),
+        music_length: None,
+        exchange: None,
+    };
+    let stats = Mutex::new(RenderStats::default());
+    let encoded = encode::encode_only(&job, &missing, &mut reporter, cancel, &stats)?;
+    Ok(encoded
+        .into_iter()
+        .map(|index| chunks[index].key.clone())
+        .collect())
 }
 
 /// The chunks of the video and their keys, from the content of its files.

@@ -2,10 +2,14 @@
 //! result is the render of an empty cache, frame for frame and sample for sample.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use core_engine::chunk_cache::{ChunkCache, DEFAULT_MAX_BYTES};
-use core_engine::{render_with, CancelToken, RenderOptions, RenderSpec};
+use core_engine::chunk_plan::ChunkKey;
+use core_engine::exchange::ChunkExchange;
+use core_engine::{encode_chunks, render_with, CancelToken, RenderOptions, RenderSpec};
 
 use crate::common::{decode_audio, decode_frames, demo_copy};
 
@@ -15,6 +19,7 @@ fn cached(cache: &ChunkCache, jobs: usize) -> RenderOptions {
         cache: Some(cache.clone()),
         owner: Some("project-1".into()),
         jobs,
+        exchange: None,
     }
 }
 
@@ -87,6 +92,7 @@ fn a_rerender_reuses_every_chunk_and_one_changed_text_only_its_own() {
         cache: None,
         owner: None,
         jobs: 2,
+        exchange: None,
     };
     render_cached(&spec, &fresh, &uncached);
     assert_same_media(&edited, &fresh);
@@ -141,4 +147,86 @@ fn releasing_a_project_drops_the_chunks_only_it_used() {
     assert!(chunks > 0);
     assert_eq!(cache.release_owner("project-1").unwrap(), chunks);
     assert!(cache.entries().unwrap().is_empty());
+}
+
+/// A stand-in for other processes sharing the cache: on `offer` it takes every other chunk at
+/// once and encodes them on a thread with `encode_chunks`, as a helper worker would, except
+/// one it "loses" (never encodes, and hands back when the render asks for lost chunks).
+#[derive(Debug)]
+struct HalfHelper {
+    spec: RenderSpec,
+    cache: ChunkCache,
+    taken: std::sync::Mutex<Vec<ChunkKey>>,
+    lost: std::sync::Mutex<Option<ChunkKey>>,
+    helper: std::sync::Mutex<Option<std::thread::JoinHandle<usize>>>,
+}
+
+impl ChunkExchange for HalfHelper {
+    fn offer(&self, keys: &[ChunkKey]) {
+        let mut taken: Vec<ChunkKey> = keys.iter().skip(1).step_by(2).cloned().collect();
+        let lost = taken.pop();
+        *self.lost.lock().unwrap() = lost.clone();
+        *self.taken.lock().unwrap() = taken.iter().cloned().chain(lost).collect();
+        let (spec, cache) = (self.spec.clone(), self.cache.clone());
+        let wanted: HashSet<ChunkKey> = taken.into_iter().collect();
+        *self.helper.lock().unwrap() = Some(std::thread::spawn(move || {
+            encode_chunks(&spec, &cache, &wanted, 1, &CancelToken::new())
+                .unwrap()
+                .len()
+        }));
+    }
+
+    fn take(&self, key: &ChunkKey) -> bool {
+        !self.taken.lock().unwrap().contains(key)
+    }
+
+    fn reclaim_lost(&self, keys: &[ChunkKey]) -> Vec<ChunkKey> {
+        let lost = self.lost.lock().unwrap().take();
+        lost.filter(|key| keys.contains(key)).into_iter().collect()
+    }
+
+    fn withdraw(&self) -> Vec<(String, usize)> {
+        let helper = self.helper.lock().unwrap().take();
+        helper
+            .map(|helper| vec![("helper".to_owned(), helper.join().unwrap())])
+            .unwrap_or_default()
+    }
+}
+
+#[test]
+fn chunks_encoded_by_a_helper_are_spliced_and_a_lost_one_is_encoded_here() {
+    let (dir, spec) = demo_copy();
+    let cache = ChunkCache::open(dir.path().join("cache"), DEFAULT_MAX_BYTES).unwrap();
+    let exchange = Arc::new(HalfHelper {
+        spec: spec.clone(),
+        cache: cache.clone(),
+        taken: Default::default(),
+        lost: Default::default(),
+        helper: Default::default(),
+    });
+    let options = RenderOptions {
+        exchange: Some(exchange.clone()),
+        ..cached(&cache, 2)
+    };
+    let shared = dir.path().join("shared.mp4");
+    let (output, _) =
+        render_with(&spec, &shared, &options, &mut |_| {}, &CancelToken::new()).unwrap();
+    let counts = output.chunks;
+    let chunks = cache.entries().unwrap().len();
+    let helped = chunks / 2 - 1;
+    assert!(helped >= 2, "{chunks} chunks");
+    assert_eq!(counts.reused, 0);
+    assert_eq!(counts.by_helpers, helped, "{counts:?}");
+    assert_eq!(counts.encoded, chunks - helped, "{counts:?}");
+    assert_eq!(counts.helpers, [("helper".to_owned(), helped)]);
+
+    let alone = dir.path().join("alone.mp4");
+    let uncached = RenderOptions {
+        cache: None,
+        owner: None,
+        jobs: 2,
+        exchange: None,
+    };
+    render_cached(&spec, &alone, &uncached);
+    assert_same_media(&shared, &alone);
 }

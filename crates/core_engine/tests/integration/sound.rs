@@ -241,6 +241,7 @@ fn sound_settings_reuse_every_chunk_and_the_sound_is_deterministic() {
         cache: Some(cache),
         owner: None,
         jobs: 1,
+        exchange: None,
     };
     let render_cached = |spec: &RenderSpec, name: &str| {
         let output = dir.path().join(name);

@@ -239,7 +239,11 @@ fn start_worker(
             .stderr(Stdio::null())
             .spawn()?,
     );
-    let stdout = child.0.stdout.take().ok_or("the worker's output is not piped")?;
+    let stdout = child
+        .0
+        .stdout
+        .take()
+        .ok_or("the worker's output is not piped")?;
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
     if !line.contains("waiting for jobs") {

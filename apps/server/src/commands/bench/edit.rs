@@ -182,6 +182,7 @@ impl EditBench<'_> {
             cache,
             owner: Some("bench".into()),
             jobs: self.args.jobs,
+            exchange: None,
         };
         let started = Instant::now();
         let (rendered, _) = core_engine::render_with(
