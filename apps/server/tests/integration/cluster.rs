@@ -27,8 +27,8 @@ fn demo_manifest() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo/manifest.json")
 }
 
-/// The demo with every segment's text changed, so it shares no chunk with the demo (its media
-/// are the demo's, by absolute path).
+/// The demo with every segment's text changed, so it shares with the demo only the chunks
+/// without captions (its media are the demo's, by absolute path).
 fn edited_demo_manifest(dir: &Path) -> PathBuf {
     let demo = demo_manifest();
     let mut manifest: Value = serde_json::from_slice(&std::fs::read(&demo).unwrap()).unwrap();

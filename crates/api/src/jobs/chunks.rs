@@ -89,7 +89,9 @@ pub fn take(
     Ok(row.mine)
 }
 
-/// Of `keys`, those a helper took and neither finished nor renewed in time: now `owner`'s.
+/// Of `keys` (chunks the render did not find in the cache), those a helper took and neither
+/// finished nor renewed in time, or finished but the cache no longer has (evicted): now
+/// `owner`'s.
 pub fn reclaim_lost(
     conn: &mut PgConnection,
     render_task_id: &str,
@@ -103,8 +105,8 @@ pub fn reclaim_lost(
     }
     let rows: Vec<Key> = diesel::sql_query(format!(
         "UPDATE chunk_jobs SET worker = $2, lease_expires_at = NULL \
-         WHERE render_task_id = $1 AND chunk_key = ANY($3) AND NOT done \
-             AND worker <> $2 AND lease_expires_at < {NOW} \
+         WHERE render_task_id = $1 AND chunk_key = ANY($3) AND worker <> $2 \
+             AND (done OR lease_expires_at < {NOW}) \
          RETURNING chunk_key"
     ))
     .bind::<Text, _>(render_task_id)
@@ -143,8 +145,10 @@ pub fn withdraw(
         .collect())
 }
 
-/// Claims for `helper`, until `lease` from now, up to `max` offered chunks of the render that
-/// has waited longest, from the end of its offer (its own encoders start at the other end).
+/// Claims for `helper`, until `lease` from now, up to `max` offered chunks of the running
+/// render that has waited longest, from the end of its offer (its own encoders start with the
+/// longest chunks, mostly from the front). Rows of a render whose job is no longer running
+/// (failed after its workers kept dying) are never handed out.
 pub fn claim(
     conn: &mut PgConnection,
     helper: &str,
@@ -156,7 +160,10 @@ pub fn claim(
          WHERE (render_task_id, chunk_key) IN ( \
              SELECT render_task_id, chunk_key FROM chunk_jobs \
              WHERE worker IS NULL AND render_task_id = ( \
-                 SELECT render_task_id FROM chunk_jobs WHERE worker IS NULL \
+                 SELECT render_task_id FROM chunk_jobs \
+                 WHERE worker IS NULL AND EXISTS ( \
+                     SELECT 1 FROM jobs WHERE jobs.task_id = chunk_jobs.render_task_id \
+                         AND jobs.status = 'PROCESSING') \
                  ORDER BY created_at LIMIT 1) \
              ORDER BY position DESC LIMIT $3 FOR UPDATE SKIP LOCKED) \
          RETURNING render_task_id, chunk_key, job"

@@ -182,6 +182,15 @@ impl Worker {
             if let Ok(job) = serde_json::from_str::<Job>(&row.job) {
                 job.abandon(&self.pool);
             }
+            if let Err(err) = with_pg(&self.pool, |conn| {
+                Ok(chunks::withdraw(conn, &row.task_id, self.name())?)
+            }) {
+                log::warn!(
+                    "job {}: cannot withdraw its chunks: {}",
+                    row.task_id,
+                    error_chain(&err)
+                );
+            }
         }
         let claimed = with_pg(&self.pool, |conn| {
             Ok(store::claim(conn, self.name(), self.lease)?)
@@ -227,6 +236,11 @@ impl Worker {
                 "render {render}: cannot record chunks: {}",
                 error_chain(&err)
             );
+        }
+        if made.is_empty() {
+            // Failing here (a folder not mounted, say): not at once again, so as not to take
+            // and hand back every chunk of the render before its own encoders reach them.
+            std::thread::sleep(POLL_EVERY);
         }
         Ok(true)
     }

@@ -253,11 +253,18 @@ fn offered_chunks_go_once_each_to_the_render_or_a_helper_and_lost_ones_come_back
     use api::jobs::chunks;
 
     let (pool, _dir) = pool();
+    let queue = queue(&pool);
+    // Helpers only take chunks of renders that are running.
+    for render in ["render_p", "render_q"] {
+        queue.submit(render, narrate("s")).unwrap();
+    }
     let keys: Vec<String> = (0..6).map(|i| format!("{i:064x}")).collect();
     let lease = Duration::from_millis(300);
     pg(&pool, |c| {
         chunks::offer(c, "render_p", "{}", &keys).unwrap()
     });
+    assert!(pg(&pool, |c| chunks::claim(c, "helper", lease, 2).unwrap()).is_empty());
+    claim(&pool, "owner", Duration::from_secs(60)).unwrap();
 
     // The render's own encoders start at the front, a helper takes from the back.
     assert!(pg(&pool, |c| chunks::take(
@@ -267,54 +274,49 @@ fn offered_chunks_go_once_each_to_the_render_or_a_helper_and_lost_ones_come_back
     let claimed = pg(&pool, |c| chunks::claim(c, "helper", lease, 2).unwrap());
     let mut helped: Vec<String> = claimed.iter().map(|c| c.chunk_key.clone()).collect();
     helped.sort();
-    assert_eq!(helped, [keys[4].clone(), keys[5].clone()]);
+    assert_eq!(helped, keys[4..6]);
     assert!(claimed
         .iter()
         .all(|c| c.render_task_id == "render_p" && c.job == "{}"));
-    assert!(!pg(&pool, |c| chunks::take(
-        c, "render_p", "owner", &keys[5]
-    )
-    .unwrap()));
-    assert!(pg(&pool, |c| chunks::take(
-        c, "render_p", "owner", &keys[0]
-    )
-    .unwrap()));
+    let take = |key: &String| {
+        pg(&pool, |c| {
+            chunks::take(c, "render_p", "owner", key).unwrap()
+        })
+    };
+    assert!(!take(&keys[5]));
+    assert!(take(&keys[0]), "taken twice by the same render");
     for key in &keys[1..4] {
-        assert!(pg(&pool, |c| chunks::take(c, "render_p", "owner", key)
-            .unwrap()));
+        assert!(take(key));
     }
     assert!(pg(&pool, |c| chunks::claim(c, "late", lease, 2).unwrap()).is_empty());
 
     // The helper renews, finishes one and is lost on the other.
-    assert_eq!(
-        pg(&pool, |c| chunks::renew(
-            c, "render_p", "helper", &helped, lease
-        )
-        .unwrap()),
-        2
-    );
+    let renew = |keys: &[String]| {
+        pg(&pool, |c| {
+            chunks::renew(c, "render_p", "helper", keys, lease).unwrap()
+        })
+    };
+    assert_eq!(renew(&helped), 2);
     pg(&pool, |c| {
         chunks::finish(c, "render_p", "helper", &keys[4..5], &[]).unwrap()
     });
-    let waiting = keys[4..6].to_vec();
-    assert!(pg(&pool, |c| chunks::reclaim_lost(
-        c, "render_p", "owner", &waiting
-    )
-    .unwrap())
-    .is_empty());
-    std::thread::sleep(lease + Duration::from_millis(200));
-    assert_eq!(
-        pg(&pool, |c| chunks::reclaim_lost(
-            c, "render_p", "owner", &waiting
-        )
-        .unwrap()),
-        [keys[5].clone()]
+    let reclaim = |render: &str, keys: &[String]| {
+        pg(&pool, |c| {
+            chunks::reclaim_lost(c, render, "owner", keys).unwrap()
+        })
+    };
+    assert!(
+        reclaim("render_p", &keys[5..6]).is_empty(),
+        "its lease runs"
     );
+    std::thread::sleep(lease + Duration::from_millis(200));
+    assert_eq!(reclaim("render_p", &keys[5..6]), keys[5..6]);
 
-    // A second helper's chunk it could not make is handed back at once.
+    // A helper's chunk it could not make is handed back at once.
     pg(&pool, |c| {
         chunks::offer(c, "render_q", "{}", &keys[..1]).unwrap()
     });
+    claim(&pool, "owner", Duration::from_secs(60)).unwrap();
     let claimed = pg(&pool, |c| {
         chunks::claim(c, "helper2", lease * 100, 4).unwrap()
     });
@@ -322,29 +324,41 @@ fn offered_chunks_go_once_each_to_the_render_or_a_helper_and_lost_ones_come_back
     pg(&pool, |c| {
         chunks::finish(c, "render_q", "helper2", &[], &keys[..1]).unwrap()
     });
-    assert_eq!(
-        pg(&pool, |c| chunks::reclaim_lost(
-            c,
-            "render_q",
-            "owner",
-            &keys[..1]
-        )
-        .unwrap()),
-        [keys[0].clone()]
-    );
+    assert_eq!(reclaim("render_q", &keys[..1]), keys[..1]);
 
-    // Withdrawing tells who helped (the lost chunk is the owner's now), and the helpers'
-    // renewals find nothing left.
+    // Withdrawing tells who helped: the finished chunk's helper (the lost one is the
+    // owner's now); the helpers' renewals find nothing left.
     assert_eq!(
         pg(&pool, |c| chunks::withdraw(c, "render_p", "owner").unwrap()),
         [("helper".to_owned(), 1)]
     );
+    assert_eq!(renew(&helped), 0);
+    assert!(pg(&pool, |c| chunks::withdraw(c, "render_q", "owner").unwrap()).is_empty());
+}
+
+#[test]
+fn a_finished_chunk_the_cache_lost_goes_back_to_the_render() {
+    use api::jobs::chunks;
+
+    let (pool, _dir) = pool();
+    queue(&pool).submit("render_e", narrate("s")).unwrap();
+    claim(&pool, "owner", Duration::from_secs(60)).unwrap();
+    let key = vec![format!("{:064x}", 7)];
+    pg(&pool, |c| chunks::offer(c, "render_e", "{}", &key).unwrap());
+    let lease = Duration::from_secs(60);
     assert_eq!(
-        pg(&pool, |c| chunks::renew(
-            c, "render_p", "helper", &helped, lease
+        pg(&pool, |c| chunks::claim(c, "helper", lease, 1).unwrap()).len(),
+        1
+    );
+    pg(&pool, |c| {
+        chunks::finish(c, "render_e", "helper", &key, &[]).unwrap()
+    });
+    // The render asks only for chunks it did not find in the cache: this one was evicted.
+    assert_eq!(
+        pg(&pool, |c| chunks::reclaim_lost(
+            c, "render_e", "owner", &key
         )
         .unwrap()),
-        0
+        key
     );
-    assert!(pg(&pool, |c| chunks::withdraw(c, "render_q", "owner").unwrap()).is_empty());
 }

@@ -210,6 +210,8 @@ fn render_all(
             "worker": result["worker"],
             "chunks_encoded": result["chunks_encoded"],
             "chunks_reused": result["chunks_reused"],
+            "chunks_by_helpers": result["chunks_by_helpers"],
+            "helpers": result["helpers"],
             "duration": result["duration"],
             "render_seconds": round(seconds, 3),
         }));
