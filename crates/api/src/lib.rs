@@ -1,7 +1,8 @@
 //! StoryFlow's REST backend as a library: the data layer (SQLite or PostgreSQL), the HTTP
-//! handlers the editor UI speaks to, and the background tasks (renders, narration from text)
-//! that tie the database, the renderer (`core_engine`), the synthesiser (`tts`) and the
-//! executor (`task_manager`) together through traits.
+//! handlers the editor UI speaks to, the background tasks (renders, narration from text) that
+//! tie the database, the renderer (`core_engine`), the synthesiser (`tts`) and the executor
+//! (`task_manager`) together through traits, and where those tasks run (`jobs`: the server's
+//! own worker thread, or `storyflow worker` processes sharing a PostgreSQL job queue).
 
 pub mod app;
 pub mod auth;

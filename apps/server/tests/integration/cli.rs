@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{serve_with, storyflow, uuid_like, KillOnDrop};
+use crate::support::{demo_manifest, import, serve_with, storyflow, uuid_like, KillOnDrop};
 
 /// [`serve_on`] loopback port 0.
 fn serve(data_dir: &Path, env: &[(&str, &str)]) -> (KillOnDrop, String, String) {
@@ -40,10 +40,9 @@ fn import_and_serve_share_a_postgres_database() {
     // The throwaway cluster trusts every local connection, so any password is accepted.
     let url = test_cluster::fresh_database().replacen("postgres@", "postgres:s3cret@", 1);
     let env = [("STORYFLOW_DATABASE_URL", url.as_str())];
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo/manifest.json");
     let output = storyflow()
         .arg("import")
-        .arg(&manifest)
+        .arg(demo_manifest())
         .arg("--data-dir")
         .arg(data.path())
         .envs(env)
@@ -167,21 +166,7 @@ fn serve_with_a_token_from_the_environment_requires_it() {
 #[test]
 fn import_prints_the_new_project_id() {
     let data = tempfile::tempdir().unwrap();
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo/manifest.json");
-    let output = storyflow()
-        .arg("import")
-        .arg(&manifest)
-        .arg("--data-dir")
-        .arg(data.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let id = String::from_utf8(output.stdout).unwrap();
-    let id = uuid_like(id.trim());
+    let id = import(&demo_manifest(), data.path(), &[]);
     let audio = data.path().join(format!("media/projects/{id}/audio"));
     assert_eq!(std::fs::read_dir(audio).unwrap().count(), 4);
 }

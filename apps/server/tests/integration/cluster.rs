@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use core_engine::benchmark::decoded_digest;
 use serde_json::Value;
 
-use crate::support::{first_line, serve_with, storyflow, uuid_like, KillOnDrop};
+use crate::support::{demo_manifest, first_line, import, serve_with, storyflow, KillOnDrop};
 
 const WORKERS: usize = 3;
 /// Small enough to keep the test quick, large enough that a render lasts a few seconds, so
@@ -22,10 +22,6 @@ const PREVIEW: &str = "640x360@30";
 /// A lost job is taken over within its lease (10 s) and a poll; the issue allows 30 s.
 const TAKEOVER_LIMIT: Duration = Duration::from_secs(30);
 const RENDER_TIMEOUT: Duration = Duration::from_secs(180);
-
-fn demo_manifest() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo/manifest.json")
-}
 
 /// The demo with every segment's text changed, so it shares with the demo only the chunks
 /// without captions (its media are the demo's, by absolute path).
@@ -44,28 +40,6 @@ fn edited_demo_manifest(dir: &Path) -> PathBuf {
     let path = dir.join("edited.json");
     std::fs::write(&path, serde_json::to_vec(&manifest).unwrap()).unwrap();
     path
-}
-
-fn import(data_dir: &Path, env: &[(&str, &str)]) -> String {
-    import_manifest(&demo_manifest(), data_dir, env)
-}
-
-fn import_manifest(manifest: &Path, data_dir: &Path, env: &[(&str, &str)]) -> String {
-    let output = storyflow()
-        .arg("import")
-        .arg(manifest)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("STORYFLOW_DATABASE_URL")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    uuid_like(String::from_utf8(output.stdout).unwrap().trim()).to_owned()
 }
 
 fn get(url: &str) -> Value {
@@ -122,7 +96,9 @@ fn three_workers_render_three_projects_survive_a_kill_9_and_share_one_project() 
     let url = test_cluster::fresh_database();
     let env = [("STORYFLOW_DATABASE_URL", url.as_str())];
     let shared = tempfile::tempdir().unwrap();
-    let projects: Vec<String> = (0..3).map(|_| import(shared.path(), &env)).collect();
+    let projects: Vec<String> = (0..3)
+        .map(|_| import(&demo_manifest(), shared.path(), &env))
+        .collect();
     let (_server, address, _) =
         serve_with("127.0.0.1:0", shared.path(), &["--preview", PREVIEW], &env);
     let mut workers: Vec<(String, Option<KillOnDrop>)> = (0..WORKERS)
@@ -198,7 +174,7 @@ fn three_workers_render_three_projects_survive_a_kill_9_and_share_one_project() 
     // idle one encodes some of them.
     let manifests = tempfile::tempdir().unwrap();
     let edited = edited_demo_manifest(manifests.path());
-    let solo = import_manifest(&edited, shared.path(), &env);
+    let solo = import(&edited, shared.path(), &env);
     start_render(&address, &solo);
     let solo_task = wait_for_task(&address, &solo);
     assert_eq!(solo_task["status"], "COMPLETED", "{solo_task}");
@@ -213,8 +189,8 @@ fn three_workers_render_three_projects_survive_a_kill_9_and_share_one_project() 
 
     // The same projects on an embedded server: the references.
     let embedded = tempfile::tempdir().unwrap();
-    let reference_project = import(embedded.path(), &[]);
-    let reference_solo = import_manifest(&edited, embedded.path(), &[]);
+    let reference_project = import(&demo_manifest(), embedded.path(), &[]);
+    let reference_solo = import(&edited, embedded.path(), &[]);
     let (_embedded_server, embedded_address, _) =
         serve_with("127.0.0.1:0", embedded.path(), &["--preview", PREVIEW], &[]);
     let mut references = Vec::new();

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// A child process killed (SIGKILL) and reaped when dropped.
@@ -58,6 +58,31 @@ pub fn first_line(child: &mut KillOnDrop) -> String {
         .read_line(&mut line)
         .unwrap();
     line
+}
+
+/// The demo project's manifest (`fixtures/demo/`).
+pub fn demo_manifest() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo/manifest.json")
+}
+
+/// `storyflow import MANIFEST --data-dir DATA_DIR` with extra environment `env` (and no
+/// database URL but the one `env` gives), which must succeed; the new project's id.
+pub fn import(manifest: &Path, data_dir: &Path, env: &[(&str, &str)]) -> String {
+    let output = storyflow()
+        .arg("import")
+        .arg(manifest)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("STORYFLOW_DATABASE_URL")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    uuid_like(String::from_utf8(output.stdout).unwrap().trim()).to_owned()
 }
 
 /// `text`, checked to look like a UUID.
