@@ -15,7 +15,6 @@ mod auth;
 mod cors;
 mod jobs;
 mod migrations;
-mod narration_api;
 mod postgres;
 mod render_api;
 mod sqlite;

@@ -1,15 +1,16 @@
 //! Narration from text over real HTTP, with real synthesis by the voice `scripts/setup.sh`
 //! installs: voices, a segment's and a project's narration as tasks, the voice test, and what
-//! happens when TTS is missing or broken.
+//! happens when TTS is missing or broken. On both backends: with PostgreSQL the narrations run
+//! in a worker through the job queue.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 use std::time::Duration;
 
-use api::AppConfig;
 use serde_json::{json, Value};
 
-use crate::common::{spawn_app, spawn_with, TestApp};
+use super::BACKEND;
+use crate::common::{spawn_app_on, spawn_with, test_config_on, TestApp};
 use crate::support::status_json;
 
 const TASK_TIMEOUT: Duration = Duration::from_secs(120);
@@ -62,7 +63,7 @@ fn wav_facts(bytes: &[u8]) -> (f64, bool) {
 
 #[test]
 fn voices_list_the_installed_default_voice() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let (status, voices) = status_json(app.get("/api/settings/voices/"));
     assert_eq!(status, 200);
     let voice = |id: &str| {
@@ -91,7 +92,7 @@ fn voices_list_the_installed_default_voice() {
 
 #[test]
 fn a_segment_is_narrated_by_a_task_and_speed_is_honoured() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let text = "The lighthouse keeper counted 1987 storms. Each one, he said, was different.";
     let (_, segments) = project_with(&app, &[text]);
     let sid = &segments[0];
@@ -167,7 +168,7 @@ fn a_segment_is_narrated_by_a_task_and_speed_is_honoured() {
 
 #[test]
 fn a_kokoro_voice_that_is_not_installed_falls_back_by_gender() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let (_, segments) = project_with(&app, &["A short line."]);
     let patch = json!({ "default_voice_id": "am_adam" });
     let (status, settings) = status_json(app.patch_json("/api/settings/", &patch));
@@ -186,7 +187,7 @@ fn a_kokoro_voice_that_is_not_installed_falls_back_by_gender() {
 
 #[test]
 fn bad_segment_requests_are_refused_with_reasons() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let long = "word ".repeat(1100);
     let (_, segments) = project_with(&app, &["Locked text.", "Fine.", &long]);
     let (status, _) = status_json(app.patch_json(
@@ -211,7 +212,7 @@ fn bad_segment_requests_are_refused_with_reasons() {
 
 #[test]
 fn a_project_is_narrated_in_one_batch_that_skips_what_it_should() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let (project, segments) = project_with(
         &app,
         &["First, a short line.", "Locked away.", "Third, and last."],
@@ -259,7 +260,7 @@ fn a_project_is_narrated_in_one_batch_that_skips_what_it_should() {
 
 #[test]
 fn the_voice_test_answers_with_a_wav() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let path = "/api/settings/tts-test/";
     let response = app.post_json(
         path,
@@ -281,7 +282,7 @@ fn the_voice_test_answers_with_a_wav() {
 
 #[test]
 fn text_the_voice_cannot_speak_fails_clearly_and_keeps_the_old_narration() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let (_, segments) = project_with(&app, &["Hello there.", "你好，世界。"]);
     let (_, body) = generate(&app, &segments[1]);
     let task = wait_for_task(&app, body["task_id"].as_str().unwrap());
@@ -304,8 +305,7 @@ fn text_the_voice_cannot_speak_fails_clearly_and_keeps_the_old_narration() {
 fn without_tts_the_endpoints_say_how_to_install_it_and_the_rest_works() {
     let empty = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let mut config = AppConfig::new(data.path());
-    config.bind = "127.0.0.1:0".to_owned();
+    let mut config = test_config_on(BACKEND, data.path());
     config.tts_home = Some(tts::TtsHome::new(empty.path()));
     let app = spawn_with(config);
     let (_, segments) = project_with(&app, &["Hello."]);
@@ -344,8 +344,7 @@ fn a_corrupt_voice_fails_the_task_with_its_reason_and_keeps_the_old_narration() 
     .unwrap();
 
     let data = tempfile::tempdir().unwrap();
-    let mut config = AppConfig::new(data.path());
-    config.bind = "127.0.0.1:0".to_owned();
+    let mut config = test_config_on(BACKEND, data.path());
     config.tts_home = Some(broken);
     let app = spawn_with(config);
     let (_, segments) = project_with(&app, &["Hello."]);

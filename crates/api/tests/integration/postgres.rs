@@ -9,6 +9,8 @@ const BACKEND: Backend = Backend::Postgres;
 mod editor_api;
 #[path = "music_api.rs"]
 mod music_api;
+#[path = "narration_api.rs"]
+mod narration_api;
 #[path = "original_contract.rs"]
 mod original_contract;
 #[path = "repository.rs"]
