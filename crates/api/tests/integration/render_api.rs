@@ -213,7 +213,17 @@ fn deleting_a_project_releases_the_chunks_only_it_used() {
 
 #[test]
 fn concurrent_render_clicks_start_exactly_one_render() {
-    let app = spawn_app();
+    concurrent_render_clicks_start_exactly_one_render_on(Backend::Sqlite);
+}
+
+/// With PostgreSQL the one click that wins also queues exactly one job, which a worker runs.
+#[test]
+fn concurrent_render_clicks_start_exactly_one_render_on_postgres() {
+    concurrent_render_clicks_start_exactly_one_render_on(Backend::Postgres);
+}
+
+fn concurrent_render_clicks_start_exactly_one_render_on(backend: Backend) {
+    let app = spawn_app_on(backend);
     let project = import_demo(&app);
     let path = app.url(&format!("/api/projects/{project}/render/"));
     let barrier = Arc::new(Barrier::new(20));
