@@ -49,7 +49,7 @@ pub use plan::spec::{EncoderSettings, MusicSpec, RenderSpec, SegmentSpec, SoundS
 pub use progress::Progress;
 pub use render::sound_pass::render_sound;
 pub use render::{
-    default_jobs, encode_chunks, render, render_with, ChunkCounts, RenderOptions, RenderOutput,
+    default_jobs, render, render_with, ChunkCounts, PlannedRender, RenderOptions, RenderOutput,
 };
 pub use sound::audio::probe_audio_duration;
 pub use stats::RenderStats;

@@ -3,7 +3,7 @@
 //!
 //! A render running on a worker offers the chunks it has to encode; its own encoders take them
 //! one by one, and idle workers take some too ([`claim`], from the end of the offer), encode
-//! them into the shared chunk cache (`core_engine::encode_chunks`) under a lease they renew,
+//! them into the shared chunk cache (`core_engine::PlannedRender`) under a lease they renew,
 //! and mark them done. The render splices them from the cache, encodes itself any whose
 //! helper's lease ran out, and deletes its rows when it ends, which tells the helpers still
 //! encoding one of its chunks to stop. Times are the database's clock, as in `store`.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use core_engine::chunk_plan::ChunkKey;
 use core_engine::exchange::ChunkExchange;
-use core_engine::CancelToken;
+use core_engine::{CancelToken, PlannedRender};
 use serde::{Deserialize, Serialize};
 use task_manager::{JobError, TaskContext};
 use tts::PiperEngine;
@@ -156,12 +156,16 @@ impl JobRunner {
         })
     }
 
-    /// A helper's part of the render `job` another worker runs: encodes those of its chunks
-    /// in `wanted` into the shared cache; returns the keys it added.
+    /// A helper's part of the render `job` another worker runs (task `render`): encodes those
+    /// of its chunks in `wanted` into the shared cache; returns the keys it added. The render
+    /// is planned once per helper and planned again only when the project has changed (`plan`
+    /// keeps the last one).
     pub(super) fn encode_for(
         &self,
+        render: &str,
         job: &Job,
         wanted: &HashSet<ChunkKey>,
+        plan: &mut Option<(String, PlannedRender)>,
         cancel: &CancelToken,
     ) -> Result<Vec<ChunkKey>, StoreError> {
         let Job::Render {
@@ -175,13 +179,17 @@ impl JobRunner {
         };
         let spec = DieselProjectStore::new(self.pool.clone(), self.media_root.clone(), *preview)
             .load_render_spec(project_id)?;
+        let planned = match plan.take() {
+            Some((id, planned)) if id == render && planned.spec() == &spec => planned,
+            _ => PlannedRender::new(&spec, cancel)?,
+        };
         let cache = self
             .chunk_cache
             .open()
             .ok_or("the chunk cache cannot be opened")?;
-        Ok(core_engine::encode_chunks(
-            &spec, &cache, wanted, self.jobs, cancel,
-        )?)
+        let made = planned.encode(&cache, wanted, self.jobs, cancel);
+        *plan = Some((render.to_owned(), planned));
+        Ok(made?)
     }
 
     fn narration_deps(&self) -> Result<NarrationDeps, NoSynthesizer> {

@@ -10,12 +10,12 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::Utc;
 use core_engine::chunk_plan::ChunkKey;
-use core_engine::CancelToken;
+use core_engine::{CancelToken, PlannedRender};
 use task_manager::{error_chain, TaskManager, TaskManagerConfig, TaskSnapshot, TaskStatus};
 use tts::{PiperEngine, TtsHome};
 
@@ -96,6 +96,9 @@ pub struct Worker {
     tasks: TaskManager,
     runner: Arc<JobRunner>,
     lease: Duration,
+    /// The last render this worker helped, as planned: its next batch of the same render
+    /// skips the planning.
+    plan: Mutex<Option<(String, PlannedRender)>>,
 }
 
 impl Worker {
@@ -146,6 +149,7 @@ impl Worker {
             tasks: TaskManager::new(TaskManagerConfig::default())?,
             runner: Arc::new(runner),
             lease: config.lease,
+            plan: Mutex::new(None),
         })
     }
 
@@ -251,7 +255,11 @@ impl Worker {
         let wanted: HashSet<ChunkKey> = keys.iter().filter_map(|k| ChunkKey::parse(k)).collect();
         let cancel = CancelToken::new();
         let outcome = std::thread::scope(|scope| {
-            let encode = scope.spawn(|| self.runner.encode_for(job, &wanted, &cancel));
+            let encode = scope.spawn(|| {
+                let mut plan = self.plan.lock().unwrap_or_else(PoisonError::into_inner);
+                self.runner
+                    .encode_for(render, job, &wanted, &mut plan, &cancel)
+            });
             while !encode.is_finished() {
                 std::thread::sleep(REPORT_EVERY);
                 let held = with_pg(&self.pool, |conn| {

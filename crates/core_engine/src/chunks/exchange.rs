@@ -1,7 +1,7 @@
 //! Sharing one render's chunks with other processes: [`ChunkExchange`], the seam between a
 //! render and whatever hands its chunks to helpers (the api crate's job table). A helper encodes
 //! the chunks it takes into the render's chunk cache, shared with it
-//! ([`crate::encode_chunks`]); the render splices them from there. Chunks are keyed by their
+//! (with a [`crate::PlannedRender`]); the render splices them from there. Chunks are keyed by their
 //! content, and the same key always holds the same bits, so a chunk encoded twice is harmless.
 //!
 //! The render owns its chunks: it offers them, takes each one before encoding it, encodes

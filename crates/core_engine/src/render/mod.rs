@@ -259,12 +259,24 @@ pub fn render_with(
 }
 
 /// What a render works out before drawing any frame.
+#[derive(Debug)]
 struct Prepared {
     timeline: Timeline,
     transitions: Transitions,
     cues: Vec<Cue>,
     logo: Option<YuvOverlay>,
     warnings: Vec<String>,
+}
+
+impl Prepared {
+    /// What is drawn over the pictures, for drawing and for the chunk keys.
+    fn layers(&self) -> Layers<'_> {
+        Layers {
+            transitions: self.transitions.clone(),
+            cues: &self.cues,
+            logo: self.logo.clone(),
+        }
+    }
 }
 
 /// Analyses the narrations and lays out the crossfades, captions and logo.
@@ -294,50 +306,77 @@ fn prepare(
     })
 }
 
-/// A helper's part of another process's render of `spec`: encodes into `cache` those of its
-/// chunks whose keys are in `wanted` and that `cache` does not have yet, `jobs` at once, and
-/// returns the keys it added. Keys of `wanted` the plan does not have (the project changed
-/// since) are left alone.
-pub fn encode_chunks(
-    spec: &RenderSpec,
-    cache: &ChunkCache,
-    wanted: &HashSet<ChunkKey>,
-    jobs: usize,
-    cancel: &CancelToken,
-) -> Result<Vec<ChunkKey>, RenderError> {
-    spec.validate()?;
-    crate::chunks::pipeline::check_elements()?;
-    let mut quiet = |_: &Progress| {};
-    let mut reporter = Reporter::new(&mut quiet);
-    let prepared = prepare(spec, &mut reporter, cancel)?;
-    let layers = Layers {
-        transitions: prepared.transitions,
-        cues: &prepared.cues,
-        logo: prepared.logo,
-    };
-    let chunks = plan_chunks(spec, &prepared.timeline, &layers)?;
-    let missing: Vec<usize> = (0..chunks.len())
-        .filter(|&i| wanted.contains(&chunks[i].key) && cache.get(&chunks[i].key).is_none())
-        .collect();
-    if missing.is_empty() {
-        return Ok(Vec::new());
+/// A render another process owns, planned here once (narrations analysed, layers laid out,
+/// chunks keyed) so that a helper can encode several batches of its chunks without planning
+/// again for each.
+#[derive(Debug)]
+pub struct PlannedRender {
+    spec: RenderSpec,
+    prepared: Prepared,
+    chunks: Vec<Chunk>,
+}
+
+impl PlannedRender {
+    pub fn new(spec: &RenderSpec, cancel: &CancelToken) -> Result<Self, RenderError> {
+        spec.validate()?;
+        crate::chunks::pipeline::check_elements()?;
+        let mut quiet = |_: &Progress| {};
+        let prepared = prepare(spec, &mut Reporter::new(&mut quiet), cancel)?;
+        let chunks = plan_chunks(spec, &prepared.timeline, &prepared.layers())?;
+        Ok(Self {
+            spec: spec.clone(),
+            prepared,
+            chunks,
+        })
     }
-    let job = encode::Job {
-        spec,
-        timeline: &prepared.timeline,
-        layers: &layers,
-        chunks: &chunks,
-        cache,
-        jobs: jobs.max(1),
-        music_length: None,
-        exchange: None,
-    };
-    let stats = Mutex::new(RenderStats::default());
-    let encoded = encode::encode_only(&job, &missing, &mut reporter, cancel, &stats)?;
-    Ok(encoded
-        .into_iter()
-        .map(|index| chunks[index].key.clone())
-        .collect())
+
+    /// The spec it was planned from: a helper plans again when the project has changed.
+    pub fn spec(&self) -> &RenderSpec {
+        &self.spec
+    }
+
+    /// Encodes into `cache` those of the render's chunks whose keys are in `wanted` and that
+    /// `cache` does not have yet, `jobs` at once; returns the keys it added. Keys of `wanted`
+    /// the plan does not have (planned from another version of the project) are left alone.
+    pub fn encode(
+        &self,
+        cache: &ChunkCache,
+        wanted: &HashSet<ChunkKey>,
+        jobs: usize,
+        cancel: &CancelToken,
+    ) -> Result<Vec<ChunkKey>, RenderError> {
+        let chunks = &self.chunks;
+        let missing: Vec<usize> = (0..chunks.len())
+            .filter(|&i| wanted.contains(&chunks[i].key) && cache.get(&chunks[i].key).is_none())
+            .collect();
+        if missing.is_empty() {
+            return Ok(Vec::new());
+        }
+        let layers = self.prepared.layers();
+        let job = encode::Job {
+            spec: &self.spec,
+            timeline: &self.prepared.timeline,
+            layers: &layers,
+            chunks,
+            cache,
+            jobs: jobs.max(1),
+            music_length: None,
+            exchange: None,
+        };
+        let mut quiet = |_: &Progress| {};
+        let stats = Mutex::new(RenderStats::default());
+        let encoded = encode::encode_only(
+            &job,
+            &missing,
+            &mut Reporter::new(&mut quiet),
+            cancel,
+            &stats,
+        )?;
+        Ok(encoded
+            .into_iter()
+            .map(|index| chunks[index].key.clone())
+            .collect())
+    }
 }
 
 /// The chunks of the video and their keys, from the content of its files.

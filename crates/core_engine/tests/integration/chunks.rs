@@ -9,7 +9,7 @@ use std::sync::Arc;
 use core_engine::chunk_cache::{ChunkCache, DEFAULT_MAX_BYTES};
 use core_engine::chunk_plan::ChunkKey;
 use core_engine::exchange::ChunkExchange;
-use core_engine::{encode_chunks, render_with, CancelToken, RenderOptions, RenderSpec};
+use core_engine::{render_with, CancelToken, PlannedRender, RenderOptions, RenderSpec};
 
 use crate::common::{decode_audio, decode_frames, demo_copy};
 
@@ -150,7 +150,7 @@ fn releasing_a_project_drops_the_chunks_only_it_used() {
 }
 
 /// A stand-in for other processes sharing the cache: on `offer` it takes every other chunk at
-/// once and encodes them on a thread with `encode_chunks`, as a helper worker would, except
+/// once and encodes them on a thread with a `PlannedRender`, as a helper worker would, except
 /// one it "loses" (never encodes, and hands back when the render asks for lost chunks).
 #[derive(Debug)]
 struct HalfHelper {
@@ -170,9 +170,13 @@ impl ChunkExchange for HalfHelper {
         let (spec, cache) = (self.spec.clone(), self.cache.clone());
         let wanted: HashSet<ChunkKey> = taken.into_iter().collect();
         *self.helper.lock().unwrap() = Some(std::thread::spawn(move || {
-            encode_chunks(&spec, &cache, &wanted, 1, &CancelToken::new())
-                .unwrap()
-                .len()
+            let cancel = CancelToken::new();
+            let plan = PlannedRender::new(&spec, &cancel).unwrap();
+            assert_eq!(plan.spec(), &spec);
+            let made = plan.encode(&cache, &wanted, 1, &cancel).unwrap();
+            // A second batch of the same plan finds its chunks made.
+            assert!(plan.encode(&cache, &wanted, 1, &cancel).unwrap().is_empty());
+            made.len()
         }));
     }
 
