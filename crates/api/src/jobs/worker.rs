@@ -5,6 +5,8 @@
 //! [`REPORT_EVERY`](super::REPORT_EVERY), which also renews its lease and reads the cancel
 //! request. A worker that dies stops renewing; once its lease has run out another worker
 //! claims the job and runs it again from the start, reusing every chunk already in the cache.
+//! A worker with no job to claim helps a running render: it encodes some of the chunks the
+//! render offered (`chunks`) into the shared cache.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -175,7 +177,8 @@ impl Worker {
         log::info!("worker {} stopped", self.name());
     }
 
-    /// Claims one job and runs it to its end; `false` when there was none to claim.
+    /// Claims one job and runs it to its end, or else helps a running render with some of its
+    /// chunks; `false` when there was neither.
     pub fn run_next(&self) -> Result<bool, QueueError> {
         for row in with_pg(&self.pool, |conn| Ok(store::fail_exhausted(conn)?))? {
             log::error!(
