@@ -13,6 +13,7 @@ use task_manager::{JobError, TaskContext};
 use tts::PiperEngine;
 
 use super::chunks::PgChunkExchange;
+use super::fence::FencedProjectStore;
 use crate::db::DbPool;
 use crate::narration_store::DieselNarrationStore;
 use crate::render_store::DieselProjectStore;
@@ -121,7 +122,8 @@ pub struct JobRunner {
     pub tts: Option<Arc<PiperEngine>>,
     /// This process, as results and the job table name it.
     pub worker: String,
-    /// Whether renders offer their chunks to idle workers (`chunks`): with the shared queue.
+    /// With the shared queue: renders offer their chunks to idle workers (`chunks`) and write
+    /// their project only while their worker holds the job (`fence`).
     pub share_chunks: bool,
 }
 
@@ -132,21 +134,27 @@ impl JobRunner {
         preview: Option<PreviewSize>,
         offer: Option<(&str, &Job)>,
     ) -> Result<RenderDeps, serde_json::Error> {
-        let exchange = match offer.filter(|_| self.share_chunks) {
-            Some((task_id, job)) => Some(Arc::new(PgChunkExchange::new(
-                self.pool.clone(),
-                task_id,
-                &self.worker,
-                serde_json::to_string(job)?,
-            )) as Arc<dyn ChunkExchange>),
-            None => None,
-        };
+        let rows = DieselProjectStore::new(self.pool.clone(), self.media_root.clone(), preview);
+        let (store, exchange): (Arc<dyn ProjectStore>, Option<Arc<dyn ChunkExchange>>) =
+            match offer.filter(|_| self.share_chunks) {
+                Some((task_id, job)) => (
+                    Arc::new(FencedProjectStore {
+                        inner: rows,
+                        pool: self.pool.clone(),
+                        task_id: task_id.to_owned(),
+                        worker: self.worker.clone(),
+                    }),
+                    Some(Arc::new(PgChunkExchange::new(
+                        self.pool.clone(),
+                        task_id,
+                        &self.worker,
+                        serde_json::to_string(job)?,
+                    ))),
+                ),
+                None => (Arc::new(rows), None),
+            };
         Ok(RenderDeps {
-            store: Arc::new(DieselProjectStore::new(
-                self.pool.clone(),
-                self.media_root.clone(),
-                preview,
-            )),
+            store,
             renderer: self.renderer.clone(),
             media_root: self.media_root.clone(),
             chunk_cache: self.chunk_cache.clone(),

@@ -1,17 +1,20 @@
 //! Background jobs beyond one process: what a job is (`job`), where it is queued (`queue`: the
 //! in-process worker with SQLite, the shared `jobs` table with PostgreSQL), that table
-//! (`store`), the chunks of a running render offered to idle workers (`chunks`), and the
-//! `storyflow worker` process that claims jobs and chunks (`worker`).
+//! (`store`), the chunks of a running render offered to idle workers (`chunks`), a shared
+//! render's project writes fenced by its lease (`fence`), and the `storyflow worker` process
+//! that claims jobs and chunks (`worker`).
 //!
 //! A job runs the same task functions (`tasks`) on the same one-job-at-a-time `task_manager`
 //! executor wherever it runs; only where its progress, cancel request and outcome live differs.
 
 pub mod chunks;
+mod fence;
 mod job;
 mod queue;
 pub mod store;
 mod worker;
 
+pub use fence::{FencedProjectStore, LostJob};
 pub use job::{Job, JobRunner};
 pub use queue::{with_pg, JobQueue, JobSnapshot, QueueError};
 pub use worker::{worker_name, Worker, WorkerConfig, WorkerError};

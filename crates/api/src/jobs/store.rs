@@ -207,6 +207,23 @@ pub fn report(
     Ok(cancel.map(|row| row.cancel_requested))
 }
 
+/// Whether `worker` still holds the running job `task_id`.
+pub fn holds(conn: &mut PgConnection, task_id: &str, worker: &str) -> Result<bool, DieselError> {
+    #[derive(QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        held: bool,
+    }
+    let row: Held = diesel::sql_query(
+        "SELECT EXISTS (SELECT 1 FROM jobs \
+             WHERE task_id = $1 AND worker = $2 AND status = 'PROCESSING') AS held",
+    )
+    .bind::<Text, _>(task_id)
+    .bind::<Text, _>(worker)
+    .get_result(conn)?;
+    Ok(row.held)
+}
+
 /// Records how the job ended, if `worker` still holds it; `false` if it does not.
 pub fn finish(
     conn: &mut PgConnection,

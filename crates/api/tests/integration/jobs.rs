@@ -362,3 +362,42 @@ fn a_finished_chunk_the_cache_lost_goes_back_to_the_render() {
         key
     );
 }
+
+#[test]
+fn a_worker_that_lost_its_render_cannot_write_the_project() {
+    use api::jobs::FencedProjectStore;
+    use api::models::ProjectStatus;
+    use api::render_store::DieselProjectStore;
+    use api::repository;
+    use api::tasks::ProjectStore;
+
+    let (pool, dir) = pool();
+    let mut conn = pool.get().unwrap();
+    let project = repository::create_project(&mut conn, "fenced").unwrap().id;
+    assert!(repository::try_start_render(&mut conn, &project).unwrap());
+    let task_id = api::tasks::render_task_id(&project);
+    let job = Job::Render {
+        project_id: project.clone(),
+        preview: None,
+    };
+    queue(&pool).submit(&task_id, job).unwrap();
+    let lease = Duration::from_millis(200);
+    claim(&pool, "stalled", lease).unwrap();
+    std::thread::sleep(lease + Duration::from_millis(200));
+    claim(&pool, "successor", Duration::from_secs(60)).unwrap();
+
+    let fenced = |worker: &str| FencedProjectStore {
+        inner: DieselProjectStore::new(pool.clone(), dir.path().join("media"), None),
+        pool: pool.clone(),
+        task_id: task_id.clone(),
+        worker: worker.to_owned(),
+    };
+    let refused = fenced("stalled").mark_failed(&project).unwrap_err();
+    assert!(refused.to_string().contains("no longer holds"), "{refused}");
+    let status = |conn: &mut _| repository::get_project(conn, &project).unwrap().status;
+    assert_eq!(status(&mut conn), ProjectStatus::Processing);
+    fenced("successor")
+        .mark_completed(&project, "/media/x.mp4", 2.0)
+        .unwrap();
+    assert_eq!(status(&mut conn), ProjectStatus::Completed);
+}
