@@ -212,7 +212,10 @@ impl Application {
             // Renders in progress belong to the workers (one that died is found by its lease
             // running out); only a render whose job was never queued is this server's.
             Some(_) => {
-                let orphans = with_postgres(&pool, crate::jobs::store::fail_orphaned_renders)?;
+                let orphans = crate::jobs::with_pg(&pool, |conn| {
+                    Ok(crate::jobs::store::fail_orphaned_renders(conn)?)
+                })
+                .map_err(StartupError::Jobs)?;
                 for id in orphans {
                     log::warn!("project {id} was left rendering with no job queued; marked FAILED");
                 }
@@ -423,14 +426,6 @@ fn recover_interrupted(pool: &DbPool, media_root: &Path) -> Result<(), StartupEr
     }
     remove_temporary_outputs(media_root);
     Ok(())
-}
-
-/// Runs `work` on a PostgreSQL connection of `pool`.
-fn with_postgres<T>(
-    pool: &DbPool,
-    work: impl FnOnce(&mut diesel::PgConnection) -> Result<T, diesel::result::Error>,
-) -> Result<T, StartupError> {
-    crate::jobs::with_pg(pool, |conn| Ok(work(conn)?)).map_err(StartupError::Jobs)
 }
 
 fn remove_temporary_outputs(media_root: &Path) {
