@@ -34,7 +34,7 @@ pub mod stats;
 // The module paths users outside the crate have always had; inside it, modules are named by
 // their folder.
 pub use captions::{sidecar, subtitles};
-pub use chunks::{chunk_cache, encoder, exchange, splice};
+pub use chunks::{chunk_cache, encoder, exchange, remote, splice};
 pub use frame::{ken_burns, logo, overlay, text_overlay};
 pub use plan::{chunk_plan, manifest, spec, timeline, transition};
 pub use sound::audio;

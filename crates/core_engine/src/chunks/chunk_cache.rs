@@ -12,17 +12,23 @@
 //! least recently used entries (by the modification time of their metadata, which [`get`]
 //! refreshes) are evicted, except those the current render needs.
 //!
+//! With a [`RemoteChunks`] store ([`with_remote`](ChunkCache::with_remote)) the folder is a
+//! local copy: a miss is looked up there and copied in, an insert is copied out. Eviction is
+//! local only; the remote store keeps what it is given (its own expiry rules bound it).
+//!
 //! [`get`]: ChunkCache::get
 
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::chunks::remote::RemoteChunks;
 use crate::chunks::temp_output::{is_temporary_output, temporary_path};
 use crate::error::RenderError;
 use crate::plan::chunk_plan::{hex, ChunkKey};
@@ -112,6 +118,7 @@ struct OwnerRecord {
 pub struct ChunkCache {
     dir: PathBuf,
     max_bytes: u64,
+    remote: Option<Arc<dyn RemoteChunks>>,
 }
 
 impl ChunkCache {
@@ -121,7 +128,19 @@ impl ChunkCache {
         let dir = dir.into();
         let owners = dir.join(OWNERS_FOLDER);
         std::fs::create_dir_all(&owners).map_err(|e| CacheError::io(&owners, e))?;
-        Ok(ChunkCache { dir, max_bytes })
+        Ok(ChunkCache {
+            dir,
+            max_bytes,
+            remote: None,
+        })
+    }
+
+    /// This cache as the local copy of `remote`.
+    pub fn with_remote(self, remote: Arc<dyn RemoteChunks>) -> ChunkCache {
+        ChunkCache {
+            remote: Some(remote),
+            ..self
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -136,8 +155,14 @@ impl ChunkCache {
 
     /// The entry for `key` if it is complete and intact, marked as just used. A damaged
     /// entry (truncated, corrupted, metadata without chunk) is logged, removed and a miss;
-    /// an entry that cannot be read is a miss.
+    /// an entry that cannot be read is a miss. A local miss is copied in from the remote
+    /// store when it has the entry.
     pub fn get(&self, key: &ChunkKey) -> Option<CachedChunk> {
+        self.get_local(key)
+            .or_else(|| self.copy_in(key).then(|| self.get_local(key)).flatten())
+    }
+
+    fn get_local(&self, key: &ChunkKey) -> Option<CachedChunk> {
         let metadata_path = self.metadata_path(key);
         let chunk_path = self.chunk_path(key);
         let metadata = match read_metadata(&metadata_path) {
@@ -227,6 +252,7 @@ impl ChunkCache {
         let json = serde_json::to_vec(&metadata)
             .map_err(|e| CacheError::Invalid(format!("cannot write metadata: {e}")))?;
         write_atomically(&metadata_path, &json)?;
+        self.copy_out(&chunk_path, &metadata_path);
         let mut keep = in_use.clone();
         keep.insert(key.clone());
         self.evict(&keep)?;
@@ -408,6 +434,54 @@ impl ChunkCache {
         sync_dir(&self.dir)
     }
 
+    /// Copies entry `key` in from the remote store, chunk first, metadata last; true when
+    /// both came. Failures are misses (logged): the chunk is then encoded here.
+    fn copy_in(&self, key: &ChunkKey) -> bool {
+        let Some(remote) = &self.remote else {
+            return false;
+        };
+        let targets = [self.metadata_path(key), self.chunk_path(key)];
+        let mut temps = Vec::with_capacity(targets.len());
+        let fetched = (|| {
+            for target in &targets {
+                let temp = temporary_path(target)?;
+                temps.push(temp.clone());
+                if !remote
+                    .download(&file_name(target), &temp)
+                    .map_err(|e| CacheError::io(target, e))?
+                {
+                    return Ok(false);
+                }
+            }
+            // Chunk first: local metadata vouches for a complete chunk, as after an insert.
+            for (temp, target) in temps.iter().zip(&targets).rev() {
+                std::fs::rename(temp, target).map_err(|e| CacheError::io(target, e))?;
+            }
+            Ok(true)
+        })();
+        for temp in &temps {
+            let _ = std::fs::remove_file(temp);
+        }
+        fetched.unwrap_or_else(|err: CacheError| {
+            warn_worked_around(&err);
+            false
+        })
+    }
+
+    /// Copies a new entry out to the remote store, metadata last. A failure is logged: the
+    /// entry is still good here, and another machine that misses it encodes it again.
+    fn copy_out(&self, chunk: &Path, metadata: &Path) {
+        let Some(remote) = &self.remote else {
+            return;
+        };
+        for file in [chunk, metadata] {
+            if let Err(e) = remote.upload(&file_name(file), file) {
+                warn_worked_around(&CacheError::io(file, e));
+                return;
+            }
+        }
+    }
+
     /// Removes an entry, metadata first; true if it had one.
     fn remove_entry(&self, key: &ChunkKey) -> Result<bool, CacheError> {
         let had = remove_if_present(&self.metadata_path(key))?;
@@ -421,6 +495,13 @@ impl ChunkCache {
             warn_worked_around(&e);
         }
     }
+}
+
+/// The name of a file of the cache folder, as the remote store knows it.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The SHA-256 of a file's content, in lowercase hex (also the content hash of pictures,
@@ -609,6 +690,69 @@ mod tests {
         );
         assert_eq!(cache.get(&key("b")), None);
         assert_eq!(DEFAULT_MAX_BYTES, 2_147_483_648);
+    }
+
+    /// A remote store that is a folder: what a bucket does, without the network.
+    #[derive(Debug)]
+    struct FolderRemote(PathBuf);
+
+    impl RemoteChunks for FolderRemote {
+        fn download(&self, name: &str, dest: &Path) -> io::Result<bool> {
+            match std::fs::copy(self.0.join(name), dest) {
+                Ok(_) => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+
+        fn upload(&self, name: &str, file: &Path) -> io::Result<()> {
+            let target = self.0.join(name);
+            if !target.exists() {
+                std::fs::copy(file, target)?;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_remote_store_shares_entries_between_two_local_caches() {
+        let dir = tempfile::tempdir().unwrap();
+        let bucket = dir.path().join("bucket");
+        std::fs::create_dir_all(&bucket).unwrap();
+        let remote: Arc<dyn RemoteChunks> = Arc::new(FolderRemote(bucket.clone()));
+        let open = |name: &str| {
+            ChunkCache::open(dir.path().join(name), DEFAULT_MAX_BYTES)
+                .unwrap()
+                .with_remote(Arc::clone(&remote))
+        };
+        let (here, there) = (open("here"), open("there"));
+        let k = key("a");
+        let inserted = here
+            .insert(&k, &chunk(&here, &k, 500), 12, &none())
+            .unwrap();
+        assert_eq!(files(&bucket), [format!("{k}.json"), format!("{k}.mp4")]);
+
+        let hit = there.get(&k).unwrap();
+        assert_eq!((hit.frames, hit.size), (12, 500));
+        assert_eq!(hit.path, there.dir().join(format!("{k}.mp4")));
+        assert_eq!(
+            std::fs::read(&hit.path).unwrap(),
+            std::fs::read(&inserted.path).unwrap()
+        );
+        assert_eq!(files(there.dir()), files(here.dir()), "no temporary left");
+        assert_eq!(there.get(&key("b")), None);
+
+        // A remote chunk without its metadata is unfinished; a damaged one is never spliced.
+        let (half, bad) = (key("half"), key("bad"));
+        std::fs::write(bucket.join(format!("{half}.mp4")), b"partial").unwrap();
+        assert_eq!(there.get(&half), None);
+        let good = here
+            .insert(&bad, &chunk(&here, &bad, 64), 3, &none())
+            .unwrap();
+        std::fs::write(bucket.join(format!("{bad}.mp4")), vec![0u8; 64]).unwrap();
+        assert_eq!(there.get(&bad), None);
+        assert!(!there.dir().join(format!("{bad}.json")).exists(), "dropped");
+        assert_eq!(here.get(&bad), Some(good), "the local copy is untouched");
     }
 
     #[test]
