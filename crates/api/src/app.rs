@@ -19,12 +19,13 @@ use tts::{PiperEngine, TtsHome};
 use crate::jobs::{worker_name, JobQueue, JobRunner};
 
 use crate::auth::{self, ApiToken, TokenError};
+use crate::bucket::{BucketError, StoreConfig};
 use crate::db::{self, Database, DbPool, PostgresUrl};
 use crate::errors::ApiError;
 use crate::handlers;
 use crate::repository;
 use crate::state::{AppState, PreviewSize, UploadLimits};
-use crate::storage;
+use crate::storage::{self, MediaStore};
 use crate::tasks::{ChunkCacheConfig, CoreEngineRenderer};
 
 #[derive(Clone)]
@@ -40,6 +41,9 @@ pub struct AppConfig {
     pub data_dir: PathBuf,
     /// A PostgreSQL server instead of the SQLite file in the data folder.
     pub database_url: Option<PostgresUrl>,
+    /// A bucket holding media and chunks, of which the data folder keeps a copy (for workers
+    /// on machines that share no folder with the server).
+    pub store: Option<StoreConfig>,
     /// Origins allowed by CORS; others get no CORS headers at all.
     pub cors_origins: Vec<String>,
     pub limits: UploadLimits,
@@ -62,6 +66,7 @@ impl AppConfig {
             api_token: None,
             data_dir: data_dir.into(),
             database_url: None,
+            store: None,
             cors_origins: vec!["http://localhost:3000".to_owned()],
             limits: UploadLimits::default(),
             preview: None,
@@ -91,7 +96,7 @@ impl AppConfig {
     }
 
     pub fn media_root(&self) -> PathBuf {
-        self.data_dir.join("media")
+        storage::media_root(&self.data_dir)
     }
 
     pub fn chunk_cache_dir(&self) -> PathBuf {
@@ -107,6 +112,7 @@ impl std::fmt::Debug for AppConfig {
             .field("api_token", &self.api_token.as_ref().map(|_| "<redacted>"))
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url)
+            .field("store", &self.store.as_ref().map(|store| &store.url))
             .field("cors_origins", &self.cors_origins)
             .field("limits", &self.limits)
             .field("preview", &self.preview)
@@ -130,6 +136,8 @@ pub enum StartupError {
         auth::MIN_TOKEN_CHARS
     )]
     TokenRequired { bind: String, address: SocketAddr },
+    #[error("media store")]
+    Store(#[from] BucketError),
     #[error("cannot create data folder {path}")]
     DataDir {
         path: PathBuf,
@@ -196,6 +204,10 @@ impl Application {
                 source,
             })?;
         log::info!("data folder: {}", config.data_dir.display());
+        let media = MediaStore::open(&config.data_dir, config.store.as_ref())?;
+        if let Some(url) = media.bucket_url() {
+            log::info!("media and chunks: copies of {url}");
+        }
         let media_root = config.media_root();
         for dir in [&config.data_dir, &media_root] {
             std::fs::create_dir_all(dir).map_err(|source| StartupError::DataDir {
@@ -233,6 +245,7 @@ impl Application {
         let chunk_cache = ChunkCacheConfig {
             dir: config.chunk_cache_dir(),
             max_bytes: config.cache_max_bytes,
+            remote: media.chunk_remote(),
         };
         log::info!("chunk cache: {}", chunk_cache.dir.display());
         let tts = config.tts_home.map(|home| Arc::new(PiperEngine::new(home)));
@@ -249,7 +262,7 @@ impl Application {
                 })?,
                 runner: Arc::new(JobRunner {
                     pool: pool.clone(),
-                    media_root: media_root.clone(),
+                    media: media.clone(),
                     renderer: Arc::new(CoreEngineRenderer),
                     chunk_cache: chunk_cache.clone(),
                     jobs: config.jobs,
@@ -268,7 +281,7 @@ impl Application {
         };
         let state = AppState {
             pool,
-            media_root,
+            media,
             queue: queue.clone(),
             limits: config.limits,
             preview: config.preview,

@@ -10,7 +10,7 @@ use core_engine::RenderError;
 use crate::db::DbPool;
 use crate::models::SegmentText;
 use crate::repository::{self, RepoError};
-use crate::storage::{self, MediaKind};
+use crate::storage::{self, MediaKind, MediaStore};
 
 const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp"];
 
@@ -56,7 +56,7 @@ struct CheckedMedia {
 /// Imports `manifest` and returns the new project's id.
 pub fn import_manifest(
     pool: &DbPool,
-    media_root: &Path,
+    media: &MediaStore,
     manifest: &Manifest,
 ) -> Result<String, ImportError> {
     let spec = manifest.to_spec()?;
@@ -85,30 +85,30 @@ pub fn import_manifest(
             .iter()
             .zip(sources)
             .zip(&checked)
-            .try_for_each(|((row, source), media)| {
+            .try_for_each(|((row, source), checked)| {
                 let image = storage::fresh_media_path(
                     &project.id,
                     MediaKind::Image,
-                    &media.image_extension,
+                    &checked.image_extension,
                 );
-                copy(media_root, &image, &source.image)?;
+                copy(media, &image, &source.image)?;
                 repository::set_segment_image(&mut conn, &row.id, Some(&image))?;
                 let audio = storage::fresh_media_path(
                     &project.id,
                     MediaKind::Audio,
-                    &media.audio_extension,
+                    &checked.audio_extension,
                 );
-                copy(media_root, &audio, &source.audio)?;
+                copy(media, &audio, &source.audio)?;
                 // Narration made by our voices has its word timings beside it: they go along.
                 let words = tts::words_path(&source.audio);
                 if words.is_file() {
                     let relative = tts::words_path(Path::new(&audio));
-                    copy(media_root, &relative.to_string_lossy(), &words)?;
+                    copy(media, &relative.to_string_lossy(), &words)?;
                 }
                 repository::set_segment_audio(
                     &mut conn,
                     &row.id,
-                    Some((&audio, media.audio_duration)),
+                    Some((&audio, checked.audio_duration)),
                 )?;
                 Ok::<(), ImportError>(())
             });
@@ -119,7 +119,7 @@ pub fn import_manifest(
                 project.id
             );
         }
-        if let Err(cleanup) = storage::remove_project_media(media_root, &project.id) {
+        if let Err(cleanup) = media.remove_project(&project.id) {
             log::error!(
                 "import rollback: cannot remove media of {}: {cleanup}",
                 project.id
@@ -157,8 +157,8 @@ fn check_media(segment: usize, image: &Path, audio: &Path) -> Result<CheckedMedi
     })
 }
 
-fn copy(media_root: &Path, relative: &str, source: &Path) -> Result<(), ImportError> {
-    storage::copy_in(media_root, relative, source).map_err(|err| ImportError::Copy {
+fn copy(media: &MediaStore, relative: &str, source: &Path) -> Result<(), ImportError> {
+    storage::copy_in(media, relative, source).map_err(|err| ImportError::Copy {
         path: source.to_path_buf(),
         source: err,
     })

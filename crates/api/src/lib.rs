@@ -2,10 +2,12 @@
 //! handlers the editor UI speaks to, the background tasks (renders, narration from text) that
 //! tie the database, the renderer (`core_engine`), the synthesiser (`tts`) and the executor
 //! (`task_manager`) together through traits, and where those tasks run (`jobs`: the server's
-//! own worker thread, or `storyflow worker` processes sharing a PostgreSQL job queue).
+//! own worker thread, or `storyflow worker` processes sharing a PostgreSQL job queue), and
+//! where media live (`storage`: the data folder, a copy of a `bucket` when there is one).
 
 pub mod app;
 pub mod auth;
+pub mod bucket;
 pub mod db;
 pub mod errors;
 pub mod handlers;

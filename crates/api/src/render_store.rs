@@ -2,9 +2,10 @@
 //! `tasks::ProjectStore` on the connection pool, turning a project, its segments, the global
 //! settings and the active logo into a checked `core_engine::RenderSpec`. The render endpoint
 //! builds the same spec before queueing, so settings the renderer cannot use are refused up
-//! front.
+//! front. On a machine that keeps a copy of a bucket's media, the files a render reads are
+//! fetched before its spec is built.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use core_engine::logo::{LogoPosition, LogoSpec};
@@ -17,6 +18,7 @@ use crate::db::{AnyConnection, DbPool};
 use crate::models::{GlobalSettings, Logo, Project, Segment};
 use crate::repository::{self, RepoError};
 use crate::state::PreviewSize;
+use crate::storage::MediaStore;
 use crate::tasks::{ProjectStore, StoreError};
 use crate::validation;
 
@@ -25,15 +27,15 @@ use crate::validation;
 #[derive(Debug, Clone)]
 pub struct DieselProjectStore {
     pool: DbPool,
-    media_root: PathBuf,
+    media: MediaStore,
     preview: Option<PreviewSize>,
 }
 
 impl DieselProjectStore {
-    pub fn new(pool: DbPool, media_root: PathBuf, preview: Option<PreviewSize>) -> Self {
+    pub fn new(pool: DbPool, media: MediaStore, preview: Option<PreviewSize>) -> Self {
         Self {
             pool,
-            media_root,
+            media,
             preview,
         }
     }
@@ -43,7 +45,12 @@ impl ProjectStore for DieselProjectStore {
     fn load_render_spec(&self, project_id: &str) -> Result<RenderSpec, StoreError> {
         let mut conn = self.pool.get()?;
         let input = load_render_input(&mut conn, project_id)?;
-        Ok(render_spec(&input, &self.media_root, self.preview)?)
+        drop(conn);
+        for file in render_input_files(&input) {
+            // One missing here is the renderer's to report, naming its segment.
+            self.media.fetch(file)?;
+        }
+        Ok(render_spec(&input, self.media.root(), self.preview)?)
     }
 
     fn mark_completed(
@@ -102,6 +109,36 @@ pub fn load_render_input(
         settings,
         active_logo,
     })
+}
+
+/// The media-relative files a render of `input` reads: the segments' pictures and narration,
+/// and the font, logo and music while the settings use them.
+pub fn render_input_files(input: &RenderInput) -> Vec<&str> {
+    let settings = &input.settings;
+    let segments = input
+        .segments
+        .iter()
+        .flat_map(|segment| [&segment.image_file, &segment.audio_file]);
+    let font = settings
+        .custom_font_file
+        .as_ref()
+        .filter(|_| settings.subtitles_enabled);
+    let logo = input
+        .active_logo
+        .as_ref()
+        .filter(|_| settings.logo_enabled)
+        .map(|logo| &logo.file);
+    let music = settings
+        .music_file
+        .as_ref()
+        .filter(|_| settings.music_enabled);
+    segments
+        .flatten()
+        .chain(font)
+        .chain(logo)
+        .chain(music)
+        .map(String::as_str)
+        .collect()
 }
 
 /// A stored setting the renderer cannot use. PATCH checks every field, so this means a value
@@ -332,6 +369,8 @@ fn parse<T>(
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
     use crate::models::now;
 

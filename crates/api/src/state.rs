@@ -2,13 +2,13 @@
 //! it carries. Its own module, so that the handlers and the start-up code that builds it
 //! (`app`) depend on it rather than on each other.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tts::PiperEngine;
 
 use crate::db::DbPool;
 use crate::jobs::JobQueue;
+use crate::storage::MediaStore;
 use crate::tasks::ChunkCacheConfig;
 
 /// Upload size limits in bytes; larger uploads are refused with 413 while streaming.
@@ -47,7 +47,8 @@ pub struct PreviewSize {
 #[derive(Clone)]
 pub struct AppState {
     pub pool: DbPool,
-    pub media_root: PathBuf,
+    /// The media folder (and the bucket it is a copy of, with `--store`).
+    pub media: MediaStore,
     /// Where renders and narrations go: the in-process worker (SQLite) or the shared job
     /// table the workers claim from (PostgreSQL).
     pub queue: JobQueue,
@@ -63,7 +64,7 @@ pub struct AppState {
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
-            .field("media_root", &self.media_root)
+            .field("media", &self.media)
             .field("renderer_status", &self.renderer_status)
             .finish_non_exhaustive()
     }

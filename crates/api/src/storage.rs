@@ -19,12 +19,24 @@
 //! ```text
 //! cache/chunks/
 //! ```
+//!
+//! With a bucket (`--store s3://...`, see [`crate::bucket`]) the media folder is this
+//! machine's copy of the bucket's (a [`MediaStore`]): every file written is sent there, a file
+//! another machine wrote is fetched when first needed, and removals remove both.
 
+use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
+use core_engine::remote::RemoteChunks;
 use core_engine::SubtitleFiles;
 use serde::Serialize;
+
+use crate::bucket::{Bucket, BucketChunks, BucketError, StoreConfig};
+
+/// The media folder in the data folder.
+pub const MEDIA_FOLDER: &str = "media";
 
 /// Every project's folder lives in this folder of the media root.
 const PROJECTS_FOLDER: &str = "projects";
@@ -40,7 +52,7 @@ pub const MUSIC_FOLDER: &str = "music";
 /// The URL prefix media is served under.
 pub const MEDIA_URL_PREFIX: &str = "/media/";
 /// The chunk cache's folder in the data folder.
-const CHUNK_CACHE_FOLDER: &str = "cache/chunks";
+pub const CHUNK_CACHE_FOLDER: &str = "cache/chunks";
 /// The narration file extensions the media folder takes, from an upload's file name or an
 /// imported manifest (GStreamer still has to decode the file).
 pub const AUDIO_EXTENSIONS: [&str; 11] = [
@@ -60,6 +72,227 @@ impl MediaKind {
             Self::Image => "images",
             Self::Audio => "audio",
         }
+    }
+}
+
+/// `{data dir}/media/`.
+pub fn media_root(data_dir: &Path) -> PathBuf {
+    data_dir.join(MEDIA_FOLDER)
+}
+
+/// The media folder, and the bucket it is a copy of when there is one. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct MediaStore {
+    root: PathBuf,
+    bucket: Option<Arc<Bucket>>,
+    /// The ETags of this machine's copies of files rewritten under the same name (a project's
+    /// video and its sidecars), so a copy is fetched again once another machine re-rendered.
+    /// Other names are never reused: a copy of one is always current.
+    copies: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl MediaStore {
+    /// The media folder alone.
+    pub fn local(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            bucket: None,
+            copies: Arc::default(),
+        }
+    }
+
+    /// The media folder as a copy of `bucket`'s.
+    pub fn with_bucket(root: impl Into<PathBuf>, bucket: Arc<Bucket>) -> Self {
+        Self {
+            bucket: Some(bucket),
+            ..Self::local(root)
+        }
+    }
+
+    /// The media folder of `data_dir`, a copy of `store`'s bucket when one is given.
+    pub fn open(data_dir: &Path, store: Option<&StoreConfig>) -> Result<Self, BucketError> {
+        let root = media_root(data_dir);
+        Ok(match store {
+            Some(store) => Self::with_bucket(root, Arc::new(Bucket::open(store)?)),
+            None => Self::local(root),
+        })
+    }
+
+    /// The chunk cache's remote copy in the same bucket, if there is one.
+    pub fn chunk_remote(&self) -> Option<Arc<dyn RemoteChunks>> {
+        self.bucket.as_ref().map(|bucket| {
+            Arc::new(BucketChunks::new(Arc::clone(bucket), CHUNK_CACHE_FOLDER))
+                as Arc<dyn RemoteChunks>
+        })
+    }
+
+    /// The bucket's URL, if there is one (for logs).
+    pub fn bucket_url(&self) -> Option<&str> {
+        self.bucket.as_deref().map(Bucket::url)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `relative` on this machine's disk (present or not: see [`fetch`](Self::fetch)).
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    /// Sends the file just written under `relative` (and the word timings beside it, if any)
+    /// to the bucket. Without a bucket there is nothing to do.
+    pub fn publish(&self, relative: &str) -> io::Result<()> {
+        let Some(bucket) = &self.bucket else {
+            return Ok(());
+        };
+        bucket
+            .upload(&bucket_key(relative), &self.path(relative))
+            .map_err(io::Error::other)?;
+        let words = words_relative(relative);
+        if self.path(&words).is_file() {
+            bucket
+                .upload(&bucket_key(&words), &self.path(&words))
+                .map_err(io::Error::other)?;
+        }
+        if is_rewritten(relative) {
+            let head = bucket
+                .head(&bucket_key(relative))
+                .map_err(io::Error::other)?;
+            self.remember(relative, head.map(|head| head.etag));
+        }
+        Ok(())
+    }
+
+    /// Makes sure this machine has the current `relative` (with its word timings), fetching it
+    /// from the bucket if need be. False when it exists nowhere.
+    pub fn fetch(&self, relative: &str) -> io::Result<bool> {
+        let local = self.path(relative);
+        let Some(bucket) = &self.bucket else {
+            return Ok(local.is_file());
+        };
+        let key = bucket_key(relative);
+        if is_rewritten(relative) {
+            let current = bucket
+                .head(&key)
+                .map_err(io::Error::other)?
+                .map(|head| head.etag);
+            let known = self
+                .copies
+                .lock()
+                .ok()
+                .and_then(|c| c.get(relative).cloned());
+            if current.is_some() && current == known && local.is_file() {
+                return Ok(true);
+            }
+            if current.is_none() {
+                // Gone from the bucket (a render that wrote no captions): gone here too.
+                remove_file_quietly(&local);
+                self.remember(relative, None);
+                return Ok(false);
+            }
+        } else if local.is_file() {
+            return Ok(true);
+        }
+        let etag = bucket.download(&key, &local).map_err(io::Error::other)?;
+        if etag.is_some() {
+            let words = words_relative(relative);
+            bucket
+                .download(&bucket_key(&words), &self.path(&words))
+                .map_err(io::Error::other)?;
+        }
+        let found = etag.is_some();
+        self.remember(relative, etag);
+        Ok(found)
+    }
+
+    /// The size of `relative` here or in the bucket, without fetching it; `None` when it
+    /// exists nowhere.
+    pub fn size(&self, relative: &str) -> io::Result<Option<u64>> {
+        let local = self.path(relative);
+        match &self.bucket {
+            Some(bucket) if is_rewritten(relative) || !local.is_file() => bucket
+                .head(&bucket_key(relative))
+                .map(|head| head.map(|head| head.size))
+                .map_err(io::Error::other),
+            _ => Ok(std::fs::metadata(&local)
+                .ok()
+                .filter(|info| info.is_file())
+                .map(|info| info.len())),
+        }
+    }
+
+    /// Whether `relative` exists here or in the bucket, without fetching it.
+    pub fn exists(&self, relative: &str) -> io::Result<bool> {
+        Ok(self.size(relative)?.is_some())
+    }
+
+    /// Removes a file that is no longer referenced, with its word timings. Failing to is
+    /// logged, not fatal: the database already points elsewhere.
+    pub fn remove(&self, relative: &str) {
+        // A narration's word timings live and die with it (no other file has one).
+        for relative in [words_relative(relative), relative.to_owned()] {
+            remove_file_quietly(&self.path(&relative));
+            if let Some(bucket) = &self.bucket {
+                if let Err(err) = bucket.delete(&bucket_key(&relative)) {
+                    log::warn!("{}", task_manager::error_chain(&err));
+                }
+            }
+        }
+        self.remember(relative, None);
+    }
+
+    /// Removes a project's whole media folder.
+    pub fn remove_project(&self, project_id: &str) -> io::Result<()> {
+        match std::fs::remove_dir_all(project_dir(&self.root, project_id)) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+            _ => {}
+        }
+        if let Some(bucket) = &self.bucket {
+            let folder = format!("{PROJECTS_FOLDER}/{project_id}");
+            bucket
+                .delete_folder(&bucket_key(&folder))
+                .map_err(io::Error::other)?;
+        }
+        Ok(())
+    }
+
+    fn remember(&self, relative: &str, etag: Option<String>) {
+        if !is_rewritten(relative) {
+            return;
+        }
+        if let Ok(mut copies) = self.copies.lock() {
+            match etag {
+                Some(etag) => copies.insert(relative.to_owned(), etag),
+                None => copies.remove(relative),
+            };
+        }
+    }
+}
+
+/// The bucket's name for a media-relative path: the data folder's layout.
+fn bucket_key(relative: &str) -> String {
+    format!("{MEDIA_FOLDER}/{relative}")
+}
+
+/// Whether `relative` is rewritten under the same name: a project's video and its sidecars.
+fn is_rewritten(relative: &str) -> bool {
+    let parts: Vec<&str> = relative.split('/').collect();
+    matches!(parts.as_slice(), [PROJECTS_FOLDER, _, OUTPUT_FOLDER, _])
+}
+
+/// The media-relative path of the word timings beside `relative` (`tts::words_path`).
+fn words_relative(relative: &str) -> String {
+    tts::words_path(Path::new(relative))
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn remove_file_quietly(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => log::warn!("cannot remove {}: {err}", path.display()),
     }
 }
 
@@ -85,7 +318,7 @@ pub fn media_dir(media_root: &Path, project_id: &str, kind: MediaKind) -> PathBu
 }
 
 /// `projects/{id}/output/final.mp4`, relative to the media root.
-fn output_relative(project_id: &str) -> PathBuf {
+pub fn output_relative(project_id: &str) -> PathBuf {
     Path::new(PROJECTS_FOLDER)
         .join(project_id)
         .join(OUTPUT_FOLDER)
@@ -116,10 +349,18 @@ pub struct SubtitleUrls {
 }
 
 /// The `/media/` URLs of the `.srt` and `.vtt` sidecars next to a project's video, when both
-/// files are on disk (a render of a project without text writes none).
-pub fn subtitle_urls(media_root: &Path, project_id: &str) -> Option<SubtitleUrls> {
+/// files exist (a render of a project without text writes none). A sidecar that cannot be
+/// looked up (the bucket unreachable) is logged and left out.
+pub fn subtitle_urls(media: &MediaStore, project_id: &str) -> Option<SubtitleUrls> {
     let files = SubtitleFiles::for_output(&output_relative(project_id));
-    let exists = |relative: &Path| media_root.join(relative).is_file();
+    let exists = |relative: &Path| {
+        media
+            .exists(&relative.to_string_lossy())
+            .unwrap_or_else(|err| {
+                log::warn!("cannot look up {}: {err}", relative.display());
+                false
+            })
+    };
     (exists(&files.srt) && exists(&files.vtt)).then(|| SubtitleUrls {
         srt: media_url(&files.srt.to_string_lossy()),
         vtt: media_url(&files.vtt.to_string_lossy()),
@@ -129,6 +370,25 @@ pub fn subtitle_urls(media_root: &Path, project_id: &str) -> Option<SubtitleUrls
 /// `{data dir}/cache/chunks/`: the server's chunk cache.
 pub fn chunk_cache_dir(data_dir: &Path) -> PathBuf {
     data_dir.join(CHUNK_CACHE_FOLDER)
+}
+
+/// Sends a project's freshly rendered video and its sidecars to the bucket; a sidecar this
+/// render did not write (a project without text) is removed there too, as it was here.
+pub fn publish_output(media: &MediaStore, project_id: &str) -> io::Result<()> {
+    if media.bucket.is_none() {
+        return Ok(());
+    }
+    let video = output_relative(project_id);
+    let sidecars = SubtitleFiles::for_output(&video);
+    for relative in [video, sidecars.srt, sidecars.vtt] {
+        let relative = relative.to_string_lossy();
+        if media.path(&relative).is_file() {
+            media.publish(&relative)?;
+        } else {
+            media.remove(&relative);
+        }
+    }
+    Ok(())
 }
 
 /// A new media-relative logo path `logos/{id}.{ext}`.
@@ -164,19 +424,24 @@ pub fn temp_file_for(media_root: &Path, relative: &str) -> io::Result<tempfile::
         .tempfile_in(folder)
 }
 
-/// Moves a filled temporary file to its final media-relative name.
-pub fn persist(temp: tempfile::NamedTempFile, media_root: &Path, relative: &str) -> io::Result<()> {
-    temp.persist(media_root.join(relative))
-        .map(drop)
-        .map_err(|err| err.error)
+/// Moves a filled temporary file to its final media-relative name, and to the bucket.
+pub fn persist(
+    temp: tempfile::NamedTempFile,
+    media: &MediaStore,
+    relative: &str,
+) -> io::Result<()> {
+    temp.persist(media.path(relative))
+        .map_err(|err| err.error)?;
+    media.publish(relative)
 }
 
 /// Moves a filled temporary file to `{folder}/{stem}.{extension}` under the media root, or, when
 /// that name is taken, to `{stem}_{7 random characters}.{extension}` (as Django names
-/// collisions), never replacing an existing file. Returns the media-relative path used.
+/// collisions), never replacing an existing file, and sends it to the bucket. Returns the
+/// media-relative path used.
 pub fn persist_unique(
     mut temp: tempfile::NamedTempFile,
-    media_root: &Path,
+    media: &MediaStore,
     folder: &str,
     stem: &str,
     extension: &str,
@@ -185,8 +450,8 @@ pub fn persist_unique(
     let mut name = format!("{stem}.{extension}");
     for _ in 0..ATTEMPTS {
         let relative = format!("{folder}/{name}");
-        match temp.persist_noclobber(media_root.join(&relative)) {
-            Ok(_) => return Ok(relative),
+        match temp.persist_noclobber(media.path(&relative)) {
+            Ok(_) => return media.publish(&relative).map(|()| relative),
             Err(err) if err.error.kind() == io::ErrorKind::AlreadyExists => {
                 temp = err.file;
                 let suffix = uuid::Uuid::new_v4().simple().to_string();
@@ -201,34 +466,12 @@ pub fn persist_unique(
     ))
 }
 
-/// Copies `source` into the media root under `relative`, atomically.
-pub fn copy_in(media_root: &Path, relative: &str, source: &Path) -> io::Result<()> {
-    let mut temp = temp_file_for(media_root, relative)?;
+/// Copies `source` into the media folder under `relative`, atomically (and to the bucket).
+pub fn copy_in(media: &MediaStore, relative: &str, source: &Path) -> io::Result<()> {
+    let mut temp = temp_file_for(media.root(), relative)?;
     let mut input = std::fs::File::open(source)?;
     io::copy(&mut input, temp.as_file_mut())?;
-    persist(temp, media_root, relative)
-}
-
-/// Removes a media file that is no longer referenced. Failing to is logged, not fatal: the
-/// database already points elsewhere.
-pub fn remove_media_file(media_root: &Path, relative: &str) {
-    let path = media_root.join(relative);
-    // A narration's word timings live and die with it (no other file has one).
-    for path in [tts::words_path(&path), path] {
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-            Err(err) => log::warn!("cannot remove {}: {err}", path.display()),
-        }
-    }
-}
-
-/// Removes a project's whole media folder.
-pub fn remove_project_media(media_root: &Path, project_id: &str) -> io::Result<()> {
-    match std::fs::remove_dir_all(project_dir(media_root, project_id)) {
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
-        other => other,
-    }
+    persist(temp, media, relative)
 }
 
 /// The lower-case extension of `path` if it is one of `allowed`.
@@ -276,23 +519,63 @@ mod tests {
                 .path()
                 .join(format!("projects/{PROJECT}/output/final.mp4"))
         );
-        assert_eq!(subtitle_urls(media.path(), PROJECT), None);
+        assert_eq!(
+            subtitle_urls(&MediaStore::local(media.path()), PROJECT),
+            None
+        );
         let out = output_dir(media.path(), PROJECT);
         std::fs::create_dir_all(&out).unwrap();
         std::fs::write(out.join("final.srt"), "1").unwrap();
         assert_eq!(
-            subtitle_urls(media.path(), PROJECT),
+            subtitle_urls(&MediaStore::local(media.path()), PROJECT),
             None,
             "both are needed"
         );
         std::fs::write(out.join("final.vtt"), "WEBVTT").unwrap();
         assert_eq!(
-            subtitle_urls(media.path(), PROJECT),
+            subtitle_urls(&MediaStore::local(media.path()), PROJECT),
             Some(SubtitleUrls {
                 srt: format!("/media/projects/{PROJECT}/output/final.srt"),
                 vtt: format!("/media/projects/{PROJECT}/output/final.vtt"),
             })
         );
+    }
+
+    #[test]
+    fn only_a_project_s_output_is_rewritten_in_place() {
+        assert!(is_rewritten(&format!(
+            "projects/{PROJECT}/output/final.mp4"
+        )));
+        assert!(is_rewritten(&format!(
+            "projects/{PROJECT}/output/final.vtt"
+        )));
+        assert!(!is_rewritten(&fresh_media_path(
+            PROJECT,
+            MediaKind::Image,
+            "jpg"
+        )));
+        assert!(!is_rewritten(&fresh_music_path("mp3")));
+        assert!(!is_rewritten("fonts/Lobster.ttf"));
+        assert_eq!(
+            words_relative("projects/p/audio/a.wav"),
+            "projects/p/audio/a.words.json"
+        );
+    }
+
+    #[test]
+    fn removing_a_file_takes_its_word_timings_along() {
+        let root = tempfile::tempdir().unwrap();
+        let media = MediaStore::local(root.path());
+        let audio = fresh_media_path("p", MediaKind::Audio, "wav");
+        for relative in [audio.clone(), words_relative(&audio)] {
+            std::fs::create_dir_all(media.path(&relative).parent().unwrap()).unwrap();
+            std::fs::write(media.path(&relative), b"x").unwrap();
+        }
+        assert!(media.fetch(&audio).unwrap());
+        media.remove(&audio);
+        assert!(!media.fetch(&audio).unwrap());
+        assert!(!media.path(&words_relative(&audio)).exists());
+        media.remove(&audio);
     }
 
     #[test]
@@ -309,7 +592,7 @@ mod tests {
         let source = root.path().join("source.bin");
         std::fs::write(&source, b"narration").unwrap();
         let relative = fresh_media_path("p1", MediaKind::Audio, "wav");
-        copy_in(root.path(), &relative, &source).unwrap();
+        copy_in(&MediaStore::local(root.path()), &relative, &source).unwrap();
         assert_eq!(
             std::fs::read(root.path().join(&relative)).unwrap(),
             b"narration"
@@ -328,9 +611,10 @@ mod tests {
             io::Write::write_all(&mut temp, text.as_bytes()).unwrap();
             temp
         };
-        let first = persist_unique(filled("one"), root.path(), "fonts", "Lobster", "ttf").unwrap();
+        let media = MediaStore::local(root.path());
+        let first = persist_unique(filled("one"), &media, "fonts", "Lobster", "ttf").unwrap();
         assert_eq!(first, "fonts/Lobster.ttf");
-        let second = persist_unique(filled("two"), root.path(), "fonts", "Lobster", "ttf").unwrap();
+        let second = persist_unique(filled("two"), &media, "fonts", "Lobster", "ttf").unwrap();
         let suffix = second
             .strip_prefix("fonts/Lobster_")
             .and_then(|rest| rest.strip_suffix(".ttf"))
@@ -361,9 +645,10 @@ mod tests {
     #[test]
     fn removing_a_missing_project_folder_is_fine() {
         let root = tempfile::tempdir().unwrap();
-        remove_project_media(root.path(), "nope").unwrap();
+        let media = MediaStore::local(root.path());
+        media.remove_project("nope").unwrap();
         std::fs::create_dir_all(root.path().join("projects/p/images")).unwrap();
-        remove_project_media(root.path(), "p").unwrap();
+        media.remove_project("p").unwrap();
         assert!(!root.path().join("projects/p").exists());
     }
 }

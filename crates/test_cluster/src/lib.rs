@@ -1,10 +1,15 @@
-//! A throwaway PostgreSQL cluster for a test binary: Debian's server binaries
-//! (`scripts/setup.sh` installs `postgresql`), `initdb` into a temporary folder with trust
-//! authentication, a free loopback port, started on first use. Every test gets a database of its
-//! own. A watchdog shell stops the cluster and removes its folder once this process is gone,
-//! however it ends (a static is never dropped).
-// Test support: a cluster that cannot start should fail the test loudly, with the reason.
+//! Throwaway servers for a test binary, each started on first use on a free loopback port and
+//! stopped by a watchdog shell once this process is gone, however it ends (a static is never
+//! dropped):
+//!
+//! - a PostgreSQL cluster: Debian's server binaries (`scripts/setup.sh` installs
+//!   `postgresql`), `initdb` into a temporary folder with trust authentication. Every test gets
+//!   a database of its own ([`fresh_database`]).
+//! - an S3-compatible server ([`s3`]). Every test gets a bucket of its own.
+// Test support: a server that cannot start should fail the test loudly, with the reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod s3;
 
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
@@ -90,7 +95,7 @@ fn server_binaries() -> PathBuf {
         .1
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     // /proc/self belongs to this process's effective user.
     std::fs::metadata("/proc/self").unwrap().uid() == 0
 }
@@ -116,7 +121,7 @@ fn run(command: &mut Command) {
     );
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

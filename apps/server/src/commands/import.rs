@@ -2,11 +2,13 @@
 
 use std::path::PathBuf;
 
+use api::storage::MediaStore;
 use api::AppConfig;
 use core_engine::manifest::Manifest;
 
 use super::database::DatabaseArgs;
 use super::narrate::{narrate, NarrationArgs};
+use super::store::StoreArgs;
 use super::CommandResult;
 
 #[derive(Debug, clap::Args)]
@@ -18,6 +20,8 @@ pub struct ImportArgs {
     data_dir: PathBuf,
     #[command(flatten)]
     database: DatabaseArgs,
+    #[command(flatten)]
+    store: StoreArgs,
     #[command(flatten)]
     narration: NarrationArgs,
 }
@@ -31,10 +35,11 @@ pub fn run(args: ImportArgs) -> CommandResult {
     let _narrations = narrate(&mut manifest, &args.narration, &|| false)?;
     let mut config = AppConfig::new(args.data_dir);
     config.database_url = database_url;
-    std::fs::create_dir_all(config.media_root())?;
+    let media = MediaStore::open(&config.data_dir, args.store.config().as_ref())?;
+    std::fs::create_dir_all(media.root())?;
     let pool = api::db::build_pool(&config.database())?;
     api::db::run_migrations(&pool)?;
-    let project_id = api::import::import_manifest(&pool, &config.media_root(), &manifest)?;
+    let project_id = api::import::import_manifest(&pool, &media, &manifest)?;
     println!("{project_id}");
     Ok(())
 }

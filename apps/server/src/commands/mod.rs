@@ -7,6 +7,7 @@ pub mod import;
 pub mod narrate;
 pub mod render;
 pub mod serve;
+pub mod store;
 pub mod tts;
 pub mod voices;
 pub mod worker;

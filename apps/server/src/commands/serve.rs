@@ -7,6 +7,7 @@ use api::{AppConfig, Application};
 
 use super::cache::{jobs_parser, mb_to_bytes, DEFAULT_CACHE_MAX_MB};
 use super::database::DatabaseArgs;
+use super::store::StoreArgs;
 use super::CommandResult;
 
 #[derive(Debug, clap::Args)]
@@ -30,6 +31,8 @@ pub struct ServeArgs {
     data_dir: PathBuf,
     #[command(flatten)]
     database: DatabaseArgs,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Origins allowed by CORS (comma-separated).
     #[arg(
         long,
@@ -67,6 +70,7 @@ pub fn run(args: ServeArgs) -> CommandResult {
     let cors_origins = args.cors_origins();
     let mut config = AppConfig::new(args.data_dir);
     config.database_url = args.database.postgres_url()?;
+    config.store = args.store.config();
     config.bind = args.bind;
     config.api_token = args.api_token;
     config.cors_origins = cors_origins;

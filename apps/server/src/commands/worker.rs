@@ -8,17 +8,20 @@ use api::jobs::{Worker, WorkerConfig};
 
 use super::cache::{jobs_parser, mb_to_bytes, DEFAULT_CACHE_MAX_MB};
 use super::database::DatabaseArgs;
+use super::store::StoreArgs;
 use super::CommandResult;
 
 #[derive(Debug, clap::Args)]
 pub struct WorkerArgs {
     /// The folder the server uses (media/ and cache/chunks/): the same path, or a shared mount
-    /// of it on another machine.
+    /// of it on another machine; with --store, this machine's copy of the bucket.
     #[arg(long, env = "STORYFLOW_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
     /// Required: the PostgreSQL database the server queues jobs in.
     #[command(flatten)]
     database: DatabaseArgs,
+    #[command(flatten)]
+    store: StoreArgs,
     /// How this worker is named in the job table and in render results (default HOST-PID).
     #[arg(long, env = "STORYFLOW_WORKER_NAME")]
     name: Option<String>,
@@ -40,6 +43,7 @@ struct NoDatabase;
 pub fn run(args: WorkerArgs) -> CommandResult {
     let url = args.database.postgres_url()?.ok_or(NoDatabase)?;
     let mut config = WorkerConfig::new(args.data_dir, url);
+    config.store = args.store.config();
     if let Some(name) = args.name {
         config.name = name;
     }

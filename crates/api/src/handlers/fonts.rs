@@ -31,7 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Stores the font, points the settings at it, then removes the previous custom font.
 async fn upload(state: web::Data<AppState>, form: Multipart) -> Result<HttpResponse, ApiError> {
-    let folder = state.media_root.join(storage::FONTS_FOLDER);
+    let folder = state.media.path(storage::FONTS_FOLDER);
     let received = receive_file(form, "font", folder, state.limits.font_bytes)
         .await?
         .ok_or_else(|| ApiError::BadRequest("No font file provided".to_owned()))?;
@@ -43,13 +43,13 @@ async fn upload(state: web::Data<AppState>, form: Multipart) -> Result<HttpRespo
     })
     .await?;
     let family = family?;
-    let media_root = state.media_root.clone();
+    let media = state.media.clone();
     let relative = web::block(move || {
-        storage::persist_unique(temp, &media_root, storage::FONTS_FOLDER, &stem, &extension)
+        storage::persist_unique(temp, &media, storage::FONTS_FOLDER, &stem, &extension)
     })
     .await?
     .map_err(ApiError::internal)?;
-    let absolute = std::path::absolute(state.media_root.join(&relative))
+    let absolute = std::path::absolute(state.media.path(&relative))
         .map_err(ApiError::internal)?
         .to_string_lossy()
         .into_owned();

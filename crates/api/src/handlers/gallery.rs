@@ -1,6 +1,6 @@
 //! The gallery: rendered videos, streamed (with HTTP ranges) or downloaded.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use actix_files::NamedFile;
 use actix_web::http::header::{
@@ -10,12 +10,12 @@ use actix_web::{web, HttpRequest, HttpResponse, Responder};
 use serde::Serialize;
 
 use crate::errors::{parse_uuid, ApiError};
-use crate::handlers::media::resolve_media_path;
+use crate::handlers::media::{local_media_file, media_relative};
 use crate::handlers::support::{resource, with_conn};
 use crate::models::{iso8601, Project};
 use crate::repository;
 use crate::state::AppState;
-use crate::storage::{output_file, subtitle_urls, SubtitleUrls};
+use crate::storage::{output_relative, subtitle_urls, MediaStore, SubtitleUrls};
 
 /// Titles longer than this are cut in download names.
 const FILENAME_MAX_CHARS: usize = 150;
@@ -54,36 +54,41 @@ struct GalleryItem {
     subtitles: Option<SubtitleUrls>,
 }
 
-/// The project's rendered video on disk: its recorded output path (when it stays inside the
-/// media root), else the standard location.
-fn video_path(media_root: &Path, project: &Project) -> Option<PathBuf> {
+/// The project's rendered video, media-relative: its recorded output path (when it stays
+/// inside the media folder), else the standard location; `None` when neither exists (here or
+/// in the bucket). An unreachable bucket is logged and counts as no video.
+fn video_path(media: &MediaStore, project: &Project) -> Option<String> {
+    let exists = |relative: &String| {
+        media.exists(relative).unwrap_or_else(|err| {
+            log::warn!("cannot look up {relative}: {err}");
+            false
+        })
+    };
     project
         .output_path
         .as_deref()
         .and_then(|url| url.strip_prefix("/media/"))
-        .and_then(|relative| resolve_media_path(media_root, relative))
+        .and_then(media_relative)
+        .filter(exists)
         .or_else(|| {
-            let standard = output_file(media_root, &project.id);
-            standard.is_file().then_some(standard)
+            Some(output_relative(&project.id).to_string_lossy().into_owned()).filter(exists)
         })
 }
 
 /// COMPLETED projects whose video exists, most recently updated first.
 async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let media_root = state.media_root.clone();
+    let media = state.media.clone();
     let items = with_conn(&state, move |conn| {
         let projects = repository::list_completed_projects(conn)?;
         Ok(projects
             .into_iter()
             .filter_map(|summary| {
                 let project = summary.project;
-                let file_size = std::fs::metadata(video_path(&media_root, &project)?)
-                    .ok()?
-                    .len();
+                let file_size = media.size(&video_path(&media, &project)?).ok()??;
                 Some(GalleryItem {
                     stream_url: format!("/api/gallery/{}/stream/", project.id),
                     download_url: format!("/api/gallery/{}/download/", project.id),
-                    subtitles: subtitle_urls(&media_root, &project.id),
+                    subtitles: subtitle_urls(&media, &project.id),
                     created_at: iso8601(&project.created_at),
                     updated_at: iso8601(&project.updated_at),
                     id: project.id,
@@ -102,19 +107,26 @@ async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(items))
 }
 
-/// The project's title and video file, or 404.
+/// The project's title and video file (fetched from the bucket if need be), or 404.
 async fn find_video(state: &AppState, id: &str) -> Result<(String, PathBuf), ApiError> {
     let id = parse_uuid(id, "Project")?.to_string();
-    let media_root = state.media_root.clone();
-    with_conn(state, move |conn| {
-        let project = repository::get_project(conn, &id)?;
-        let path = video_path(&media_root, &project).ok_or_else(|| ApiError::NotFound {
-            entity: "Video",
-            id: id.clone(),
-        })?;
-        Ok((project.title, path))
+    let media = state.media.clone();
+    let not_found = || ApiError::NotFound {
+        entity: "Video",
+        id: id.clone(),
+    };
+    let lookup = id.clone();
+    let (title, relative) = with_conn(state, move |conn| {
+        let project = repository::get_project(conn, &lookup)?;
+        let relative = video_path(&media, &project);
+        Ok((project.title, relative))
     })
-    .await
+    .await?;
+    let relative = relative.ok_or_else(not_found)?;
+    let path = local_media_file(&state.media, &relative)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok((title, path))
 }
 
 async fn serve(

@@ -30,7 +30,7 @@ async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 
 /// Multipart field `file`; stored as `logos/{uuid}.{ext}`, the client's name kept for display.
 async fn upload(state: web::Data<AppState>, form: Multipart) -> Result<HttpResponse, ApiError> {
-    let folder = state.media_root.join(storage::LOGOS_FOLDER);
+    let folder = state.media.path(storage::LOGOS_FOLDER);
     let image = receive_image(
         form,
         "file",
@@ -47,17 +47,17 @@ async fn upload(state: web::Data<AppState>, form: Multipart) -> Result<HttpRespo
         name: display_name(image.file.client_name.as_deref()),
         uploaded_at: now(),
     };
-    let media_root = state.media_root.clone();
+    let media = state.media.clone();
     let file = logo.file.clone();
-    web::block(move || storage::persist(temp, &media_root, &file))
+    web::block(move || storage::persist(temp, &media, &file))
         .await?
         .map_err(ApiError::internal)?;
-    let media_root = state.media_root.clone();
+    let media = state.media.clone();
     let logo = with_conn(&state, move |conn| {
         match repository::create_logo(conn, &logo) {
             Ok(()) => Ok(logo),
             Err(err) => {
-                storage::remove_media_file(&media_root, &logo.file);
+                media.remove(&logo.file);
                 Err(err.into())
             }
         }
@@ -93,10 +93,10 @@ async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_uuid(&id, "Logo")?.to_string();
-    let media_root = state.media_root.clone();
+    let media = state.media.clone();
     with_conn(&state, move |conn| {
         let logo = repository::delete_logo(conn, &id)?;
-        storage::remove_media_file(&media_root, &logo.file);
+        media.remove(&logo.file);
         Ok(())
     })
     .await?;

@@ -1,6 +1,7 @@
 //! `GET /media/...`: stored images, narration and rendered videos. Ranges, content types and
 //! validators (ETag from inode/mtime/size, so a re-rendered video never looks cached) come from
-//! `actix_files::NamedFile`; this module only decides which file, if any, a URL may reach.
+//! `actix_files::NamedFile`; this module only decides which file, if any, a URL may reach, and
+//! fetches it from the bucket first when there is one.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -9,7 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse, Responder};
 
 use crate::errors::ApiError;
 use crate::state::AppState;
-use crate::storage::MEDIA_URL_PREFIX;
+use crate::storage::{MediaStore, MEDIA_URL_PREFIX};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/media/{tail:.*}", web::get().to(serve_media))
@@ -28,30 +29,55 @@ async fn serve_media(
     // The editor's Download on a reopened project asks for "/media/" + output_path, and
     // output_path is itself a "/media/..." URL (B1 in the UI contract): serve that too.
     let relative = tail.strip_prefix(MEDIA_URL_PREFIX).unwrap_or(&tail);
-    let path = resolve_media_path(&state.media_root, relative).ok_or_else(not_found)?;
+    let path = local_media_file(&state.media, relative)
+        .await?
+        .ok_or_else(not_found)?;
     let file = NamedFile::open_async(&path)
         .await
         .map_err(|_| not_found())?;
     Ok(file.use_etag(true).use_last_modified(true).respond_to(&req))
 }
 
-/// Maps a URL path below `/media/` (already percent-decoded) to a regular file inside
-/// `media_root`, or `None` when it would escape the root, names a hidden (temporary) file, or
-/// does not exist. Symlinks are resolved before the containment check.
-pub fn resolve_media_path(media_root: &Path, relative: &str) -> Option<PathBuf> {
+/// [`resolve_media_path`] after fetching the file from the bucket when there is one (and the
+/// path may name a media file at all).
+pub async fn local_media_file(
+    media: &MediaStore,
+    relative: &str,
+) -> Result<Option<PathBuf>, ApiError> {
+    let Some(relative) = media_relative(relative) else {
+        return Ok(None);
+    };
+    let media = media.clone();
+    web::block(move || {
+        media.fetch(&relative)?;
+        Ok::<_, std::io::Error>(resolve_media_path(media.root(), &relative))
+    })
+    .await?
+    .map_err(ApiError::internal)
+}
+
+/// A URL path below `/media/` (already percent-decoded) as a media-relative path, or `None`
+/// when it would escape the root or names a hidden (temporary) file.
+pub fn media_relative(relative: &str) -> Option<String> {
     if relative.contains('\\') || relative.contains('\0') {
         return None;
     }
-    let mut candidate = media_root.to_path_buf();
+    let mut clean = PathBuf::new();
     for component in Path::new(relative).components() {
         match component {
-            Component::Normal(part) if !part.to_string_lossy().starts_with('.') => {
-                candidate.push(part)
-            }
+            Component::Normal(part) if !part.to_string_lossy().starts_with('.') => clean.push(part),
             Component::CurDir => {}
             _ => return None,
         }
     }
+    Some(clean.to_string_lossy().into_owned())
+}
+
+/// Maps a URL path below `/media/` (already percent-decoded) to a regular file inside
+/// `media_root`, or `None` when [`media_relative`] refuses it or it does not exist here.
+/// Symlinks are resolved before the containment check.
+pub fn resolve_media_path(media_root: &Path, relative: &str) -> Option<PathBuf> {
+    let candidate = media_root.join(media_relative(relative)?);
     let root = media_root.canonicalize().ok()?;
     let resolved = candidate.canonicalize().ok()?;
     (resolved.starts_with(&root) && resolved.is_file()).then_some(resolved)

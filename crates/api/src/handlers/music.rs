@@ -35,7 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Stores the music and points the settings at it; answers the settings.
 async fn upload(state: web::Data<AppState>, form: Multipart) -> Result<HttpResponse, ApiError> {
-    let folder = state.media_root.join(storage::MUSIC_FOLDER);
+    let folder = state.media.path(storage::MUSIC_FOLDER);
     let music = receive_audio(
         &state,
         form,
@@ -47,9 +47,9 @@ async fn upload(state: web::Data<AppState>, form: Multipart) -> Result<HttpRespo
     )
     .await?;
     let relative = storage::fresh_music_path(&music.extension);
-    let media_root = state.media_root.clone();
+    let media = state.media.clone();
     let (temp, target) = (music.temp, relative.clone());
-    web::block(move || storage::persist(temp, &media_root, &target))
+    web::block(move || storage::persist(temp, &media, &target))
         .await?
         .map_err(ApiError::internal)?;
     let changes = SettingsUpdate {
@@ -66,7 +66,7 @@ async fn upload(state: web::Data<AppState>, form: Multipart) -> Result<HttpRespo
 /// Forgets the music and removes its file; with no music stored, it only answers the
 /// settings.
 async fn remove(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let media_root = state.media_root.clone();
+    let media = state.media.clone();
     let settings = with_conn(&state, move |conn| {
         let changes = SettingsUpdate {
             music_file: Some(None),
@@ -74,7 +74,7 @@ async fn remove(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         };
         let (before, after) = repository::replace_settings(conn, &changes)?;
         if let Some(previous) = before.music_file {
-            storage::remove_media_file(&media_root, &previous);
+            media.remove(&previous);
         }
         Ok(after)
     })

@@ -9,7 +9,6 @@ use crate::errors::{parse_uuid, ApiError};
 use crate::handlers::support::{check_page, page_number, resource, with_conn};
 use crate::repository;
 use crate::state::AppState;
-use crate::storage;
 use crate::validation;
 use crate::views::{PageJson, ProjectDetailJson, ProjectJson, PAGE_SIZE};
 
@@ -108,12 +107,12 @@ async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_uuid(&id, "Project")?.to_string();
-    let media_root = state.media_root.clone();
+    let media = state.media.clone();
     let chunk_cache = state.chunk_cache.clone();
     with_conn(&state, move |conn| {
         repository::delete_project(conn, &id)?;
         // The rows are gone either way; a folder we cannot remove is only wasted space.
-        if let Err(err) = storage::remove_project_media(&media_root, &id) {
+        if let Err(err) = media.remove_project(&id) {
             log::error!("project {id} deleted but its media folder remains: {err}");
         }
         chunk_cache.release_project(&id);

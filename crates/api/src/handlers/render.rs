@@ -1,6 +1,6 @@
 //! Rendering over REST: start a render, poll its status, cancel it.
 
-use std::path::Path;
+use std::io;
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpResponse};
@@ -14,7 +14,7 @@ use crate::models::{Project, ProjectStatus, Segment};
 use crate::render_store::{load_render_input, render_spec};
 use crate::repository;
 use crate::state::AppState;
-use crate::storage::{subtitle_urls, SubtitleUrls};
+use crate::storage::{subtitle_urls, MediaStore, SubtitleUrls};
 use crate::tasks::render_task_id;
 
 /// How long `cancel-render` waits for the render to stop before answering anyway; a render
@@ -40,21 +40,22 @@ pub struct MissingMedia {
 }
 
 /// One pass over the segments, collecting every problem rather than stopping at the first.
-pub fn find_missing_media(segments: &[Segment], media_root: &Path) -> MissingMedia {
-    let present = |file: &Option<String>| {
-        file.as_deref()
-            .is_some_and(|relative| media_root.join(relative).is_file())
+/// A file counts as present in the media folder or in the bucket (a narration a worker wrote).
+pub fn find_missing_media(segments: &[Segment], media: &MediaStore) -> io::Result<MissingMedia> {
+    let present = |file: &Option<String>| match file.as_deref() {
+        Some(relative) => media.exists(relative),
+        None => Ok(false),
     };
     let mut missing = MissingMedia::default();
     for segment in segments {
-        if !present(&segment.image_file) {
+        if !present(&segment.image_file)? {
             missing.images.push(segment.id.clone());
         }
-        if !present(&segment.audio_file) {
+        if !present(&segment.audio_file)? {
             missing.audio.push(segment.id.clone());
         }
     }
-    missing
+    Ok(missing)
 }
 
 async fn start_render(
@@ -77,7 +78,10 @@ async fn start_render(
             }),
         });
     }
-    let missing = find_missing_media(segments, &state.media_root);
+    let (media, checked) = (state.media.clone(), segments.clone());
+    let missing = web::block(move || find_missing_media(&checked, &media))
+        .await?
+        .map_err(ApiError::internal)?;
     if !missing.images.is_empty() || !missing.audio.is_empty() {
         let message = format!(
             "Cannot render: {} segment(s) without an image and {} without audio.",
@@ -94,7 +98,7 @@ async fn start_render(
     }
     // The worker builds the same spec; checking it here tells the user now, in the editor,
     // rather than as a failed render.
-    if let Err(err) = render_spec(&input, &state.media_root, state.preview) {
+    if let Err(err) = render_spec(&input, state.media.root(), state.preview) {
         let message = format!(
             "Cannot render with the current settings: {}",
             task_manager::error_chain(&err)
@@ -187,11 +191,11 @@ async fn render_status(
 ) -> Result<HttpResponse, ApiError> {
     let project_id = parse_uuid(&id, "Project")?.to_string();
     let lookup_id = project_id.clone();
-    let media_root = state.media_root.clone();
+    let media = state.media.clone();
     let (project, total, subtitles) = with_db(&state, move |conn| {
         let project = repository::get_project(conn, &lookup_id)?;
         let total = repository::count_segments(conn, &lookup_id)?;
-        Ok((project, total, subtitle_urls(&media_root, &lookup_id)))
+        Ok((project, total, subtitle_urls(&media, &lookup_id)))
     })
     .await?;
     let snapshot = task_snapshot(&state, &render_task_id(&project_id)).await?;

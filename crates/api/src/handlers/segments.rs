@@ -10,7 +10,6 @@ use crate::errors::{parse_uuid, ApiError};
 use crate::handlers::support::{check_page, page_number, resource, with_conn};
 use crate::repository::{self, RepoError};
 use crate::state::AppState;
-use crate::storage;
 use crate::validation;
 use crate::views::{PageJson, PAGE_SIZE};
 
@@ -113,14 +112,14 @@ async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_uuid(&id, "Segment")?.to_string();
-    let media_root = state.media_root.clone();
+    let media = state.media.clone();
     with_conn(&state, move |conn| {
         let deleted = repository::delete_segment(conn, &id)?;
         for file in [&deleted.image_file, &deleted.audio_file]
             .into_iter()
             .flatten()
         {
-            storage::remove_media_file(&media_root, file);
+            media.remove(file);
         }
         Ok(())
     })

@@ -8,7 +8,6 @@ use crate::handlers::support::{resource, with_conn};
 use crate::models::{GlobalSettings, SettingsUpdate};
 use crate::repository::{self, RepoError};
 use crate::state::AppState;
-use crate::storage;
 use crate::validation;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -68,17 +67,17 @@ pub(crate) async fn point_settings_at(
     changes: SettingsUpdate,
     stored: fn(&GlobalSettings) -> Option<&str>,
 ) -> Result<GlobalSettings, ApiError> {
-    let media_root = state.media_root.clone();
+    let media = state.media.clone();
     with_conn(state, move |conn| {
         match repository::replace_settings(conn, &changes) {
             Ok((before, after)) => {
                 if let Some(previous) = stored(&before).filter(|previous| *previous != relative) {
-                    storage::remove_media_file(&media_root, previous);
+                    media.remove(previous);
                 }
                 Ok(after)
             }
             Err(err) => {
-                storage::remove_media_file(&media_root, &relative);
+                media.remove(&relative);
                 Err(err.into())
             }
         }

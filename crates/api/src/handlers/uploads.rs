@@ -370,21 +370,21 @@ where
         + Send
         + 'static,
 {
-    let media_root = state.media_root.clone();
+    let media = state.media.clone();
     let target = relative.clone();
-    web::block(move || storage::persist(temp, &media_root, &target))
+    web::block(move || storage::persist(temp, &media, &target))
         .await?
         .map_err(ApiError::internal)?;
-    let media_root = state.media_root.clone();
+    let media = state.media.clone();
     with_conn(state, move |conn| match record(conn, &relative) {
         Ok((segment, previous)) => {
             if let Some(previous) = previous.filter(|previous| *previous != relative) {
-                storage::remove_media_file(&media_root, &previous);
+                media.remove(&previous);
             }
             Ok(segment)
         }
         Err(err) => {
-            storage::remove_media_file(&media_root, &relative);
+            media.remove(&relative);
             Err(err.into())
         }
     })
@@ -429,7 +429,7 @@ async fn upload_image(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_uuid(&id, "Segment")?.to_string();
     let segment = modifiable_segment(&state, &id).await?;
-    let folder = storage::media_dir(&state.media_root, &segment.project_id, MediaKind::Image);
+    let folder = storage::media_dir(state.media.root(), &segment.project_id, MediaKind::Image);
     let image = receive_image(
         form,
         "image",
@@ -458,7 +458,7 @@ async fn upload_audio(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_uuid(&id, "Segment")?.to_string();
     let segment = modifiable_segment(&state, &id).await?;
-    let folder = storage::media_dir(&state.media_root, &segment.project_id, MediaKind::Audio);
+    let folder = storage::media_dir(state.media.root(), &segment.project_id, MediaKind::Audio);
     let audio = receive_audio(
         &state,
         form,
@@ -505,14 +505,14 @@ async fn remove_media(
     kind: MediaKind,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_uuid(id, "Segment")?.to_string();
-    let media_root = state.media_root.clone();
+    let media = state.media.clone();
     let segment = with_conn(state, move |conn| {
         let (segment, previous) = match kind {
             MediaKind::Image => repository::set_segment_image(conn, &id, None)?,
             MediaKind::Audio => repository::set_segment_audio(conn, &id, None)?,
         };
         if let Some(previous) = previous {
-            storage::remove_media_file(&media_root, &previous);
+            media.remove(&previous);
         }
         Ok(segment)
     })

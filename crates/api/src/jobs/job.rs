@@ -2,7 +2,6 @@
 //! table and run in another process; and [`JobRunner`], what a process needs to run any job.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use core_engine::chunk_plan::ChunkKey;
@@ -19,6 +18,7 @@ use crate::narration_store::DieselNarrationStore;
 use crate::render_store::DieselProjectStore;
 use crate::repository;
 use crate::state::PreviewSize;
+use crate::storage::MediaStore;
 use crate::tasks::{
     narrate_segment_task, narrate_segments_task, render_task_function, ChunkCacheConfig,
     NarrationDeps, ProjectStore, RenderDeps, Renderer, StoreError,
@@ -114,7 +114,7 @@ impl Job {
 /// its chunk cache, and the synthesiser if there is one.
 pub struct JobRunner {
     pub pool: DbPool,
-    pub media_root: PathBuf,
+    pub media: MediaStore,
     pub renderer: Arc<dyn Renderer>,
     pub chunk_cache: ChunkCacheConfig,
     /// Chunks a render encodes at once.
@@ -134,7 +134,7 @@ impl JobRunner {
         preview: Option<PreviewSize>,
         offer: Option<(&str, &Job)>,
     ) -> Result<RenderDeps, serde_json::Error> {
-        let rows = DieselProjectStore::new(self.pool.clone(), self.media_root.clone(), preview);
+        let rows = DieselProjectStore::new(self.pool.clone(), self.media.clone(), preview);
         let (store, exchange): (Arc<dyn ProjectStore>, Option<Arc<dyn ChunkExchange>>) =
             match offer.filter(|_| self.share_chunks) {
                 Some((task_id, job)) => (
@@ -156,7 +156,7 @@ impl JobRunner {
         Ok(RenderDeps {
             store,
             renderer: self.renderer.clone(),
-            media_root: self.media_root.clone(),
+            media: self.media.clone(),
             chunk_cache: self.chunk_cache.clone(),
             jobs: self.jobs,
             worker: self.worker.clone(),
@@ -185,7 +185,7 @@ impl JobRunner {
                 format!("chunks were offered by a job that renders nothing: {job:?}").into(),
             );
         };
-        let spec = DieselProjectStore::new(self.pool.clone(), self.media_root.clone(), *preview)
+        let spec = DieselProjectStore::new(self.pool.clone(), self.media.clone(), *preview)
             .load_render_spec(project_id)?;
         let planned = match plan.take() {
             Some((id, planned)) if id == render && planned.spec() == &spec => planned,
@@ -207,7 +207,7 @@ impl JobRunner {
         Ok(NarrationDeps {
             store: Arc::new(DieselNarrationStore::new(self.pool.clone())),
             synthesizer: engine,
-            media_root: self.media_root.clone(),
+            media: self.media.clone(),
         })
     }
 }
@@ -215,7 +215,7 @@ impl JobRunner {
 impl std::fmt::Debug for JobRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JobRunner")
-            .field("media_root", &self.media_root)
+            .field("media", &self.media)
             .field("chunk_cache", &self.chunk_cache)
             .field("jobs", &self.jobs)
             .field("worker", &self.worker)

@@ -26,8 +26,9 @@ use super::job::{Job, JobRunner};
 use super::queue::{with_pg, QueueError};
 use super::store::{self, JobRow};
 use super::{LEASE, POLL_EVERY, REPORT_EVERY};
+use crate::bucket::{BucketError, StoreConfig};
 use crate::db::{self, Database, DbError, DbPool, PostgresUrl};
-use crate::storage;
+use crate::storage::{self, MediaStore};
 use crate::tasks::{remove_temporary_outputs, ChunkCacheConfig, CoreEngineRenderer};
 
 /// How long after its job returns the executor is given to record the outcome, before the
@@ -38,9 +39,11 @@ const OUTCOME_WAIT: Duration = Duration::from_millis(2);
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     /// Holds `media/` and `cache/chunks/`: the same folder as the server's (a shared mount
-    /// when the worker runs on another machine).
+    /// when the worker runs on another machine), or this machine's copy of `store`'s.
     pub data_dir: PathBuf,
     pub database_url: PostgresUrl,
+    /// The bucket media and chunks live in, when machines share no folder.
+    pub store: Option<StoreConfig>,
     /// How the job table and results name this worker.
     pub name: String,
     /// Where the text-to-speech runtime and voices are (`None`: narration jobs fail here).
@@ -58,6 +61,7 @@ impl WorkerConfig {
         Self {
             data_dir: data_dir.into(),
             database_url,
+            store: None,
             name: worker_name(),
             tts_home: TtsHome::from_env(),
             cache_max_bytes: core_engine::chunk_cache::DEFAULT_MAX_BYTES,
@@ -86,6 +90,8 @@ pub enum WorkerError {
     },
     #[error("database")]
     Database(#[from] DbError),
+    #[error("media store")]
+    Store(#[from] BucketError),
     #[error("the renderer is unavailable: {0}")]
     Renderer(String),
     #[error("task manager")]
@@ -112,16 +118,20 @@ impl Worker {
                 path: config.data_dir.clone(),
                 source,
             })?;
-        let media_root = data_dir.join("media");
-        std::fs::create_dir_all(&media_root).map_err(|source| WorkerError::DataDir {
-            path: media_root.clone(),
+        let media = MediaStore::open(&data_dir, config.store.as_ref())?;
+        std::fs::create_dir_all(media.root()).map_err(|source| WorkerError::DataDir {
+            path: media.root().to_path_buf(),
             source,
         })?;
         let database = Database::Postgres(config.database_url);
         log::info!(
-            "worker {}: data folder {}, database {database}",
+            "worker {}: data folder {}, database {database}{}",
             config.name,
-            data_dir.display()
+            data_dir.display(),
+            media
+                .bucket_url()
+                .map(|url| format!(", media and chunks copied from {url}"))
+                .unwrap_or_default()
         );
         let pool = db::build_pool(&database)?;
         db::run_migrations(&pool)?;
@@ -135,12 +145,13 @@ impl Worker {
         }
         let runner = JobRunner {
             pool: pool.clone(),
-            media_root,
             renderer: Arc::new(CoreEngineRenderer),
             chunk_cache: ChunkCacheConfig {
                 dir: storage::chunk_cache_dir(&data_dir),
                 max_bytes: config.cache_max_bytes,
+                remote: media.chunk_remote(),
             },
+            media,
             jobs: config.jobs,
             tts,
             worker: config.name,
@@ -321,7 +332,7 @@ impl Worker {
             );
             // Whoever held it is gone: the temporary files it left are nobody's now.
             if let Some(project) = job.rendered_project() {
-                remove_temporary_outputs(&storage::output_dir(&self.runner.media_root, project));
+                remove_temporary_outputs(&storage::output_dir(self.runner.media.root(), project));
             }
         } else {
             log::info!("job {task_id} claimed");

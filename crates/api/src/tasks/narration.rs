@@ -19,7 +19,7 @@ use tts::{SpeechRequest, Synthesizer, TtsError};
 
 use super::{ProgressSink, StoreError};
 use crate::models::Segment;
-use crate::storage::{self, MediaKind};
+use crate::storage::{self, MediaKind, MediaStore};
 
 /// A segment as a narration task reads it, on the worker thread.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,13 +57,13 @@ pub trait NarrationStore: Send + Sync {
 pub struct NarrationDeps {
     pub store: Arc<dyn NarrationStore>,
     pub synthesizer: Arc<dyn Synthesizer>,
-    pub media_root: PathBuf,
+    pub media: MediaStore,
 }
 
 impl std::fmt::Debug for NarrationDeps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NarrationDeps")
-            .field("media_root", &self.media_root)
+            .field("media", &self.media)
             .finish_non_exhaustive()
     }
 }
@@ -157,6 +157,12 @@ pub enum NarrationTaskError {
     #[error("could not create the narration folder {path}")]
     OutputDir {
         path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the narration of segment {segment_id} was made but sending it to the bucket failed")]
+    Publish {
+        segment_id: String,
         #[source]
         source: std::io::Error,
     },
@@ -296,8 +302,8 @@ fn narrate_one(
         });
     }
     let relative = storage::fresh_media_path(&segment.project_id, MediaKind::Audio, "wav");
-    let output = deps.media_root.join(&relative);
-    let folder = storage::media_dir(&deps.media_root, &segment.project_id, MediaKind::Audio);
+    let output = deps.media.path(&relative);
+    let folder = storage::media_dir(deps.media.root(), &segment.project_id, MediaKind::Audio);
     std::fs::create_dir_all(&folder).map_err(|source| NarrationTaskError::OutputDir {
         path: folder,
         source,
@@ -314,17 +320,24 @@ fn narrate_one(
                 source,
             },
         })?;
+    if let Err(source) = deps.media.publish(&relative) {
+        deps.media.remove(&relative);
+        return Err(NarrationTaskError::Publish {
+            segment_id: segment_id.to_owned(),
+            source,
+        });
+    }
     match deps
         .store
         .record_narration(segment_id, &relative, speech.duration_seconds)
     {
         Ok(previous) => {
             if let Some(previous) = previous.filter(|previous| *previous != relative) {
-                storage::remove_media_file(&deps.media_root, &previous);
+                deps.media.remove(&previous);
             }
         }
         Err(source) => {
-            storage::remove_media_file(&deps.media_root, &relative);
+            deps.media.remove(&relative);
             return Err(NarrationTaskError::Record {
                 segment_id: segment_id.to_owned(),
                 source,
@@ -538,7 +551,7 @@ mod tests {
         let deps = NarrationDeps {
             store: store.clone(),
             synthesizer: Arc::new(synthesizer),
-            media_root: media.path().to_path_buf(),
+            media: MediaStore::local(media.path()),
         };
         (deps, store, media)
     }
@@ -606,7 +619,7 @@ mod tests {
         let deps = NarrationDeps {
             store: Arc::new(store),
             synthesizer: synthesizer.clone(),
-            media_root: media.path().to_path_buf(),
+            media: MediaStore::local(media.path()),
         };
         narrate_segment_task("s1", &deps, &FakeSink::default()).unwrap();
         let request = synthesizer.requests.lock().unwrap()[0].clone();

@@ -11,12 +11,13 @@ use std::sync::Arc;
 
 use core_engine::chunk_cache::ChunkCache;
 use core_engine::exchange::ChunkExchange;
+use core_engine::remote::RemoteChunks;
 use core_engine::{CancelToken, Progress, RenderError, RenderOptions, RenderOutput, RenderSpec};
 use serde::Serialize;
 use task_manager::error_chain;
 
 use super::{ProgressSink, StoreError};
-use crate::storage::{self, SubtitleUrls};
+use crate::storage::{self, MediaStore, SubtitleUrls};
 
 /// The database as the render task sees it. Every call re-reads by id on the calling (worker)
 /// thread, so no model instance ever crosses from a request thread.
@@ -66,11 +67,13 @@ impl Renderer for CoreEngineRenderer {
 }
 
 /// The server's cache of encoded chunks, shared by every project's renders: where it is
-/// (see `storage::chunk_cache_dir`) and how many bytes it may keep.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// (see `storage::chunk_cache_dir`), how many bytes it may keep, and the bucket it is a copy
+/// of, if any.
+#[derive(Debug, Clone)]
 pub struct ChunkCacheConfig {
     pub dir: PathBuf,
     pub max_bytes: u64,
+    pub remote: Option<Arc<dyn RemoteChunks>>,
 }
 
 impl ChunkCacheConfig {
@@ -78,6 +81,10 @@ impl ChunkCacheConfig {
     /// render is slower, not wrong.
     pub fn open(&self) -> Option<ChunkCache> {
         ChunkCache::open(&self.dir, self.max_bytes)
+            .map(|cache| match &self.remote {
+                Some(remote) => cache.with_remote(Arc::clone(remote)),
+                None => cache,
+            })
             .inspect_err(|err| {
                 log::warn!("rendering without the chunk cache: {}", error_chain(err));
             })
@@ -105,7 +112,7 @@ impl ChunkCacheConfig {
 pub struct RenderDeps {
     pub store: Arc<dyn ProjectStore>,
     pub renderer: Arc<dyn Renderer>,
-    pub media_root: PathBuf,
+    pub media: MediaStore,
     pub chunk_cache: ChunkCacheConfig,
     /// Chunks encoded at once.
     pub jobs: usize,
@@ -118,7 +125,7 @@ pub struct RenderDeps {
 impl std::fmt::Debug for RenderDeps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RenderDeps")
-            .field("media_root", &self.media_root)
+            .field("media", &self.media)
             .field("chunk_cache", &self.chunk_cache)
             .field("jobs", &self.jobs)
             .field("worker", &self.worker)
@@ -170,6 +177,8 @@ pub enum RenderTaskError {
     },
     #[error("render failed")]
     Render(#[from] RenderError),
+    #[error("the video was rendered but sending it to the bucket failed")]
+    Publish(#[source] std::io::Error),
     #[error("the video was rendered but recording it in the database failed")]
     Record(#[source] StoreError),
 }
@@ -204,7 +213,7 @@ pub fn render_task_function(
         ),
         Err(err) => {
             record_failure(project_id, deps);
-            remove_temporary_outputs(&storage::output_dir(&deps.media_root, project_id));
+            remove_temporary_outputs(&storage::output_dir(deps.media.root(), project_id));
             // A failure is logged, with its whole chain, by the task worker that runs every
             // kind of task; saying it here too would log each failed render twice.
             if err.is_cancelled() {
@@ -227,8 +236,8 @@ fn run_render(
             project_id: project_id.to_owned(),
             source,
         })?;
-    let output = storage::output_file(&deps.media_root, project_id);
-    let dir = storage::output_dir(&deps.media_root, project_id);
+    let output = storage::output_file(deps.media.root(), project_id);
+    let dir = storage::output_dir(deps.media.root(), project_id);
     std::fs::create_dir_all(&dir)
         .map_err(|source| RenderTaskError::OutputDir { path: dir, source })?;
 
@@ -252,6 +261,8 @@ fn run_render(
         .renderer
         .render(&spec, &output, &options, &mut on_progress, &cancel)?;
 
+    // Before the project reads COMPLETED, so that whoever serves it finds the video.
+    storage::publish_output(&deps.media, project_id).map_err(RenderTaskError::Publish)?;
     let url = storage::output_url(project_id);
     deps.store
         .mark_completed(project_id, &url, rendered.duration)
@@ -260,7 +271,7 @@ fn run_render(
         output_path: url,
         duration: rendered.duration,
         file_size: rendered.file_size,
-        subtitles: storage::subtitle_urls(&deps.media_root, project_id),
+        subtitles: storage::subtitle_urls(&deps.media, project_id),
         warnings: rendered.warnings,
         chunks_reused: rendered.chunks.reused,
         chunks_encoded: rendered.chunks.encoded,
@@ -476,10 +487,11 @@ mod tests {
         let deps = RenderDeps {
             store: store.clone(),
             renderer: renderer.clone(),
-            media_root: media.path().to_path_buf(),
+            media: MediaStore::local(media.path()),
             chunk_cache: ChunkCacheConfig {
                 dir: media.path().join("chunks"),
                 max_bytes: 1 << 20,
+                remote: None,
             },
             jobs: 3,
             worker: "test-worker".to_owned(),

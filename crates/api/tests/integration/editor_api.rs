@@ -1162,7 +1162,7 @@ fn a_project_goes_from_text_to_ready_to_render() {
         assert!((segment["audio_duration"].as_f64().unwrap() - 1.0).abs() < 0.01);
     }
     let rows = repository::list_segments(&mut app.pool().get().unwrap(), &pid).unwrap();
-    let missing = api::handlers::render::find_missing_media(&rows, &app.media_root());
+    let missing = api::handlers::render::find_missing_media(&rows, &app.media()).unwrap();
     assert!(
         missing.images.is_empty() && missing.audio.is_empty(),
         "{missing:?}"

@@ -9,6 +9,7 @@ use std::time::Duration;
 use api::db::{AnyConnection, DbPool};
 use api::jobs::store::{self, JobRow};
 use api::jobs::{Job, JobQueue, QueueError, MAX_ATTEMPTS};
+use api::storage::MediaStore;
 use diesel::PgConnection;
 use task_manager::{TaskError, TaskStatus};
 
@@ -387,7 +388,11 @@ fn a_worker_that_lost_its_render_cannot_write_the_project() {
     claim(&pool, "successor", Duration::from_secs(60)).unwrap();
 
     let fenced = |worker: &str| FencedProjectStore {
-        inner: DieselProjectStore::new(pool.clone(), dir.path().join("media"), None),
+        inner: DieselProjectStore::new(
+            pool.clone(),
+            MediaStore::local(dir.path().join("media")),
+            None,
+        ),
         pool: pool.clone(),
         task_id: task_id.clone(),
         worker: worker.to_owned(),

@@ -12,6 +12,7 @@ mod common;
 mod support;
 
 mod auth;
+mod bucket;
 mod cors;
 mod jobs;
 mod migrations;

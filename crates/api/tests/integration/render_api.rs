@@ -20,7 +20,7 @@ fn demo_manifest() -> PathBuf {
 
 fn import_demo(app: &TestApp) -> String {
     let manifest = core_engine::manifest::Manifest::load(&demo_manifest()).unwrap();
-    api::import::import_manifest(&app.pool(), &app.media_root(), &manifest).unwrap()
+    api::import::import_manifest(&app.pool(), &app.media(), &manifest).unwrap()
 }
 
 fn status_path(project: &str) -> String {

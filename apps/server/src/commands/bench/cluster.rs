@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use api::db::{self, Database, PostgresUrl};
 use api::jobs::{Job, JobQueue};
 use api::state::PreviewSize;
+use api::storage::MediaStore;
 use core_engine::benchmark::write_mirrored_picture;
 use core_engine::manifest::Manifest;
 use serde_json::{json, Value};
@@ -144,15 +145,15 @@ fn render_all(
     args: &BenchArgs,
 ) -> Result<Value, BoxError> {
     let data = tempfile::tempdir()?;
-    let media_root = data.path().join("media");
-    std::fs::create_dir_all(&media_root)?;
+    let media = MediaStore::local(api::storage::media_root(data.path()));
+    std::fs::create_dir_all(media.root())?;
     let pool = db::build_pool(&Database::Postgres(url.clone()))?;
     db::run_migrations(&pool)?;
     let projects = manifests
         .iter()
         .map(|manifest| {
             let manifest = Manifest::load(manifest)?;
-            Ok(api::import::import_manifest(&pool, &media_root, &manifest)?)
+            Ok(api::import::import_manifest(&pool, &media, &manifest)?)
         })
         .collect::<Result<Vec<String>, BoxError>>()?;
     let _workers = (0..workers)

@@ -7,9 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use api::bucket::StoreConfig;
 use api::db::{Database, DbPool, PostgresUrl};
 use api::jobs::{Worker, WorkerConfig};
 use api::state::PreviewSize;
+use api::storage::MediaStore;
 use api::{AppConfig, Application};
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::Value;
@@ -62,6 +64,11 @@ pub struct TestApp {
     /// With PostgreSQL, the server only queues jobs: a worker (a thread here, a `storyflow
     /// worker` process in production) runs them until the app is dropped.
     worker_stop: Option<Arc<AtomicBool>>,
+    /// The bucket the server's media folder is a copy of, if any.
+    pub store: Option<StoreConfig>,
+    /// With a bucket, the worker's data folder: a machine of its own, sharing no folder with
+    /// the server.
+    pub worker_dir: Option<tempfile::TempDir>,
     /// Keeps the folder alive as long as the app; `None` when the caller owns the folder.
     _temp: Option<tempfile::TempDir>,
 }
@@ -116,9 +123,15 @@ pub fn spawn_with(config: AppConfig) -> TestApp {
     let data_dir = config.data_dir.clone();
     let database = config.database();
     let token = config.api_token.clone();
+    let store = config.store.clone();
+    let worker_dir = config.store.as_ref().map(|_| tempfile::tempdir().unwrap());
     let worker_stop = config.database_url.clone().map(|url| {
-        let mut worker = WorkerConfig::new(&data_dir, url);
+        let dir = worker_dir
+            .as_ref()
+            .map_or(data_dir.as_path(), |dir| dir.path());
+        let mut worker = WorkerConfig::new(dir, url);
         worker.tts_home = config.tts_home.clone();
+        worker.store = config.store.clone();
         spawn_worker(worker)
     });
     let (sender, receiver) = mpsc::channel();
@@ -148,6 +161,8 @@ pub fn spawn_with(config: AppConfig) -> TestApp {
         token,
         server: handle,
         worker_stop,
+        store,
+        worker_dir,
         _temp: None,
     }
 }
@@ -167,7 +182,12 @@ impl TestApp {
     }
 
     pub fn media_root(&self) -> PathBuf {
-        self.data_dir.join("media")
+        api::storage::media_root(&self.data_dir)
+    }
+
+    /// The server's media folder (a copy of its bucket's, when it has one).
+    pub fn media(&self) -> MediaStore {
+        MediaStore::open(&self.data_dir, self.store.as_ref()).unwrap()
     }
 
     /// A second pool on the app's database, to arrange or inspect rows directly.
