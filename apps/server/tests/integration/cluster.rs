@@ -4,6 +4,9 @@
 //! one taken over once its lease runs out). Then one more project renders alone, its chunks
 //! shared by the two live workers. Each video decodes to exactly the frames and sound of the
 //! same project rendered by an embedded (SQLite) server.
+//!
+//! Then the same without a shared folder: a server and two workers each with a data folder of
+//! their own, media and chunks in an S3 bucket (moto's server, `test_cluster::s3`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -75,12 +78,13 @@ fn output_file(data_dir: &Path, project: &str) -> PathBuf {
     data_dir.join(format!("media/projects/{project}/output/final.mp4"))
 }
 
-fn worker(name: &str, data_dir: &Path, url: &str) -> KillOnDrop {
+/// `storyflow worker` with the environment `env` (the database URL, and the bucket's).
+fn worker(name: &str, data_dir: &Path, env: &[(&str, &str)]) -> KillOnDrop {
     let mut child = KillOnDrop(
         storyflow()
             .args(["worker", "--name", name, "--data-dir"])
             .arg(data_dir)
-            .env("STORYFLOW_DATABASE_URL", url)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -104,7 +108,7 @@ fn three_workers_render_three_projects_survive_a_kill_9_and_share_one_project() 
     let mut workers: Vec<(String, Option<KillOnDrop>)> = (0..WORKERS)
         .map(|i| {
             let name = format!("w{i}");
-            let child = worker(&name, shared.path(), &url);
+            let child = worker(&name, shared.path(), &env);
             (name, Some(child))
         })
         .collect();
@@ -209,4 +213,46 @@ fn three_workers_render_three_projects_survive_a_kill_9_and_share_one_project() 
     }
     let digest = decoded_digest(&output_file(shared.path(), &solo)).unwrap();
     assert_eq!(references[1].difference(&digest), None, "the shared render");
+}
+
+#[test]
+fn a_server_and_two_workers_that_share_no_folder_render_through_a_bucket() {
+    let url = test_cluster::fresh_database();
+    let bucket = test_cluster::s3::fresh_bucket();
+    let aws = bucket.env();
+    let mut env = vec![
+        ("STORYFLOW_DATABASE_URL", url.as_str()),
+        ("STORYFLOW_STORE", bucket.url.as_str()),
+    ];
+    env.extend(aws.iter().map(|(name, value)| (*name, value.as_str())));
+    let machines: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let server_dir = machines[0].path();
+    let project = import(&demo_manifest(), server_dir, &env);
+    let (_server, address, _) =
+        serve_with("127.0.0.1:0", server_dir, &["--preview", PREVIEW], &env);
+    let _workers: Vec<KillOnDrop> = machines[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| worker(&format!("m{i}"), dir.path(), &env))
+        .collect();
+
+    start_render(&address, &project);
+    let task = wait_for_task(&address, &project);
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    let result = &task["result"];
+    eprintln!("through the bucket: {result}");
+    assert!(
+        result["chunks_by_helpers"].as_u64().unwrap() > 0,
+        "no chunk came from the other machine: {result}"
+    );
+    let owner = result["worker"].as_str().unwrap();
+    let owner_dir = machines[1 + usize::from(owner == "m1")].path();
+    let rendered = std::fs::read(output_file(owner_dir, &project)).unwrap();
+    assert!(!output_file(server_dir, &project).exists());
+
+    let url = format!("{address}{}", result["output_path"].as_str().unwrap());
+    let served = reqwest::blocking::get(url).unwrap().bytes().unwrap();
+    assert!(served == rendered, "the server serves the worker's video");
+    let digest = decoded_digest(&output_file(server_dir, &project)).unwrap();
+    assert!(!digest.frames.is_empty() && digest.audio.is_some());
 }
