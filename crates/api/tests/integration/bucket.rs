@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use api::bucket::{Bucket, StoreConfig};
 use api::storage::{self, MediaKind, MediaStore};
-use serde_json::Value;
+use serde_json::{json, Value};
 use test_cluster::s3::{fresh_bucket, TestBucket};
 
 use crate::common::{spawn_with, test_config_on, Backend, TestApp};
@@ -195,6 +195,54 @@ fn a_worker_that_shares_no_folder_with_the_server_renders_through_the_bucket() {
         app.get(url).bytes().unwrap() == rerendered,
         "the new video is served"
     );
+}
+
+#[test]
+fn a_narration_made_on_the_worker_is_served_by_the_server() {
+    let test = fresh_bucket();
+    let data = tempfile::tempdir().unwrap();
+    let mut config = test_config_on(Backend::Postgres, data.path());
+    config.store = Some(store(&test));
+    let app = spawn_with(config);
+    let request = json!({
+        "format": "json", "title": "Narrated",
+        "segments": [{ "text_content": "The keeper counted the storms." }],
+    });
+    let created: Value = app
+        .post_json("/api/projects/import/", &request)
+        .json()
+        .unwrap();
+    let segment = created["segments"][0]["id"].as_str().unwrap();
+
+    let started: Value = app
+        .post_empty(&format!("/api/segments/{segment}/generate-audio/"))
+        .json()
+        .unwrap();
+    let task_id = started["task_id"].as_str().unwrap();
+    let task = app
+        .poll_json(
+            &format!("/api/tasks/{task_id}/status/"),
+            RENDER_TIMEOUT,
+            |task| matches!(task["status"].as_str(), Some("COMPLETED" | "FAILED")),
+        )
+        .pop()
+        .unwrap();
+    assert_eq!(task["status"], "COMPLETED", "{task}");
+    let narrated: Value = app
+        .get(&format!("/api/segments/{segment}/"))
+        .json()
+        .unwrap();
+    let url = narrated["audio_file"].as_str().unwrap();
+    let relative = url.strip_prefix("/media/").unwrap();
+    assert!(
+        !app.media_root().join(relative).exists(),
+        "written on the worker"
+    );
+    let audio = app.get(url);
+    assert_eq!(audio.status(), 200);
+    assert_eq!(&audio.bytes().unwrap()[..4], b"RIFF");
+    let words: Value = app.get(&url.replace(".wav", ".words.json")).json().unwrap();
+    assert_eq!(words.as_array().unwrap().len(), 5, "{words}");
 }
 
 /// Renders `project` and returns the task's result once it has COMPLETED.
