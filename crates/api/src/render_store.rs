@@ -46,7 +46,14 @@ impl ProjectStore for DieselProjectStore {
         let mut conn = self.pool.get()?;
         let input = load_render_input(&mut conn, project_id)?;
         drop(conn);
-        for file in render_input_files(&input) {
+        let files = render_input_files(&input);
+        // Room for this render's files first; a failure only leaves more copies on disk.
+        match self.media.trim_copies(&files) {
+            Ok(0) => {}
+            Ok(removed) => log::info!("removed {removed} least recently used media copies"),
+            Err(err) => log::warn!("cannot trim the media copies: {err}"),
+        }
+        for file in files {
             // One missing here is the renderer's to report, naming its segment.
             self.media.fetch(file)?;
         }

@@ -28,6 +28,7 @@ use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use core_engine::remote::RemoteChunks;
 use core_engine::SubtitleFiles;
@@ -37,6 +38,8 @@ use crate::bucket::{Bucket, BucketChunks, BucketError, StoreConfig};
 
 /// The media folder in the data folder.
 pub const MEDIA_FOLDER: &str = "media";
+/// The default bound of a worker's copies of a bucket's media: 4 GiB.
+pub const DEFAULT_COPY_MAX_BYTES: u64 = 4 << 30;
 
 /// Every project's folder lives in this folder of the media root.
 const PROJECTS_FOLDER: &str = "projects";
@@ -89,6 +92,8 @@ pub struct MediaStore {
     /// video and its sidecars), so a copy is fetched again once another machine re-rendered.
     /// Other names are never reused: a copy of one is always current.
     copies: Arc<Mutex<HashMap<String, String>>>,
+    /// How many bytes of copies [`trim_copies`](Self::trim_copies) leaves.
+    copy_bound: Option<u64>,
 }
 
 impl MediaStore {
@@ -98,6 +103,7 @@ impl MediaStore {
             root: root.into(),
             bucket: None,
             copies: Arc::default(),
+            copy_bound: None,
         }
     }
 
@@ -106,6 +112,14 @@ impl MediaStore {
         Self {
             bucket: Some(bucket),
             ..Self::local(root)
+        }
+    }
+
+    /// Bounds what [`trim_copies`](Self::trim_copies) leaves of this machine's copies, in bytes.
+    pub fn with_copy_bound(self, max_bytes: u64) -> Self {
+        Self {
+            copy_bound: Some(max_bytes),
+            ..self
         }
     }
 
@@ -165,8 +179,23 @@ impl MediaStore {
     }
 
     /// Makes sure this machine has the current `relative` (with its word timings), fetching it
-    /// from the bucket if need be. False when it exists nowhere.
+    /// from the bucket if need be. False when it exists nowhere. A copy found or fetched is
+    /// marked as just used, for [`trim_copies`](Self::trim_copies).
     pub fn fetch(&self, relative: &str) -> io::Result<bool> {
+        let found = self.fetch_copy(relative)?;
+        if found && self.bucket.is_some() {
+            let marked = std::fs::File::options()
+                .append(true)
+                .open(self.path(relative))
+                .and_then(|file| file.set_modified(SystemTime::now()));
+            if let Err(err) = marked {
+                log::warn!("cannot mark {relative} as used: {err}");
+            }
+        }
+        Ok(found)
+    }
+
+    fn fetch_copy(&self, relative: &str) -> io::Result<bool> {
         let local = self.path(relative);
         let Some(bucket) = &self.bucket else {
             return Ok(local.is_file());
@@ -204,6 +233,48 @@ impl MediaStore {
         let found = etag.is_some();
         self.remember(relative, etag);
         Ok(found)
+    }
+
+    /// Removes this machine's least recently used copies of media (by modification time, which
+    /// [`fetch`](Self::fetch) refreshes) while they take more than the bound
+    /// ([`with_copy_bound`](Self::with_copy_bound)), sparing `keep` (the files a render is
+    /// about to read). A narration's word timings go with it, never alone. Only files the
+    /// bucket has are removed, so a copy is never the last one. Returns how many went; without
+    /// a bucket or a bound, none.
+    pub fn trim_copies(&self, keep: &[&str]) -> io::Result<usize> {
+        let (Some(bucket), Some(bound)) = (&self.bucket, self.copy_bound) else {
+            return Ok(0);
+        };
+        let mut copies = Vec::new();
+        list_files(&self.root, &self.root, &mut copies)?;
+        let mut total: u64 = copies.iter().map(|copy| copy.size).sum();
+        let spared = |relative: &str| {
+            keep.contains(&relative)
+                || relative.ends_with(tts::WORDS_EXTENSION)
+                || is_rewritten(relative)
+        };
+        copies.sort_by_key(|copy| copy.modified);
+        let mut removed = 0;
+        for copy in copies {
+            if total <= bound {
+                break;
+            }
+            if spared(&copy.relative)
+                || bucket
+                    .head(&bucket_key(&copy.relative))
+                    .map_err(io::Error::other)?
+                    .is_none()
+            {
+                continue;
+            }
+            let words = words_relative(&copy.relative);
+            let words_size = std::fs::metadata(self.path(&words)).map_or(0, |info| info.len());
+            remove_file_quietly(&self.path(&words));
+            remove_file_quietly(&self.path(&copy.relative));
+            total = total.saturating_sub(copy.size + words_size);
+            removed += 1;
+        }
+        Ok(removed)
     }
 
     /// The size of `relative` here or in the bucket, without fetching it; `None` when it
@@ -268,6 +339,42 @@ impl MediaStore {
             };
         }
     }
+}
+
+/// A media file as [`MediaStore::trim_copies`] weighs it.
+struct Copy {
+    relative: String,
+    size: u64,
+    modified: SystemTime,
+}
+
+/// Every regular file below `dir`, but hidden ones (files being written), relative to `root`.
+fn list_files(root: &Path, dir: &Path, files: &mut Vec<Copy>) -> io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let info = entry.metadata()?;
+        let path = entry.path();
+        if info.is_dir() {
+            list_files(root, &path, files)?;
+        } else if info.is_file() {
+            if let Ok(relative) = path.strip_prefix(root) {
+                files.push(Copy {
+                    relative: relative.to_string_lossy().into_owned(),
+                    size: info.len(),
+                    modified: info.modified()?,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The bucket's name for a media-relative path: the data folder's layout.

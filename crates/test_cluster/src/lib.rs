@@ -73,7 +73,7 @@ fn start_cluster() -> Cluster {
         .arg("-l")
         .arg(root.join("server.log"))
         .args(["-o", &options, "start"]));
-    spawn_watchdog(as_root, &bin, &root);
+    spawn_cluster_watchdog(as_root, &bin, &root);
     Cluster { port }
 }
 
@@ -95,7 +95,7 @@ fn server_binaries() -> PathBuf {
         .1
 }
 
-pub(crate) fn is_root() -> bool {
+fn is_root() -> bool {
     // /proc/self belongs to this process's effective user.
     std::fs::metadata("/proc/self").unwrap().uid() == 0
 }
@@ -129,22 +129,28 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
-/// A shell that polls this process and, once it is gone, stops the server and deletes the
-/// folder. Never waited for: it must outlive this process.
-#[allow(clippy::zombie_processes)]
-fn spawn_watchdog(as_root: bool, bin: &Path, root: &Path) {
+/// Stops the cluster and deletes its folder once this process is gone.
+fn spawn_cluster_watchdog(as_root: bool, bin: &Path, root: &Path) {
     let runuser = if as_root {
         "runuser -u postgres -- "
     } else {
         ""
     };
-    let script = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
-         {runuser}'{pg_ctl}' -D '{data}' -s -m immediate stop; rm -rf '{root}'",
-        pid = std::process::id(),
+    spawn_watchdog(&format!(
+        "{runuser}'{pg_ctl}' -D '{data}' -s -m immediate stop; rm -rf '{root}'",
         pg_ctl = bin.join("pg_ctl").display(),
         data = root.join("data").display(),
         root = root.display(),
+    ));
+}
+
+/// A shell that polls this process and, once it is gone, runs `cleanup` (stopping a server).
+/// Never waited for: it must outlive this process.
+#[allow(clippy::zombie_processes)]
+pub(crate) fn spawn_watchdog(cleanup: &str) {
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {cleanup}",
+        pid = std::process::id(),
     );
     Command::new("sh")
         .args(["-c", &script])

@@ -99,7 +99,7 @@ fn start_server() -> Server {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    spawn_watchdog(child.id());
+    crate::spawn_watchdog(&format!("kill {}", child.id()));
     let started = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -123,21 +123,4 @@ fn request(port: u16, request_line: &str) -> String {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response.lines().next().unwrap_or_default().to_owned()
-}
-
-/// A shell that polls this process and, once it is gone, stops the server. Never waited for:
-/// it must outlive this process.
-#[allow(clippy::zombie_processes)]
-fn spawn_watchdog(server: u32) {
-    let script = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill {server}",
-        pid = std::process::id(),
-    );
-    Command::new("sh")
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
 }

@@ -36,7 +36,7 @@ pub use error::TtsError;
 pub use paths::{TtsHome, ONNXRUNTIME_VERSION};
 pub use prosody::{DEFAULT_SPEED, MAX_SPEED, MIN_SPEED};
 pub use text::MAX_TEXT_CHARS;
-pub use timing::{read_words, words_path, WordTiming};
+pub use timing::{read_words, words_path, WordTiming, WORDS_EXTENSION};
 pub use voice::{
     list_voices, resolve_voice, Gender, ResolvedVoice, VoiceInfo, VoiceKind, DEFAULT_VOICE_ID,
 };

@@ -281,9 +281,12 @@ pub fn clause_spans<E>(
         .collect())
 }
 
+/// The extension that names a clip's word timings ([`words_path`]).
+pub const WORDS_EXTENSION: &str = "words.json";
+
 /// Where the word timings of the clip `audio` live: `a/b.wav` → `a/b.words.json`.
 pub fn words_path(audio: &Path) -> PathBuf {
-    audio.with_extension("words.json")
+    audio.with_extension(WORDS_EXTENSION)
 }
 
 /// The word timings stored beside the clip `audio`; `None` when there is no words file.

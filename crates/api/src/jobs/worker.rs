@@ -50,6 +50,8 @@ pub struct WorkerConfig {
     pub tts_home: Option<TtsHome>,
     /// Bound of the chunk cache, in bytes.
     pub cache_max_bytes: u64,
+    /// With `store`: bound of this machine's copies of the bucket's media, in bytes.
+    pub media_copy_max_bytes: u64,
     /// Chunks a render encodes at once.
     pub jobs: usize,
     /// How long a claim lasts unless renewed ([`LEASE`]; shorter in tests).
@@ -65,6 +67,7 @@ impl WorkerConfig {
             name: worker_name(),
             tts_home: TtsHome::from_env(),
             cache_max_bytes: core_engine::chunk_cache::DEFAULT_MAX_BYTES,
+            media_copy_max_bytes: storage::DEFAULT_COPY_MAX_BYTES,
             jobs: core_engine::default_jobs(),
             lease: LEASE,
         }
@@ -118,7 +121,8 @@ impl Worker {
                 path: config.data_dir.clone(),
                 source,
             })?;
-        let media = MediaStore::open(&data_dir, config.store.as_ref())?;
+        let media = MediaStore::open(&data_dir, config.store.as_ref())?
+            .with_copy_bound(config.media_copy_max_bytes);
         std::fs::create_dir_all(media.root()).map_err(|source| WorkerError::DataDir {
             path: media.root().to_path_buf(),
             source,

@@ -151,6 +151,64 @@ fn two_media_folders_are_copies_of_one_bucket() {
 }
 
 #[test]
+fn a_machine_s_copies_are_trimmed_least_recently_used_first() {
+    let test = fresh_bucket();
+    let (here, there) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let server = MediaStore::open(here.path(), Some(&store(&test))).unwrap();
+    let worker = MediaStore::open(there.path(), Some(&store(&test)))
+        .unwrap()
+        .with_copy_bound(2500);
+    let audio = storage::fresh_media_path("p", MediaKind::Audio, "wav");
+    let words = tts::words_path(Path::new(&audio))
+        .to_string_lossy()
+        .into_owned();
+    let images: Vec<String> = (0..4)
+        .map(|_| storage::fresh_media_path("p", MediaKind::Image, "jpg"))
+        .collect();
+    write(&server.path(&words), &[b'x'; 10]);
+    for relative in images.iter().chain([&audio]) {
+        write(&server.path(relative), &[7; 1000]);
+        server.publish(relative).unwrap();
+    }
+    // Only on the worker (written, not yet sent): never removed, it may be the only copy.
+    let local_only = storage::fresh_media_path("p", MediaKind::Image, "png");
+    write(&worker.path(&local_only), &[1; 100]);
+    // Used in this order: the worker's own file, the narration, then the pictures.
+    let mut when = 1_000_000;
+    for relative in [&local_only, &audio].into_iter().chain(&images) {
+        if relative != &local_only {
+            assert!(worker.fetch(relative).unwrap());
+        }
+        let file = std::fs::File::options()
+            .append(true)
+            .open(worker.path(relative))
+            .unwrap();
+        file.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(when))
+            .unwrap();
+        when += 60;
+    }
+    assert!(worker.path(&words).is_file());
+
+    // 5110 bytes over a bound of 2500, the first picture spared: the narration (with its
+    // word timings) and the next two pictures go.
+    assert_eq!(worker.trim_copies(&[images[0].as_str()]).unwrap(), 3);
+    let left: Vec<bool> = [&local_only, &audio, &words]
+        .into_iter()
+        .chain(&images)
+        .map(|relative| worker.path(relative).is_file())
+        .collect();
+    assert_eq!(left, [true, false, false, true, false, false, true]);
+    assert_eq!(worker.trim_copies(&[]).unwrap(), 0, "within the bound");
+    assert!(worker.fetch(&audio).unwrap(), "fetched again when needed");
+    assert!(worker.path(&words).is_file());
+    assert_eq!(
+        server.trim_copies(&[]).unwrap(),
+        0,
+        "no bound, nothing trimmed"
+    );
+}
+
+#[test]
 fn a_worker_that_shares_no_folder_with_the_server_renders_through_the_bucket() {
     let test = fresh_bucket();
     let data = tempfile::tempdir().unwrap();
