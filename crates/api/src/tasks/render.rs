@@ -262,7 +262,9 @@ fn run_render(
         .render(&spec, &output, &options, &mut on_progress, &cancel)?;
 
     // Before the project reads COMPLETED, so that whoever serves it finds the video.
-    storage::publish_output(&deps.media, project_id).map_err(RenderTaskError::Publish)?;
+    deps.media
+        .publish_output(project_id)
+        .map_err(RenderTaskError::Publish)?;
     let url = storage::output_url(project_id);
     deps.store
         .mark_completed(project_id, &url, rendered.duration)

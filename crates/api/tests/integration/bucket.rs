@@ -126,11 +126,11 @@ fn two_media_folders_are_copies_of_one_bucket() {
     // A video rendered again on the worker replaces the server's copy.
     let video = storage::output_relative("p").to_string_lossy().into_owned();
     write(&worker.path(&video), b"first render");
-    storage::publish_output(&worker, "p").unwrap();
+    worker.publish_output("p").unwrap();
     assert!(server.fetch(&video).unwrap());
     assert_eq!(std::fs::read(server.path(&video)).unwrap(), b"first render");
     write(&worker.path(&video), b"second render");
-    storage::publish_output(&worker, "p").unwrap();
+    worker.publish_output("p").unwrap();
     assert_eq!(server.size(&video).unwrap(), Some(13));
     assert!(server.fetch(&video).unwrap());
     assert_eq!(
