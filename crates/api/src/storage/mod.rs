@@ -224,7 +224,15 @@ pub fn persist(
 ) -> io::Result<()> {
     temp.persist(media.path(relative))
         .map_err(|err| err.error)?;
-    media.publish(relative)
+    publish_or_remove(media, relative)
+}
+
+/// Sends a file just persisted to the bucket; one that cannot be sent is removed here too, so
+/// a failed upload leaves nothing behind.
+fn publish_or_remove(media: &MediaStore, relative: &str) -> io::Result<()> {
+    media
+        .publish(relative)
+        .inspect_err(|_| remove_file_quietly(&media.path(relative)))
 }
 
 /// Moves a filled temporary file to `{folder}/{stem}.{extension}` under the media root, or, when
@@ -243,7 +251,7 @@ pub fn persist_unique(
     for _ in 0..ATTEMPTS {
         let relative = format!("{folder}/{name}");
         match temp.persist_noclobber(media.path(&relative)) {
-            Ok(_) => return media.publish(&relative).map(|()| relative),
+            Ok(_) => return publish_or_remove(media, &relative).map(|()| relative),
             Err(err) if err.error.kind() == io::ErrorKind::AlreadyExists => {
                 temp = err.file;
                 let suffix = uuid::Uuid::new_v4().simple().to_string();
