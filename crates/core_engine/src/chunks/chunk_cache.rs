@@ -12,6 +12,10 @@
 //! least recently used entries (by the modification time of their metadata, which [`get`]
 //! refreshes) are evicted, except those the current render needs.
 //!
+//! A render holds the chunks it will splice through [`ChunkPins`]: hard links in a folder of
+//! its own, so that another process sharing the cache (a worker on the same mount) can evict
+//! them meanwhile without pulling a file from under the splice.
+//!
 //! With a [`RemoteChunks`] store ([`with_remote`](ChunkCache::with_remote)) the folder is a
 //! local copy: a miss is looked up there and copied in, an insert is copied out. Eviction is
 //! local only; the remote store keeps what it is given (its own expiry rules bound it).
@@ -22,6 +26,7 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -40,6 +45,8 @@ const METADATA_VERSION: u32 = 1;
 const CHUNK_EXTENSION: &str = "mp4";
 const METADATA_EXTENSION: &str = "json";
 const OWNERS_FOLDER: &str = "owners";
+/// Each render's [`ChunkPins`] folder is in this folder of the cache.
+const PINS_FOLDER: &str = "pins";
 /// A temporary file or a chunk without metadata younger than this may be an insert in
 /// progress (in this or another process) and is left alone; older ones are crash leftovers.
 const ORPHAN_AGE: Duration = Duration::from_secs(3600);
@@ -264,10 +271,34 @@ impl ChunkCache {
         })
     }
 
+    /// A folder of pins for one render, removed when the pins are dropped. When it cannot be
+    /// made (logged), pins are the cache's own paths, as if linking were not supported.
+    pub fn pins(&self) -> ChunkPins {
+        static RENDERS: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "{}-{}",
+            std::process::id(),
+            RENDERS.fetch_add(1, Ordering::Relaxed)
+        );
+        let dir = self.dir.join(PINS_FOLDER).join(name);
+        let dir = match std::fs::create_dir_all(&dir) {
+            Ok(()) => Some(dir),
+            Err(e) => {
+                warn_worked_around(&CacheError::io(&dir, e));
+                None
+            }
+        };
+        ChunkPins {
+            dir,
+            next: AtomicU64::new(0),
+        }
+    }
+
     /// Removes least recently used entries not in `in_use` until the cache is within its
-    /// bound, and crash leftovers (old temporary files and chunks without metadata). Returns
-    /// the evicted keys, least recently used first.
+    /// bound, and crash leftovers (old temporary files, chunks without metadata and the pins
+    /// of renders that died). Returns the evicted keys, least recently used first.
     pub fn evict(&self, in_use: &HashSet<ChunkKey>) -> Result<Vec<ChunkKey>, CacheError> {
+        self.remove_old_pins();
         let mut entries = self.entries()?;
         let mut total: u64 = entries.iter().map(|e| e.size).sum();
         entries.sort_by(|a, b| (a.last_used, &a.key).cmp(&(b.last_used, &b.key)));
@@ -434,6 +465,32 @@ impl ChunkCache {
         sync_dir(&self.dir)
     }
 
+    /// Removes pin folders older than [`ORPHAN_AGE`]: their render died (a live one has
+    /// spliced long before). Failures are logged: they only leave links behind.
+    fn remove_old_pins(&self) {
+        let now = SystemTime::now();
+        let Ok(folders) = std::fs::read_dir(self.dir.join(PINS_FOLDER)) else {
+            return;
+        };
+        for folder in folders.flatten() {
+            let old = folder
+                .metadata()
+                .and_then(|info| info.modified())
+                .is_ok_and(|modified| {
+                    now.duration_since(modified).unwrap_or_default() > ORPHAN_AGE
+                });
+            if old {
+                log::info!(
+                    "chunk cache: removing leftover pins {}",
+                    folder.path().display()
+                );
+                if let Err(e) = std::fs::remove_dir_all(folder.path()) {
+                    warn_worked_around(&CacheError::io(folder.path(), e));
+                }
+            }
+        }
+    }
+
     /// Copies entry `key` in from the remote store, chunk first, metadata last; true when
     /// both came. Failures are misses (logged): the chunk is then encoded here.
     fn copy_in(&self, key: &ChunkKey) -> bool {
@@ -493,6 +550,44 @@ impl ChunkCache {
         log::warn!("chunk cache: dropping damaged entry {key}: {reason}");
         if let Err(e) = self.remove_entry(key) {
             warn_worked_around(&e);
+        }
+    }
+}
+
+/// One render's hold on the chunk files it will splice (see [`ChunkCache::pins`]).
+#[derive(Debug)]
+pub struct ChunkPins {
+    dir: Option<PathBuf>,
+    next: AtomicU64,
+}
+
+impl ChunkPins {
+    /// A hard link to the chunk file `path`, which stays readable whatever evicts the entry;
+    /// `None` when the file is already gone (evicted since it was found: a miss). Where links
+    /// cannot be made (a file system without them), the file's own path.
+    pub fn pin(&self, path: &Path) -> Option<PathBuf> {
+        let Some(dir) = &self.dir else {
+            return path.is_file().then(|| path.to_path_buf());
+        };
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let link = dir.join(format!("{n}.{CHUNK_EXTENSION}"));
+        match std::fs::hard_link(path, &link) {
+            Ok(()) => Some(link),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => {
+                log::debug!("chunk cache: cannot pin {}: {e}", path.display());
+                path.is_file().then(|| path.to_path_buf())
+            }
+        }
+    }
+}
+
+impl Drop for ChunkPins {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            if let Err(e) = std::fs::remove_dir_all(dir) {
+                warn_worked_around(&CacheError::io(dir, e));
+            }
         }
     }
 }
@@ -665,7 +760,7 @@ mod tests {
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n != OWNERS_FOLDER)
+            .filter(|n| n != OWNERS_FOLDER && n != PINS_FOLDER)
             .collect();
         names.sort();
         names
@@ -690,6 +785,47 @@ mod tests {
         );
         assert_eq!(cache.get(&key("b")), None);
         assert_eq!(DEFAULT_MAX_BYTES, 2_147_483_648);
+    }
+
+    #[test]
+    fn pinned_chunks_outlive_another_process_s_eviction() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ChunkCache::open(dir.path(), DEFAULT_MAX_BYTES).unwrap();
+        let (kept, gone) = (key("kept"), key("gone"));
+        let hit = cache
+            .insert(&kept, &chunk(&cache, &kept, 300), 5, &none())
+            .unwrap();
+        cache
+            .insert(&gone, &chunk(&cache, &gone, 300), 5, &none())
+            .unwrap();
+        let pins = cache.pins();
+        let pinned = pins.pin(&hit.path).unwrap();
+        assert_ne!(pinned, hit.path);
+        // Another process, bound to nothing, evicts everything.
+        let elsewhere = ChunkCache::open(dir.path(), 0).unwrap();
+        assert_eq!(elsewhere.evict(&none()).unwrap().len(), 2);
+        assert_eq!(cache.get(&kept), None);
+        assert_eq!(std::fs::read(&pinned).unwrap().len(), 300, "still readable");
+        assert_eq!(pins.pin(&cache.dir().join(format!("{gone}.mp4"))), None);
+        let folder = pinned.parent().unwrap().to_path_buf();
+        drop(pins);
+        assert!(!folder.exists(), "the pins go with the render");
+
+        // A dead render's pins are removed once they are old.
+        let dead = cache.pins();
+        let kept = key("again");
+        let hit = cache
+            .insert(&kept, &chunk(&cache, &kept, 10), 1, &none())
+            .unwrap();
+        let left = dead.pin(&hit.path).unwrap();
+        std::mem::forget(dead);
+        let folder = left.parent().unwrap();
+        cache.evict(&none()).unwrap();
+        assert!(folder.exists(), "a young folder may be a live render's");
+        let old = SystemTime::now() - 2 * ORPHAN_AGE;
+        File::open(folder).unwrap().set_modified(old).unwrap();
+        cache.evict(&none()).unwrap();
+        assert!(!folder.exists());
     }
 
     /// A remote store that is a folder: what a bucket does, without the network.

@@ -14,7 +14,7 @@ use super::frames::{FrameMaker, Pictures};
 use super::sound_pass::push_sound;
 use super::Layers;
 use crate::cancel::CancelToken;
-use crate::chunks::chunk_cache::ChunkCache;
+use crate::chunks::chunk_cache::{ChunkCache, ChunkPins};
 use crate::chunks::encoder::ChunkEncoder;
 use crate::chunks::exchange::ChunkExchange;
 use crate::chunks::splice::{self, ChunkFile};
@@ -52,7 +52,9 @@ pub(super) fn encode(
     cancel: &CancelToken,
     stats: &Mutex<RenderStats>,
 ) -> Result<(Vec<String>, ChunkCounts), RenderError> {
-    let (files, warnings, counts) = encode_chunks(job, reporter, cancel, stats)?;
+    // Held until the splice is done: the chunks' files cannot vanish under it.
+    let pins = job.cache.pins();
+    let (files, warnings, counts) = encode_chunks(job, &pins, reporter, cancel, stats)?;
     let total_frames = job.timeline.total_frames();
     let total_segments = job.spec.segments.len() as u32;
     let narration_times = Mutex::new(RenderStats::default());
@@ -92,10 +94,11 @@ fn add_stats(stats: &Mutex<RenderStats>, times: &RenderStats) {
     }
 }
 
-/// Every chunk's file, in order: from the cache, or encoded now and added to it; the
+/// Every chunk's file, in order, pinned: from the cache, or encoded now and added to it; the
 /// warnings met drawing them; and how many were reused and encoded.
 fn encode_chunks(
     job: &Job<'_>,
+    pins: &ChunkPins,
     reporter: &mut Reporter<'_>,
     cancel: &CancelToken,
     stats: &Mutex<RenderStats>,
@@ -117,10 +120,15 @@ fn encode_chunks(
             return Err(RenderError::Cancelled);
         }
         let frames = chunk.frames.end - chunk.frames.start;
-        let Some(hit) = job.cache.get(&chunk.key).filter(|hit| hit.frames == frames) else {
+        let Some(path) = job
+            .cache
+            .get(&chunk.key)
+            .filter(|hit| hit.frames == frames)
+            .and_then(|hit| pins.pin(&hit.path))
+        else {
             continue;
         };
-        files[i] = Some(hit.path);
+        files[i] = Some(path);
         reused += frames;
         let segment = first_segment(chunk);
         let phase = format!("Reusing segment {}/{total_segments}", segment + 1);
@@ -145,7 +153,7 @@ fn encode_chunks(
             .exchange
             .map(|exchange| Offer::new(exchange, job, &missing));
         let (encoded, drawn_warnings, skipped) =
-            encode_missing(job, &missing, reused, reporter, cancel, stats)?;
+            encode_missing(job, &missing, reused, Some(pins), reporter, cancel, stats)?;
         warnings = drawn_warnings;
         counts.encoded = encoded.len();
         for (i, path) in encoded {
@@ -155,6 +163,7 @@ fn encode_chunks(
             let done = reused + frames_of(job, &missing) - frames_of(job, &skipped);
             let (by_helpers, encoded_here) = offer.collect(
                 job,
+                pins,
                 skipped,
                 &mut files,
                 done,
@@ -201,6 +210,8 @@ struct Shared<'a> {
     warnings: &'a Mutex<Vec<String>>,
     /// Every key this render uses, which eviction must spare.
     in_use: HashSet<ChunkKey>,
+    /// Where a render holds the chunks it encodes (a helper, which splices nothing, has none).
+    pins: Option<&'a ChunkPins>,
     stop: CancelToken,
     /// Frames handed to x264 over all the chunks encoded so far.
     encoded: AtomicU64,
@@ -212,11 +223,12 @@ struct Shared<'a> {
 }
 
 /// Encodes the chunks `missing` (indices into `job.chunks`) on worker threads; returns each
-/// one's file in the cache, the warnings met, and the chunks a helper took instead.
+/// one's file (pinned, with `pins`), the warnings met, and the chunks a helper took instead.
 fn encode_missing(
     job: &Job<'_>,
     missing: &[usize],
     reused: u64,
+    pins: Option<&ChunkPins>,
     reporter: &mut Reporter<'_>,
     cancel: &CancelToken,
     stats: &Mutex<RenderStats>,
@@ -230,6 +242,7 @@ fn encode_missing(
         pictures: Pictures::new(job.spec, &to_draw, &warnings),
         warnings: &warnings,
         in_use: job.chunks.iter().map(|c| c.key.clone()).collect(),
+        pins,
         stop: CancelToken::new(),
         encoded: AtomicU64::new(0),
         finished: missing.iter().map(|_| AtomicBool::new(false)).collect(),
@@ -287,7 +300,7 @@ pub(super) fn encode_only(
     cancel: &CancelToken,
     stats: &Mutex<RenderStats>,
 ) -> Result<Vec<usize>, RenderError> {
-    let (encoded, _, _) = encode_missing(job, missing, 0, reporter, cancel, stats)?;
+    let (encoded, _, _) = encode_missing(job, missing, 0, None, reporter, cancel, stats)?;
     Ok(encoded.into_iter().map(|(index, _)| index).collect())
 }
 
@@ -326,6 +339,7 @@ impl<'a> Offer<'a> {
     fn collect(
         &self,
         job: &Job<'_>,
+        pins: &ChunkPins,
         mut waiting: Vec<usize>,
         files: &mut [Option<PathBuf>],
         mut done: u64,
@@ -344,9 +358,14 @@ impl<'a> Offer<'a> {
             waiting.retain(|&i| {
                 let chunk = &job.chunks[i];
                 let frames = chunk.frames.end - chunk.frames.start;
-                match job.cache.get(&chunk.key).filter(|hit| hit.frames == frames) {
-                    Some(hit) => {
-                        files[i] = Some(hit.path);
+                let pinned = job
+                    .cache
+                    .get(&chunk.key)
+                    .filter(|hit| hit.frames == frames)
+                    .and_then(|hit| pins.pin(&hit.path));
+                match pinned {
+                    Some(path) => {
+                        files[i] = Some(path);
                         by_helpers += 1;
                         done += frames;
                         false
@@ -375,7 +394,7 @@ impl<'a> Offer<'a> {
                     ..*job
                 };
                 let (encoded, drawn_warnings, _) =
-                    encode_missing(&own, &mine, done, reporter, cancel, stats)?;
+                    encode_missing(&own, &mine, done, Some(pins), reporter, cancel, stats)?;
                 warnings.extend(drawn_warnings);
                 encoded_here += encoded.len();
                 for (i, path) in encoded {
@@ -464,11 +483,18 @@ fn work(shared: &Shared<'_>, queue: &Receiver<usize>, results: &Mutex<Encoded>) 
         shared
             .encoded
             .fetch_add(frames - counted, Ordering::Relaxed);
+        // Pinned before it enters the cache (the link follows the file through the rename),
+        // so no eviction elsewhere can come first. A pin that is the scratch path itself
+        // (links unsupported) would not survive the rename.
+        let pinned = shared
+            .pins
+            .and_then(|pins| pins.pin(&scratch.0))
+            .filter(|pinned| *pinned != scratch.0);
         let entry = job
             .cache
             .insert(&chunk.key, &scratch.0, frames, &shared.in_use)?;
         if let Ok(mut results) = results.lock() {
-            results.push((index, entry.path));
+            results.push((index, pinned.unwrap_or(entry.path)));
         }
         shared.finished[position].store(true, Ordering::Relaxed);
     }

@@ -69,6 +69,11 @@ fn a_rerender_reuses_every_chunk_and_one_changed_text_only_its_own() {
     assert!(!phases.iter().any(|p| p.starts_with("Rendering segment")));
     assert_eq!(cache.entries().unwrap().len(), chunks);
     assert_same_media(&first, &again);
+    // The renders held their chunks through pins, and let them go.
+    let pins: Vec<_> = std::fs::read_dir(cache.dir().join("pins"))
+        .unwrap()
+        .collect();
+    assert!(pins.is_empty(), "{pins:?}");
 
     // One word of segment 2's burned-in text: its chunks are new, the others reused.
     spec.segments[1].text = spec.segments[1].text.replace("slowly", "gently");
