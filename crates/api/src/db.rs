@@ -229,6 +229,17 @@ impl r2d2::ManageConnection for ConnectionManager {
 
 /// Opens (creating an SQLite file if needed) the database and returns a pool over it.
 pub fn build_pool(database: &Database) -> Result<DbPool, DbError> {
+    build_pool_of(database, POOL_SIZE)
+}
+
+/// [`build_pool`] for a worker whose render runs `jobs` encoder threads, each of which holds a
+/// connection while it takes a chunk: room for them all besides the job's own.
+pub fn build_worker_pool(database: &Database, jobs: usize) -> Result<DbPool, DbError> {
+    let needed = u32::try_from(jobs).unwrap_or(u32::MAX).saturating_add(4);
+    build_pool_of(database, POOL_SIZE.max(needed))
+}
+
+fn build_pool_of(database: &Database, size: u32) -> Result<DbPool, DbError> {
     let target = match database {
         Database::Sqlite(path) => Target::Sqlite(
             path.to_str()
@@ -238,7 +249,7 @@ pub fn build_pool(database: &Database) -> Result<DbPool, DbError> {
         Database::Postgres(url) => Target::Postgres(url.clone()),
     };
     let pool = Pool::builder()
-        .max_size(POOL_SIZE)
+        .max_size(size)
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(30))
         .build(ConnectionManager { target })?;

@@ -137,7 +137,7 @@ impl Worker {
                 .map(|url| format!(", media and chunks copied from {url}"))
                 .unwrap_or_default()
         );
-        let pool = db::build_pool(&database)?;
+        let pool = db::build_worker_pool(&database, config.jobs)?;
         db::run_migrations(&pool)?;
         let version = core_engine::init()
             .and_then(|version| core_engine::check_elements().map(|()| version))
