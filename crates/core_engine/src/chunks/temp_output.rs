@@ -2,12 +2,15 @@
 //! beside its destination and renamed into place only once complete, so a failed or
 //! cancelled render never leaves a partial file under the real name.
 
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use crate::error::RenderError;
 
-/// Temporary outputs are named `.<final name>.tmp-<pid>-<n>` (plus `.faststart` for the
+/// Temporary outputs are named `.<final name>.tmp-<pid>-<token>-<n>` (plus `.faststart` for the
 /// muxer's scratch file) in the destination's folder, so a rename publishes them atomically.
 /// A server can delete leftovers of a crashed run with [`is_temporary_output`].
 pub const TEMP_OUTPUT_MARKER: &str = ".tmp-";
@@ -20,7 +23,8 @@ pub fn is_temporary_output(path: &Path) -> bool {
 }
 
 /// A fresh temporary name for `path` in its folder (created if missing):
-/// `.<name>.tmp-<pid>-<n>`, recognised by [`is_temporary_output`].
+/// `.<name>.tmp-<pid>-<token>-<n>`, recognised by [`is_temporary_output`]. The token is
+/// random per process: processes on two machines sharing a folder may have the same PID.
 pub(crate) fn temporary_path(path: &Path) -> Result<PathBuf, RenderError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path
@@ -35,9 +39,12 @@ pub(crate) fn temporary_path(path: &Path) -> Result<PathBuf, RenderError> {
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&folder).map_err(|e| RenderError::io(&folder, e))?;
+    static TOKEN: OnceLock<u32> = OnceLock::new();
+    // std's hasher keys are drawn from the OS's randomness for each process.
+    let token = *TOKEN.get_or_init(|| RandomState::new().build_hasher().finish() as u32);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     Ok(folder.join(format!(
-        ".{name}{TEMP_OUTPUT_MARKER}{}-{n}",
+        ".{name}{TEMP_OUTPUT_MARKER}{}-{token:08x}-{n}",
         std::process::id()
     )))
 }
