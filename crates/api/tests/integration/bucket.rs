@@ -11,7 +11,7 @@ use api::storage::{self, MediaKind, MediaStore};
 use serde_json::{json, Value};
 use test_cluster::s3::{fresh_bucket, TestBucket};
 
-use crate::common::{spawn_with, test_config_on, Backend, TestApp};
+use crate::common::{spawn_app_with_store, TestApp};
 
 const RENDER_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -210,11 +210,7 @@ fn a_machine_s_copies_are_trimmed_least_recently_used_first() {
 
 #[test]
 fn a_worker_that_shares_no_folder_with_the_server_renders_through_the_bucket() {
-    let test = fresh_bucket();
-    let data = tempfile::tempdir().unwrap();
-    let mut config = test_config_on(Backend::Postgres, data.path());
-    config.store = Some(store(&test));
-    let app = spawn_with(config);
+    let app = spawn_app_with_store(store(&fresh_bucket()));
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo/manifest.json");
     let manifest = core_engine::manifest::Manifest::load(&manifest).unwrap();
     let project = api::import::import_manifest(&app.pool(), &app.media(), &manifest).unwrap();
@@ -257,11 +253,7 @@ fn a_worker_that_shares_no_folder_with_the_server_renders_through_the_bucket() {
 
 #[test]
 fn a_narration_made_on_the_worker_is_served_by_the_server() {
-    let test = fresh_bucket();
-    let data = tempfile::tempdir().unwrap();
-    let mut config = test_config_on(Backend::Postgres, data.path());
-    config.store = Some(store(&test));
-    let app = spawn_with(config);
+    let app = spawn_app_with_store(store(&fresh_bucket()));
     let request = json!({
         "format": "json", "title": "Narrated",
         "segments": [{ "text_content": "The keeper counted the storms." }],

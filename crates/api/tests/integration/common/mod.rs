@@ -86,6 +86,17 @@ pub fn spawn_app_on(backend: Backend) -> TestApp {
     app
 }
 
+/// A fresh app on PostgreSQL whose media folder is a copy of `store`'s bucket; its worker
+/// thread gets a data folder of its own (a machine that shares no folder with the server).
+pub fn spawn_app_with_store(store: StoreConfig) -> TestApp {
+    let temp = tempfile::tempdir().unwrap();
+    let mut config = test_config_on(Backend::Postgres, temp.path());
+    config.store = Some(store);
+    let mut app = spawn_with(config);
+    app._temp = Some(temp);
+    app
+}
+
 /// A fresh app that requires `token` on every request but health.
 pub fn spawn_app_with_token(token: &str) -> TestApp {
     let temp = tempfile::tempdir().unwrap();
