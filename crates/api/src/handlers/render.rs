@@ -264,13 +264,21 @@ pub fn status_body(
             })),
             None,
         ),
-        ProjectStatus::Failed => (
-            ProjectStatus::Failed,
-            task.and_then(progress),
-            Some(task.and_then(failure_reason).unwrap_or_else(|| {
-                "The last render did not finish (see the server log).".to_owned()
-            })),
-        ),
+        // The render marks its project FAILED just before its worker records why (in another
+        // process on PostgreSQL): until then it reads as still rendering, so that the editor,
+        // which stops polling at FAILED, gets the reason.
+        ProjectStatus::Failed => match task {
+            Some(task) if !task.cancel_requested && !task.status.is_finished() => {
+                (ProjectStatus::Processing, progress(task), None)
+            }
+            _ => (
+                ProjectStatus::Failed,
+                task.and_then(progress),
+                Some(task.and_then(failure_reason).unwrap_or_else(|| {
+                    "The last render did not finish (see the server log).".to_owned()
+                })),
+            ),
+        },
         ProjectStatus::Draft => (ProjectStatus::Draft, None, None),
     };
     let completed = status == ProjectStatus::Completed;
@@ -358,4 +366,49 @@ async fn wait_until_finished(state: &AppState, task_id: &str) -> Result<bool, Ap
         actix_web::rt::time::sleep(CANCEL_POLL).await;
     }
     Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(status: TaskStatus, error: Option<&str>) -> TaskSnapshot {
+        TaskSnapshot {
+            task_id: "render_p".into(),
+            status,
+            progress: None,
+            result: None,
+            detail: None,
+            error: error.map(str::to_owned),
+            cancel_requested: false,
+            created_at: chrono::Utc::now(),
+            started_at: None,
+            finished_at: None,
+        }
+    }
+
+    #[test]
+    fn a_failed_render_reads_as_rendering_until_its_reason_is_recorded() {
+        let mut project = Project::new("p");
+        project.status = ProjectStatus::Failed;
+        let running = task(TaskStatus::Processing, None);
+        let body = status_body(&project, 4, Some(&running), None);
+        assert_eq!(body["status"], "PROCESSING");
+        assert!(body.get("error").is_none(), "{body}");
+
+        let failed = task(
+            TaskStatus::Failed,
+            Some("segment 1: the picture is damaged"),
+        );
+        let body = status_body(&project, 4, Some(&failed), None);
+        assert_eq!(body["status"], "FAILED");
+        assert_eq!(body["error"], "segment 1: the picture is damaged");
+
+        let body = status_body(&project, 4, None, None);
+        assert_eq!(body["status"], "FAILED");
+        assert_eq!(
+            body["error"],
+            "The last render did not finish (see the server log)."
+        );
+    }
 }

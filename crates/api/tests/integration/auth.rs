@@ -8,7 +8,8 @@ use api::{Application, StartupError};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::common::{spawn_app, spawn_app_with_token, spawn_with, test_config};
+use super::BACKEND;
+use crate::common::{spawn_app_on, spawn_app_with_token, spawn_with, test_config_on};
 
 const TOKEN: &str = "s3cret-token-for-tests-0123456789";
 const UI: &str = "http://localhost:3000";
@@ -23,7 +24,7 @@ fn assert_401(response: reqwest::blocking::Response, challenge: &str) {
 
 #[test]
 fn without_a_token_configured_requests_need_none() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     assert_eq!(app.get("/api/projects/").status(), 200);
     // A client that sends a token anyway is not refused for it.
     let response = app
@@ -37,7 +38,7 @@ fn without_a_token_configured_requests_need_none() {
 
 #[test]
 fn a_request_without_the_token_is_401_with_a_json_error_and_a_challenge() {
-    let app = spawn_app_with_token(TOKEN);
+    let app = spawn_app_with_token(BACKEND, TOKEN);
     let response = app.client.get(app.url("/api/projects/")).send().unwrap();
     assert_eq!(response.status(), 401);
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
@@ -53,7 +54,7 @@ fn a_request_without_the_token_is_401_with_a_json_error_and_a_challenge() {
 
 #[test]
 fn a_wrong_token_or_another_scheme_is_401() {
-    let app = spawn_app_with_token(TOKEN);
+    let app = spawn_app_with_token(BACKEND, TOKEN);
     let wrong = [
         format!("Bearer {TOKEN}x"),
         format!("Bearer {}", &TOKEN[1..]),
@@ -83,7 +84,7 @@ fn a_wrong_token_or_another_scheme_is_401() {
 
 #[test]
 fn the_right_token_opens_the_api_and_the_media() {
-    let app = spawn_app_with_token(TOKEN);
+    let app = spawn_app_with_token(BACKEND, TOKEN);
     let response = app.post_json("/api/projects/", &json!({"title": "Fox"}));
     assert_eq!(response.status(), 201);
     assert_eq!(app.get("/api/projects/").status(), 200);
@@ -107,7 +108,7 @@ fn the_right_token_opens_the_api_and_the_media() {
 
 #[test]
 fn health_needs_no_token() {
-    let app = spawn_app_with_token(TOKEN);
+    let app = spawn_app_with_token(BACKEND, TOKEN);
     let response = app.client.get(app.url("/api/health/")).send().unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().unwrap();
@@ -116,7 +117,7 @@ fn health_needs_no_token() {
 
 #[test]
 fn preflights_are_answered_without_the_token() {
-    let app = spawn_app_with_token(TOKEN);
+    let app = spawn_app_with_token(BACKEND, TOKEN);
     let response = app
         .client
         .request(Method::OPTIONS, app.url("/api/projects/"))
@@ -140,7 +141,7 @@ fn preflights_are_answered_without_the_token() {
 
 #[test]
 fn a_401_carries_cors_headers_so_the_editor_can_read_it() {
-    let app = spawn_app_with_token(TOKEN);
+    let app = spawn_app_with_token(BACKEND, TOKEN);
     let response = app
         .client
         .get(app.url("/api/projects/"))
@@ -161,7 +162,7 @@ fn a_public_bind_without_a_token_is_refused_before_anything_is_made() {
     for bind in ["0.0.0.0:0", "[::]:0"] {
         let temp = tempfile::tempdir().unwrap();
         let data_dir = temp.path().join("data");
-        let mut config = test_config(&data_dir);
+        let mut config = test_config_on(BACKEND, &data_dir);
         config.bind = bind.to_owned();
         let err = Application::build(config).unwrap_err();
         assert!(
@@ -179,7 +180,7 @@ fn a_public_bind_without_a_token_is_refused_before_anything_is_made() {
 #[test]
 fn a_public_bind_with_a_token_starts_and_requires_it() {
     let temp = tempfile::tempdir().unwrap();
-    let mut config = test_config(temp.path());
+    let mut config = test_config_on(BACKEND, temp.path());
     config.bind = "0.0.0.0:0".to_owned();
     config.api_token = Some(TOKEN.to_owned());
     let app = spawn_with(config);
@@ -191,7 +192,7 @@ fn a_public_bind_with_a_token_starts_and_requires_it() {
 #[test]
 fn a_short_token_is_refused_at_startup_even_on_loopback() {
     let temp = tempfile::tempdir().unwrap();
-    let mut config = test_config(temp.path());
+    let mut config = test_config_on(BACKEND, temp.path());
     config.api_token = Some("short".to_owned());
     let err = Application::build(config).unwrap_err();
     assert!(

@@ -2,13 +2,14 @@
 //! included; preflights answered; other origins get no CORS headers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::common::spawn_app;
+use super::BACKEND;
+use crate::common::spawn_app_on;
 
 const UI: &str = "http://localhost:3000";
 
 #[test]
 fn the_editor_origin_is_allowed_on_api_and_media() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let media = app.media_root().join("projects/p/output");
     std::fs::create_dir_all(&media).unwrap();
     std::fs::write(media.join("final.mp4"), b"not really a video").unwrap();
@@ -39,7 +40,7 @@ fn the_editor_origin_is_allowed_on_api_and_media() {
 
 #[test]
 fn preflight_is_answered_for_patch_with_json() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let response = app
         .client
         .request(reqwest::Method::OPTIONS, app.url("/api/settings/"))
@@ -65,7 +66,7 @@ fn preflight_is_answered_for_patch_with_json() {
 
 #[test]
 fn other_origins_get_no_cors_headers() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let response = app
         .client
         .get(app.url("/api/health/"))

@@ -3,19 +3,17 @@
 //!
 //! The suites in `sqlite.rs` and `postgres.rs` are compiled once per database backend, so each
 //! of their tests runs on both (`sqlite::…` and `postgres::…`); PostgreSQL is a throwaway
-//! cluster this binary starts (the `test_cluster` crate). The render suite is SQLite only but
-//! for one end-to-end render on PostgreSQL.
+//! cluster this binary starts (the `test_cluster` crate). Only `data_folder` (restarts on
+//! SQLite) and the PostgreSQL-specific `jobs` and `bucket` run on one backend.
 // Compiling those suites twice, once per backend, is the point.
 #![allow(clippy::duplicate_mod)]
 
 mod common;
 mod support;
 
-mod auth;
 mod bucket;
-mod cors;
+mod data_folder;
 mod jobs;
 mod migrations;
 mod postgres;
-mod render_api;
 mod sqlite;

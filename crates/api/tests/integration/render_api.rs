@@ -9,7 +9,8 @@ use api::models::{ProjectStatus, SettingsUpdate};
 use api::repository;
 use serde_json::{json, Value};
 
-use crate::common::{spawn_app, spawn_app_in, spawn_app_on, Backend, TestApp};
+use super::BACKEND;
+use crate::common::{spawn_app_on, Backend, TestApp};
 use crate::support::{png, status_json, upload};
 
 const RENDER_TIMEOUT: Duration = Duration::from_secs(120);
@@ -18,16 +19,16 @@ fn demo_manifest() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo/manifest.json")
 }
 
-fn import_demo(app: &TestApp) -> String {
+pub(crate) fn import_demo(app: &TestApp) -> String {
     let manifest = core_engine::manifest::Manifest::load(&demo_manifest()).unwrap();
     api::import::import_manifest(&app.pool(), &app.media(), &manifest).unwrap()
 }
 
-fn status_path(project: &str) -> String {
+pub(crate) fn status_path(project: &str) -> String {
     format!("/api/projects/{project}/status/")
 }
 
-fn wait_until_finished(app: &TestApp, project: &str) -> Vec<Value> {
+pub(crate) fn wait_until_finished(app: &TestApp, project: &str) -> Vec<Value> {
     app.poll_json(&status_path(project), RENDER_TIMEOUT, |body| {
         matches!(body["status"].as_str(), Some("COMPLETED" | "FAILED"))
     })
@@ -40,7 +41,7 @@ fn percentages(bodies: &[Value]) -> Vec<u64> {
         .collect()
 }
 
-fn project_row(app: &TestApp, project: &str) -> api::models::Project {
+pub(crate) fn project_row(app: &TestApp, project: &str) -> api::models::Project {
     repository::get_project(&mut app.pool().get().unwrap(), project).unwrap()
 }
 
@@ -65,20 +66,11 @@ fn hidden_files(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// On PostgreSQL: the worker's own connections, status polling and the outcome's columns, end
+/// to end.
 #[test]
 fn render_completes_and_serves_the_video() {
-    render_completes_and_serves_the_video_on(Backend::Sqlite);
-}
-
-/// The one render on PostgreSQL: the worker's own connections, status polling and the
-/// outcome's columns, end to end.
-#[test]
-fn render_completes_and_serves_the_video_on_postgres() {
-    render_completes_and_serves_the_video_on(Backend::Postgres);
-}
-
-fn render_completes_and_serves_the_video_on(backend: Backend) {
-    let app = spawn_app_on(backend);
+    let app = spawn_app_on(BACKEND);
     let project = import_demo(&app);
 
     let started = app.post_empty(&format!("/api/projects/{project}/render/"));
@@ -115,7 +107,7 @@ fn render_completes_and_serves_the_video_on(backend: Backend) {
     assert!(result["chunks_encoded"].as_u64().unwrap() > 0, "{task}");
     let worker = result["worker"].as_str().unwrap();
     assert!(!worker.is_empty());
-    match backend {
+    match BACKEND {
         Backend::Postgres => assert_eq!(task["worker"], worker, "{task}"),
         Backend::Sqlite => assert!(task.get("worker").is_none(), "{task}"),
     }
@@ -186,7 +178,7 @@ fn cached_chunks(app: &TestApp) -> Vec<String> {
 #[test]
 
 fn deleting_a_project_releases_the_chunks_only_it_used() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     // Same pictures, narration and text: the two projects share every chunk.
     let (first, second) = (import_demo(&app), import_demo(&app));
     for project in [&first, &second] {
@@ -211,19 +203,10 @@ fn deleting_a_project_releases_the_chunks_only_it_used() {
     assert_eq!(cached_chunks(&app), Vec::<String>::new());
 }
 
-#[test]
-fn concurrent_render_clicks_start_exactly_one_render() {
-    concurrent_render_clicks_start_exactly_one_render_on(Backend::Sqlite);
-}
-
 /// With PostgreSQL the one click that wins also queues exactly one job, which a worker runs.
 #[test]
-fn concurrent_render_clicks_start_exactly_one_render_on_postgres() {
-    concurrent_render_clicks_start_exactly_one_render_on(Backend::Postgres);
-}
-
-fn concurrent_render_clicks_start_exactly_one_render_on(backend: Backend) {
-    let app = spawn_app_on(backend);
+fn concurrent_render_clicks_start_exactly_one_render() {
+    let app = spawn_app_on(BACKEND);
     let project = import_demo(&app);
     let path = app.url(&format!("/api/projects/{project}/render/"));
     let barrier = Arc::new(Barrier::new(20));
@@ -255,7 +238,7 @@ fn concurrent_render_clicks_start_exactly_one_render_on(backend: Backend) {
 
 #[test]
 fn corrupt_image_fails_with_reason_and_the_next_render_still_completes() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let broken = import_demo(&app);
     let healthy = import_demo(&app);
     let segments = repository::list_segments(&mut app.pool().get().unwrap(), &broken).unwrap();
@@ -290,7 +273,7 @@ fn corrupt_image_fails_with_reason_and_the_next_render_still_completes() {
 
 #[test]
 fn a_damaged_picture_fails_the_render_and_keeps_the_last_good_video() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let project = import_demo(&app);
     let render = format!("/api/projects/{project}/render/");
     assert_eq!(app.post_empty(&render).status(), 202);
@@ -323,20 +306,11 @@ fn a_damaged_picture_fails_the_render_and_keeps_the_last_good_video() {
     assert!(hidden_files(&output_dir(&app, &project)).is_empty());
 }
 
-#[test]
-fn cancel_mid_render_fails_the_project_and_leaves_no_file() {
-    cancel_mid_render_fails_the_project_and_leaves_no_file_on(Backend::Sqlite);
-}
-
 /// With PostgreSQL the cancel crosses processes: the server marks the job, the worker reads it
 /// with its next progress report and stops the render.
 #[test]
-fn cancel_mid_render_fails_the_project_and_leaves_no_file_on_postgres() {
-    cancel_mid_render_fails_the_project_and_leaves_no_file_on(Backend::Postgres);
-}
-
-fn cancel_mid_render_fails_the_project_and_leaves_no_file_on(backend: Backend) {
-    let app = spawn_app_on(backend);
+fn cancel_mid_render_fails_the_project_and_leaves_no_file() {
+    let app = spawn_app_on(BACKEND);
     let project = import_demo(&app);
     assert_eq!(
         app.post_empty(&format!("/api/projects/{project}/render/"))
@@ -354,7 +328,7 @@ fn cancel_mid_render_fails_the_project_and_leaves_no_file_on(backend: Backend) {
     let asked = std::time::Instant::now();
     let cancelled = app.post_empty(&format!("/api/projects/{project}/cancel-render/"));
     assert_eq!(cancelled.status(), 200);
-    eprintln!("{backend:?}: cancel answered after {:?}", asked.elapsed());
+    eprintln!("{BACKEND:?}: cancel answered after {:?}", asked.elapsed());
     let body: Value = cancelled.json().unwrap();
     assert_eq!(body["status"], "CANCELLING");
     let status: Value = app.get(&status_path(&project)).json().unwrap();
@@ -379,7 +353,7 @@ fn cancel_mid_render_fails_the_project_and_leaves_no_file_on(backend: Backend) {
 
 #[test]
 fn render_right_after_the_cancel_answer_starts_a_new_render() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let project = import_demo(&app);
     let render = format!("/api/projects/{project}/render/");
     assert_eq!(app.post_empty(&render).status(), 202);
@@ -399,34 +373,8 @@ fn render_right_after_the_cancel_answer_starts_a_new_render() {
 }
 
 #[test]
-fn renders_to_completed_with_a_relative_data_folder() {
-    // A relative path, as `--data-dir ./data` gives the server.
-    struct RemoveOnDrop(PathBuf);
-    impl Drop for RemoveOnDrop {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-    let relative = RemoveOnDrop(PathBuf::from(format!(
-        "relative-data-{}",
-        uuid::Uuid::new_v4()
-    )));
-    assert!(relative.0.is_relative());
-    let app = spawn_app_in(&relative.0);
-    let project = import_demo(&app);
-    assert_eq!(
-        app.post_empty(&format!("/api/projects/{project}/render/"))
-            .status(),
-        202
-    );
-    let bodies = wait_until_finished(&app, &project);
-    let last = bodies.last().unwrap();
-    assert_eq!(last["status"], "COMPLETED", "{last}");
-}
-
-#[test]
 fn render_refuses_bad_ids_empty_projects_and_missing_media() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     assert_eq!(
         app.post_empty("/api/projects/not-a-uuid/render/").status(),
         404
@@ -471,38 +419,8 @@ fn render_refuses_bad_ids_empty_projects_and_missing_media() {
 }
 
 #[test]
-fn restart_recovers_interrupted_renders_and_removes_temporary_outputs() {
-    let data = tempfile::tempdir().unwrap();
-    let project = {
-        let app = spawn_app_in(data.path());
-        let project = import_demo(&app);
-        let mut conn = app.pool().get().unwrap();
-        assert!(repository::try_start_render(&mut conn, &project).unwrap());
-        project
-    };
-    let out = data.path().join(format!("media/projects/{project}/output"));
-    std::fs::create_dir_all(&out).unwrap();
-    let leftover = out.join(format!(
-        ".final.mp4{}12345",
-        core_engine::TEMP_OUTPUT_MARKER
-    ));
-    std::fs::write(&leftover, b"half a video").unwrap();
-    assert!(
-        core_engine::is_temporary_output(&leftover),
-        "{}",
-        leftover.display()
-    );
-
-    let app = spawn_app_in(data.path());
-    assert_eq!(project_row(&app, &project).status, ProjectStatus::Failed);
-    assert!(!leftover.exists());
-    let status: Value = app.get(&status_path(&project)).json().unwrap();
-    assert_eq!(status["status"], "FAILED");
-}
-
-#[test]
 fn media_never_serves_outside_the_media_root() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     import_demo(&app);
     std::fs::write(app.data_dir.join("secret.txt"), b"secret").unwrap();
     for path in [
@@ -521,7 +439,7 @@ fn media_never_serves_outside_the_media_root() {
 
 #[test]
 fn health_reports_gstreamer() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let body: Value = app.get("/api/health/").json().unwrap();
     assert_eq!(body["status"], "ok");
     assert!(
@@ -535,7 +453,7 @@ fn health_reports_gstreamer() {
 /// gallery, and serve the cues.
 #[test]
 fn subtitles_font_and_logo_render_and_sidecars_are_listed_and_served() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let project = import_demo(&app);
     let font = std::fs::read("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf").unwrap();
     let (status, body) = status_json(upload(
@@ -630,7 +548,7 @@ fn subtitles_font_and_logo_render_and_sidecars_are_listed_and_served() {
 
 #[test]
 fn settings_the_renderer_cannot_use_are_refused_before_rendering() {
-    let app = spawn_app();
+    let app = spawn_app_on(BACKEND);
     let project = import_demo(&app);
     let render = || status_json(app.post_empty(&format!("/api/projects/{project}/render/")));
     // PATCH refuses these; they can only come from elsewhere (an older version, a hand edit).

@@ -5,6 +5,10 @@ use crate::common::Backend;
 /// The backend the suites below run on.
 const BACKEND: Backend = Backend::Sqlite;
 
+#[path = "auth.rs"]
+mod auth;
+#[path = "cors.rs"]
+mod cors;
 #[path = "editor_api.rs"]
 mod editor_api;
 #[path = "music_api.rs"]
@@ -13,5 +17,7 @@ mod music_api;
 mod narration_api;
 #[path = "original_contract.rs"]
 mod original_contract;
+#[path = "render_api.rs"]
+pub(crate) mod render_api;
 #[path = "repository.rs"]
 mod repository;

@@ -97,10 +97,10 @@ pub fn spawn_app_with_store(store: StoreConfig) -> TestApp {
     app
 }
 
-/// A fresh app that requires `token` on every request but health.
-pub fn spawn_app_with_token(token: &str) -> TestApp {
+/// A fresh app on `backend` that requires `token` on every request but health.
+pub fn spawn_app_with_token(backend: Backend, token: &str) -> TestApp {
     let temp = tempfile::tempdir().unwrap();
-    let mut config = test_config(temp.path());
+    let mut config = test_config_on(backend, temp.path());
     config.api_token = Some(token.to_owned());
     let mut app = spawn_with(config);
     app._temp = Some(temp);
