@@ -16,6 +16,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use core_engine::remote::RemoteChunks;
+use core_engine::TEMP_OUTPUT_MARKER;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::buffered::BufWriter;
@@ -250,8 +251,10 @@ impl Bucket {
         let key = self.key(relative);
         let folder = dest.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(folder).map_err(BucketError::file(folder))?;
+        // Named as the renderer's temporaries are, so the chunk cache and the server's start-up
+        // remove one a killed process left.
         let temp = tempfile::Builder::new()
-            .prefix(".download-")
+            .prefix(&format!(".download{TEMP_OUTPUT_MARKER}"))
             .tempfile_in(folder)
             .map_err(BucketError::file(folder))?;
         let store = Arc::clone(&self.store);
