@@ -55,6 +55,11 @@ pub struct AppConfig {
     pub tts_home: Option<TtsHome>,
     /// Bound of the chunk cache (in [`chunk_cache_dir`](Self::chunk_cache_dir)), in bytes.
     pub cache_max_bytes: u64,
+    /// With `store`: bound of this machine's copies of the bucket's media, in bytes. Kept by
+    /// each render as it starts, and, on PostgreSQL (where this server renders nothing),
+    /// every `trim_every`.
+    pub media_copy_max_bytes: u64,
+    pub trim_every: Duration,
     /// Chunks a render encodes at once.
     pub jobs: usize,
 }
@@ -73,6 +78,8 @@ impl AppConfig {
             task_retention: Duration::from_secs(3600),
             tts_home: TtsHome::from_env(),
             cache_max_bytes: core_engine::chunk_cache::DEFAULT_MAX_BYTES,
+            media_copy_max_bytes: storage::DEFAULT_COPY_MAX_BYTES,
+            trim_every: TRIM_EVERY,
             jobs: core_engine::default_jobs(),
         }
     }
@@ -172,6 +179,8 @@ pub struct Application {
     port: u16,
     server: Server,
     queue: JobQueue,
+    /// The media copies to trim every so often, and how often (with a bucket on PostgreSQL).
+    trim: Option<(MediaStore, Duration)>,
 }
 
 impl std::fmt::Debug for Application {
@@ -204,7 +213,8 @@ impl Application {
                 source,
             })?;
         log::info!("data folder: {}", config.data_dir.display());
-        let media = MediaStore::open(&config.data_dir, config.store.as_ref())?;
+        let media = MediaStore::open(&config.data_dir, config.store.as_ref())?
+            .with_copy_bound(config.media_copy_max_bytes);
         if let Some(url) = media.bucket_url() {
             log::info!("media and chunks: copies of {url}");
         }
@@ -279,6 +289,8 @@ impl Application {
                 }
             }
         };
+        let trim = (config.database_url.is_some() && media.bucket_url().is_some())
+            .then(|| (media.clone(), config.trim_every));
         let state = AppState {
             pool,
             media,
@@ -313,6 +325,7 @@ impl Application {
             port,
             server,
             queue,
+            trim,
         })
     }
 
@@ -329,13 +342,38 @@ impl Application {
     /// in-process worker is running and joins it, so no render is left half-written (shared
     /// jobs carry on in their workers).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let trimming = self
+            .trim
+            .map(|(media, every)| actix_web::rt::spawn(trim_copies_every(media, every)));
         let result = self.server.await;
+        if let Some(trimming) = trimming {
+            trimming.abort();
+        }
         let queue = self.queue;
         let joined = web::block(move || queue.shutdown()).await;
         if let Err(err) = joined {
             log::error!("task manager shutdown failed: {err}");
         }
         result
+    }
+}
+
+/// How often a server on PostgreSQL with a bucket trims its copies of media.
+const TRIM_EVERY: Duration = Duration::from_secs(60);
+
+/// Keeps the server's copies of the bucket's media (uploads it sent, videos it served) within
+/// their bound. Only where this server renders nothing: a trim never spares a running render's
+/// files but at the render's own start.
+async fn trim_copies_every(media: MediaStore, every: Duration) {
+    let mut ticks = actix_web::rt::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let media = media.clone();
+        match web::block(move || media.trim_copies(&[])).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => log::warn!("cannot trim the media copies: {err}"),
+            Err(err) => log::warn!("cannot trim the media copies: {err}"),
+        }
     }
 }
 

@@ -48,10 +48,8 @@ impl ProjectStore for DieselProjectStore {
         drop(conn);
         let files = render_input_files(&input);
         // Room for this render's files first; a failure only leaves more copies on disk.
-        match self.media.trim_copies(&files) {
-            Ok(0) => {}
-            Ok(removed) => log::info!("removed {removed} least recently used media copies"),
-            Err(err) => log::warn!("cannot trim the media copies: {err}"),
+        if let Err(err) = self.media.trim_copies(&files) {
+            log::warn!("cannot trim the media copies: {err}");
         }
         for file in files {
             // One missing here is the renderer's to report, naming its segment.

@@ -7,7 +7,7 @@ use api::{AppConfig, Application};
 
 use super::cache::{jobs_parser, mb_to_bytes, DEFAULT_CACHE_MAX_MB};
 use super::database::DatabaseArgs;
-use super::store::StoreArgs;
+use super::store::{MediaCacheArgs, StoreArgs};
 use super::CommandResult;
 
 #[derive(Debug, clap::Args)]
@@ -33,6 +33,8 @@ pub struct ServeArgs {
     database: DatabaseArgs,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    media_cache: MediaCacheArgs,
     /// Origins allowed by CORS (comma-separated).
     #[arg(
         long,
@@ -71,6 +73,7 @@ pub fn run(args: ServeArgs) -> CommandResult {
     let mut config = AppConfig::new(args.data_dir);
     config.database_url = args.database.postgres_url()?;
     config.store = args.store.config();
+    config.media_copy_max_bytes = args.media_cache.max_bytes();
     config.bind = args.bind;
     config.api_token = args.api_token;
     config.cors_origins = cors_origins;

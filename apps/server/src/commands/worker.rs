@@ -5,11 +5,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use api::jobs::{Worker, WorkerConfig};
-use api::storage;
 
 use super::cache::{jobs_parser, mb_to_bytes, DEFAULT_CACHE_MAX_MB};
 use super::database::DatabaseArgs;
-use super::store::StoreArgs;
+use super::store::{MediaCacheArgs, StoreArgs};
 use super::CommandResult;
 
 #[derive(Debug, clap::Args)]
@@ -29,10 +28,8 @@ pub struct WorkerArgs {
     /// Bound of the chunk cache (DATA_DIR/cache/chunks) in MiB.
     #[arg(long, value_name = "N", env = "STORYFLOW_CACHE_MAX_MB", default_value_t = DEFAULT_CACHE_MAX_MB)]
     cache_max_mb: u64,
-    /// With --store: bound of this machine's copies of the bucket's media (DATA_DIR/media) in
-    /// MiB; the least recently used go first, when a render starts.
-    #[arg(long, value_name = "N", env = "STORYFLOW_MEDIA_CACHE_MAX_MB", default_value_t = storage::DEFAULT_COPY_MAX_BYTES >> 20)]
-    media_cache_max_mb: u64,
+    #[command(flatten)]
+    media_cache: MediaCacheArgs,
     /// Chunks a render encodes at once, each by a single-thread libx264 (default: one per core).
     #[arg(long, value_name = "N", env = "STORYFLOW_JOBS", default_value_t = core_engine::default_jobs(), value_parser = jobs_parser())]
     jobs: usize,
@@ -53,7 +50,7 @@ pub fn run(args: WorkerArgs) -> CommandResult {
         config.name = name;
     }
     config.cache_max_bytes = mb_to_bytes(args.cache_max_mb);
-    config.media_copy_max_bytes = mb_to_bytes(args.media_cache_max_mb);
+    config.media_copy_max_bytes = args.media_cache.max_bytes();
     config.jobs = args.jobs;
     let worker = Worker::build(config)?;
 

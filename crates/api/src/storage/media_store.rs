@@ -226,6 +226,9 @@ impl MediaStore {
             total = total.saturating_sub(copy.size + words_size);
             removed += 1;
         }
+        if removed > 0 {
+            log::info!("removed {removed} least recently used media copies (bound {bound} bytes)");
+        }
         Ok(removed)
     }
 

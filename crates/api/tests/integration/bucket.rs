@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use test_cluster::s3::{fresh_bucket, TestBucket};
 
 use crate::common::{spawn_app_with_store, TestApp};
+use crate::support::{png, upload};
 
 const RENDER_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -210,7 +211,7 @@ fn a_machine_s_copies_are_trimmed_least_recently_used_first() {
 
 #[test]
 fn a_worker_that_shares_no_folder_with_the_server_renders_through_the_bucket() {
-    let app = spawn_app_with_store(store(&fresh_bucket()));
+    let app = spawn_app_with_store(store(&fresh_bucket()), |_| {});
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo/manifest.json");
     let manifest = core_engine::manifest::Manifest::load(&manifest).unwrap();
     let project = api::import::import_manifest(&app.pool(), &app.media(), &manifest).unwrap();
@@ -253,7 +254,7 @@ fn a_worker_that_shares_no_folder_with_the_server_renders_through_the_bucket() {
 
 #[test]
 fn a_narration_made_on_the_worker_is_served_by_the_server() {
-    let app = spawn_app_with_store(store(&fresh_bucket()));
+    let app = spawn_app_with_store(store(&fresh_bucket()), |_| {});
     let request = json!({
         "format": "json", "title": "Narrated",
         "segments": [{ "text_content": "The keeper counted the storms." }],
@@ -293,6 +294,51 @@ fn a_narration_made_on_the_worker_is_served_by_the_server() {
     assert_eq!(&audio.bytes().unwrap()[..4], b"RIFF");
     let words: Value = app.get(&url.replace(".wav", ".words.json")).json().unwrap();
     assert_eq!(words.as_array().unwrap().len(), 5, "{words}");
+}
+
+#[test]
+fn the_server_trims_its_copies_and_fetches_them_again_when_asked() {
+    let pictures = [png(64, 36), png(48, 27)];
+    let room = pictures.iter().map(Vec::len).max().unwrap() as u64;
+    let app = spawn_app_with_store(store(&fresh_bucket()), |config| {
+        config.media_copy_max_bytes = room;
+        config.trim_every = Duration::from_millis(100);
+    });
+    let request = json!({
+        "format": "json", "title": "Pictures",
+        "segments": [{ "text_content": "One." }, { "text_content": "Two." }],
+    });
+    let created: Value = app
+        .post_json("/api/projects/import/", &request)
+        .json()
+        .unwrap();
+    let urls: Vec<String> = pictures
+        .iter()
+        .enumerate()
+        .map(|(i, picture)| {
+            let segment = created["segments"][i]["id"].as_str().unwrap();
+            let path = format!("/api/segments/{segment}/upload-image/");
+            let response = upload(&app, &path, "image", "p.png", "image/png", picture);
+            assert_eq!(response.status(), 200);
+            let body: Value = response.json().unwrap();
+            body["image_file"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let local = |url: &str| app.media_root().join(url.strip_prefix("/media/").unwrap());
+
+    // Both are in the bucket; room for one: the least recently used copy goes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while local(&urls[0]).exists() {
+        assert!(std::time::Instant::now() < deadline, "never trimmed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(local(&urls[1]).exists());
+    let served = app.get(&urls[0]);
+    assert_eq!(served.status(), 200);
+    assert!(
+        served.bytes().unwrap() == pictures[0],
+        "fetched again from the bucket"
+    );
 }
 
 /// Renders `project` and returns the task's result once it has COMPLETED.

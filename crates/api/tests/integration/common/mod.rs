@@ -88,10 +88,12 @@ pub fn spawn_app_on(backend: Backend) -> TestApp {
 
 /// A fresh app on PostgreSQL whose media folder is a copy of `store`'s bucket; its worker
 /// thread gets a data folder of its own (a machine that shares no folder with the server).
-pub fn spawn_app_with_store(store: StoreConfig) -> TestApp {
+/// `configure` may change the rest of the configuration.
+pub fn spawn_app_with_store(store: StoreConfig, configure: impl FnOnce(&mut AppConfig)) -> TestApp {
     let temp = tempfile::tempdir().unwrap();
     let mut config = test_config_on(Backend::Postgres, temp.path());
     config.store = Some(store);
+    configure(&mut config);
     let mut app = spawn_with(config);
     app._temp = Some(temp);
     app
