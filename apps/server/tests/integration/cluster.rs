@@ -10,13 +10,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use core_engine::benchmark::decoded_digest;
 use serde_json::Value;
 
-use crate::support::{demo_manifest, first_line, import, serve_with, storyflow, KillOnDrop};
+use crate::support::{demo_manifest, import, serve_with, start, KillOnDrop};
 
 const WORKERS: usize = 3;
 /// Small enough to keep the test quick, large enough that a render lasts a few seconds, so
@@ -80,17 +79,7 @@ fn output_file(data_dir: &Path, project: &str) -> PathBuf {
 
 /// `storyflow worker` with the environment `env` (the database URL, and the bucket's).
 fn worker(name: &str, data_dir: &Path, env: &[(&str, &str)]) -> KillOnDrop {
-    let mut child = KillOnDrop(
-        storyflow()
-            .args(["worker", "--name", name, "--data-dir"])
-            .arg(data_dir)
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let line = first_line(&mut child);
+    let (child, line) = start(&["worker", "--name", name], data_dir, env);
     assert!(line.contains(&format!("worker {name} waiting")), "{line:?}");
     child
 }

@@ -21,20 +21,14 @@ pub fn storyflow() -> Command {
     Command::new(env!("CARGO_BIN_EXE_storyflow"))
 }
 
-/// `storyflow serve --bind BIND --data-dir DATA_DIR ARGS` with extra environment `env` (and no
-/// database URL but the one `env` gives); the server, its address (from the startup line) and
-/// that line.
-pub fn serve_with(
-    bind: &str,
-    data_dir: &Path,
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> (KillOnDrop, String, String) {
+/// `storyflow ARGS --data-dir DATA_DIR` running, with extra environment `env` (and no database
+/// URL but the one `env` gives); the process and the first line it printed (its startup line).
+pub fn start(args: &[&str], data_dir: &Path, env: &[(&str, &str)]) -> (KillOnDrop, String) {
     let mut child = KillOnDrop(
         storyflow()
-            .args(["serve", "--bind", bind, "--data-dir"])
-            .arg(data_dir)
             .args(args)
+            .arg("--data-dir")
+            .arg(data_dir)
             .env_remove("STORYFLOW_DATABASE_URL")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
@@ -43,6 +37,23 @@ pub fn serve_with(
             .unwrap(),
     );
     let line = first_line(&mut child);
+    (child, line)
+}
+
+/// `storyflow serve --bind BIND ARGS --data-dir DATA_DIR` with extra environment `env` (see
+/// [`start`]); the server, its address (from the startup line) and that line.
+pub fn serve_with(
+    bind: &str,
+    data_dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (KillOnDrop, String, String) {
+    let command: Vec<&str> = ["serve", "--bind", bind]
+        .iter()
+        .chain(args)
+        .copied()
+        .collect();
+    let (child, line) = start(&command, data_dir, env);
     let address = line
         .split_whitespace()
         .find(|word| word.starts_with("http://"))

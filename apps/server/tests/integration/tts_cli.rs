@@ -2,7 +2,7 @@
 //! `scripts/setup.sh` installs into the TTS home.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support::storyflow;
+use crate::support::{import, storyflow};
 
 #[test]
 fn voices_json_lists_the_default_voice() {
@@ -116,20 +116,8 @@ fn render_and_import_narrate_segments_that_have_no_audio() {
     assert!(video.is_file());
 
     let data = dir.path().join("data");
-    let output = storyflow()
-        .arg("import")
-        .arg(&manifest)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let id = String::from_utf8(output.stdout).unwrap();
-    let audio = data.join(format!("media/projects/{}/audio", id.trim()));
+    let id = import(&manifest, &data, &[]);
+    let audio = data.join(format!("media/projects/{id}/audio"));
     let mut files: Vec<String> = std::fs::read_dir(audio)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())

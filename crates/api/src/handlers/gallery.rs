@@ -54,25 +54,24 @@ struct GalleryItem {
     subtitles: Option<SubtitleUrls>,
 }
 
-/// The project's rendered video, media-relative: its recorded output path (when it stays
-/// inside the media folder), else the standard location; `None` when neither exists (here or
-/// in the bucket). An unreachable bucket is logged and counts as no video.
-fn video_path(media: &MediaStore, project: &Project) -> Option<String> {
-    let exists = |relative: &String| {
-        media.exists(relative).unwrap_or_else(|err| {
+/// The project's rendered video, media-relative, and its size: its recorded output path (when
+/// it stays inside the media folder), else the standard location; `None` when neither exists
+/// (here or in the bucket). An unreachable bucket is logged and counts as no video.
+fn video_path(media: &MediaStore, project: &Project) -> Option<(String, u64)> {
+    let sized = |relative: String| match media.size(&relative) {
+        Ok(size) => size.map(|size| (relative, size)),
+        Err(err) => {
             log::warn!("cannot look up {relative}: {err}");
-            false
-        })
+            None
+        }
     };
     project
         .output_path
         .as_deref()
         .and_then(|url| url.strip_prefix("/media/"))
         .and_then(media_relative)
-        .filter(exists)
-        .or_else(|| {
-            Some(output_relative(&project.id).to_string_lossy().into_owned()).filter(exists)
-        })
+        .and_then(sized)
+        .or_else(|| sized(output_relative(&project.id).to_string_lossy().into_owned()))
 }
 
 /// COMPLETED projects whose video exists, most recently updated first.
@@ -84,7 +83,7 @@ async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
             .into_iter()
             .filter_map(|summary| {
                 let project = summary.project;
-                let file_size = media.size(&video_path(&media, &project)?).ok()??;
+                let (_, file_size) = video_path(&media, &project)?;
                 Some(GalleryItem {
                     stream_url: format!("/api/gallery/{}/stream/", project.id),
                     download_url: format!("/api/gallery/{}/download/", project.id),
@@ -118,7 +117,7 @@ async fn find_video(state: &AppState, id: &str) -> Result<(String, PathBuf), Api
     let lookup = id.clone();
     let (title, relative) = with_conn(state, move |conn| {
         let project = repository::get_project(conn, &lookup)?;
-        let relative = video_path(&media, &project);
+        let relative = video_path(&media, &project).map(|(relative, _)| relative);
         Ok((project.title, relative))
     })
     .await?;

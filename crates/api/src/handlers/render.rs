@@ -195,7 +195,11 @@ async fn render_status(
     let (project, total, subtitles) = with_db(&state, move |conn| {
         let project = repository::get_project(conn, &lookup_id)?;
         let total = repository::count_segments(conn, &lookup_id)?;
-        Ok((project, total, subtitle_urls(&media, &lookup_id)))
+        // Looked up only where they are shown (with a bucket, each is a request).
+        let subtitles = (project.status == ProjectStatus::Completed)
+            .then(|| subtitle_urls(&media, &lookup_id))
+            .flatten();
+        Ok((project, total, subtitles))
     })
     .await?;
     let snapshot = task_snapshot(&state, &render_task_id(&project_id)).await?;
